@@ -52,8 +52,10 @@ def test_dag_depth_is_longest_path_and_propagation_uses_all_parents():
 def test_violations_count_broken_edges():
     h = small_tree()
     y = np.zeros((2, len(h)), dtype=np.uint8)
-    y[0, h.indices(["01/01"])] = 1                    # root and 01 missing: 2 broken edges
+    y[0, h.indices(["01/01", "root"])] = 1            # 01 missing: edge 01 -> 01/01 broken
     y[1, h.indices(["root", "01", "01/02"])] = 1     # consistent
+    assert list(h.violations(y)) == [1, 0]
+    y[0, h.indices(["02/01"])] = 1                    # and 02 -> 02/01 broken too
     assert list(h.violations(y)) == [2, 0]
     assert h.is_valid_path(["root", "01", "01/02"])
     assert not h.is_valid_path(["root", "02", "01/02"])
