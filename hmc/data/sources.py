@@ -216,7 +216,7 @@ _YEAST = {
 }
 _GO_CLASSES = {"cellcycle": 4122, "derisi": 4116, "eisen": 3570, "expr": 4128,
                "gasch1": 4122, "gasch2": 4128, "seq": 4130, "spo": 4116}
-_VIA_CHMCNN = f"Vens et al. 2008; C-HMCNN HMC_data @ {CHMCNN_COMMIT[:7]}"
+_VIA_CHMCNN = "Vens et al. 2008; Giunchiglia & Lukasiewicz 2020 (C-HMCNN)"
 
 INFO: dict[str, DatasetInfo] = {
     **{f"{d}_FUN": DatasetInfo(f"{text}; FunCat tree, {461 if d == 'eisen' else 499} classes",
