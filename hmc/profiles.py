@@ -1,0 +1,37 @@
+"""Run profiles: the one place where each notebook's parameters per profile are set.
+
+- ``smoke``: CI; seconds per notebook, tiny data; only checks that everything runs.
+- ``quick``: the default; a 2-core laptop CPU, minutes for the whole book; real data where present,
+  the library's synthetic hierarchies where not.
+- ``full``: the papers' settings, meant for a GPU.
+
+A profile sets some of a notebook's parameters (the names in its ``parameters`` cell); the rest keep
+the notebook's defaults, and a rerun can override any single parameter (``-p NAME VALUE``).
+"""
+
+from __future__ import annotations
+
+PROFILE_NAMES = ("smoke", "quick", "full")
+DEFAULT_PROFILE = "quick"
+
+NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
+    "00_what_is_hmc": {
+        "smoke": {"n_samples": 300, "depth": 3, "branching": 2},
+        "quick": {"n_samples": 3000, "depth": 5, "branching": 3},
+        "full": {"n_samples": 20000, "depth": 6, "branching": 3},
+    },
+}
+
+
+def profile_parameters(notebook: str, profile: str) -> dict[str, object]:
+    """The parameter values that ``profile`` sets for ``notebook`` (its file stem).
+
+    Raises KeyError with the known names when the notebook or the profile is unknown.
+    """
+    if profile not in PROFILE_NAMES:
+        raise KeyError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILE_NAMES)}")
+    if notebook not in NOTEBOOK_PROFILES:
+        raise KeyError(
+            f"notebook {notebook!r} has no profiles in hmc/profiles.py; known: {', '.join(NOTEBOOK_PROFILES)}"
+        )
+    return dict(NOTEBOOK_PROFILES[notebook][profile])

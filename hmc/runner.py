@@ -1,0 +1,218 @@
+"""Run a notebook: jupytext source -> checked parameters -> papermill -> executed notebook + manifest.
+
+A notebook source is a jupytext ``py:percent`` file under ``notebooks/`` with one cell tagged
+``parameters`` holding simple assignments (``name = literal  # help``). The runner
+
+1. reads the parameters and their defaults from that cell (the default's type is the parameter's type),
+2. merges the profile's values (:mod:`hmc.profiles`) and the user's ``-p NAME VALUE`` overrides,
+   refusing unknown names and wrong-typed values before anything executes,
+3. appends a provenance cell, executes the notebook with papermill, writes it to ``book/<stem>.ipynb``
+   (or another folder), and
+4. writes a JSON manifest (parameters, profile, commit, versions, device, wall time, status) to
+   ``<results>/<profile>/manifests/<stem>.json``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hmc import profiles, provenance
+
+
+class ParameterError(ValueError):
+    """An unknown parameter name or a wrong-typed value; the message lists the valid parameters."""
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook cell raised; the message names the notebook and the cell."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One entry of a notebook's ``parameters`` cell."""
+
+    name: str
+    default: object
+    help: str
+
+    @property
+    def type_name(self) -> str:
+        return type(self.default).__name__
+
+
+def notebook_parameters(source: str | Path) -> dict[str, Parameter]:
+    """The parameters declared in the cell tagged ``parameters`` of a jupytext notebook.
+
+    Every statement of that cell must be ``name = <Python literal>``, optionally followed by a
+    ``# help`` comment; anything else is refused, so that types are known before execution.
+    """
+    import jupytext
+
+    nb = jupytext.read(source)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ParameterError(f"{source}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    text = cells[0].source
+    lines = text.splitlines()
+    params: dict[str, Parameter] = {}
+    for stmt in ast.parse(text).body:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            raise ParameterError(f"{source}: the parameters cell may hold only `name = literal` lines")
+        try:
+            default = ast.literal_eval(stmt.value)
+        except ValueError as err:
+            raise ParameterError(f"{source}: parameter {stmt.targets[0].id} is not a literal") from err
+        line = lines[stmt.lineno - 1]
+        help_text = line.split("#", 1)[1].strip() if "#" in line else ""
+        params[stmt.targets[0].id] = Parameter(stmt.targets[0].id, default, help_text)
+    return params
+
+
+def describe_parameters(params: dict[str, Parameter]) -> str:
+    """One line per parameter: name, type, default and help."""
+    return "\n".join(f"  {p.name} ({p.type_name}, default {p.default!r}){'  ' + p.help if p.help else ''}"
+                     for p in params.values())
+
+
+def convert_value(param: Parameter, text: str) -> object:
+    """Convert a command-line string to the type of the parameter's default, or raise ParameterError."""
+    kind = type(param.default)
+    try:
+        if kind is bool:
+            if text not in ("True", "False", "true", "false"):
+                raise ValueError
+            return text in ("True", "true")
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        if kind is str:
+            return text
+        value = ast.literal_eval(text)
+        if param.default is not None and not isinstance(value, kind):
+            raise ValueError
+        return value
+    except (ValueError, SyntaxError) as err:
+        raise ParameterError(f"parameter {param.name} expects a {param.type_name}, got {text!r}") from err
+
+
+def resolve_parameters(source: str | Path, profile: str, overrides: list[tuple[str, str]]) -> dict[str, object]:
+    """The values to inject: ``profile`` and the profile's settings, then the overrides, all checked.
+
+    Raises ParameterError, listing the notebook's valid parameters, on an unknown name or a value
+    of the wrong type (from the command line or from the profile table).
+    """
+    source = Path(source)
+    params = notebook_parameters(source)
+    problems = []
+    values: dict[str, object] = {}
+    if "profile" not in params:
+        problems.append("the parameters cell must declare `profile`")
+    else:
+        values["profile"] = profile
+    try:
+        from_profile = profiles.profile_parameters(source.stem, profile)
+    except KeyError as err:
+        raise ParameterError(str(err.args[0])) from err
+    for name, value in from_profile.items():
+        if name not in params:
+            problems.append(f"profile {profile!r} sets unknown parameter {name!r} (fix hmc/profiles.py)")
+        elif type(value) is not type(params[name].default) and params[name].default is not None:
+            problems.append(f"profile {profile!r} sets {name} to a {type(value).__name__}, "
+                            f"expected {params[name].type_name} (fix hmc/profiles.py)")
+        else:
+            values[name] = value
+    for name, text in overrides:
+        if name not in params:
+            problems.append(f"unknown parameter {name!r}")
+            continue
+        try:
+            values[name] = convert_value(params[name], text)
+        except ParameterError as err:
+            problems.append(str(err))
+    if problems:
+        raise ParameterError(
+            f"{source}: " + "; ".join(problems) + f"\nValid parameters of {source.name}:\n" + describe_parameters(params)
+        )
+    return values
+
+
+PROVENANCE_CELL = """\
+# Provenance of this page (added by `python -m hmc run`)
+import hmc.provenance
+hmc.provenance.show(started_at={started_at!r}, profile={profile!r});
+"""
+
+
+def run_notebook(
+    source: str | Path,
+    profile: str = profiles.DEFAULT_PROFILE,
+    overrides: list[tuple[str, str]] = (),
+    out_dir: str | Path = "book",
+    results_dir: str | Path = "results",
+    progress: bool = True,
+) -> Path:
+    """Execute one notebook source and return the path of the executed ``.ipynb``.
+
+    The parameters are checked first (:func:`resolve_parameters`); nothing executes if they are
+    wrong. A failing cell raises :class:`NotebookFailed` naming the notebook and the cell; the
+    partly executed notebook is still written, and the manifest records the failure.
+    """
+    import jupytext
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = Path(source)
+    values = resolve_parameters(source, profile, list(overrides))
+    started_at = time.time()
+    nb = jupytext.read(source)
+    cell = nbformat.v4.new_code_cell(PROVENANCE_CELL.format(started_at=started_at, profile=profile))
+    cell.metadata["tags"] = ["provenance", "remove-input"]
+    nb.cells.append(cell)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / f"{source.stem}.ipynb"
+    os.environ["HMC_RESULTS_DIR"] = str(Path(results_dir).resolve())
+    failure = None
+    try:
+        papermill.execute_notebook(nb, str(output), parameters=values, progress_bar=progress, kernel_name="python3")
+    except PapermillExecutionError as err:
+        first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
+        failure = (f"{source}: cell {err.cell_index} of the executed notebook (execution count {err.exec_count}, "
+                   f"starting `{first_line}`) raised {err.ename}: {err.evalue}")
+    _write_manifest(source, profile, values, started_at, failure, output, Path(results_dir))
+    if failure:
+        raise NotebookFailed(failure)
+    return output
+
+
+def _write_manifest(source, profile, values, started_at, failure, output, results_dir) -> Path:
+    """Write ``<results_dir>/<profile>/manifests/<stem>.json`` atomically."""
+    record = {
+        "notebook": str(source),
+        "executed": str(output),
+        "profile": profile,
+        "parameters": values,
+        "status": "failed" if failure else "ok",
+        "error": failure,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started_at)),
+        **provenance.collect(started_at),
+    }
+    folder = results_dir / profile / "manifests"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{source.stem}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def notebook_sources(folder: str | Path = "notebooks") -> list[Path]:
+    """Every notebook source (``NN_*.py``) in ``folder``, in order."""
+    return sorted(Path(folder).glob("[0-9][0-9]_*.py"))

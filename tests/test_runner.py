@@ -1,0 +1,140 @@
+"""The notebook runner: parameter checks before execution, failing cells, provenance, manifests."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from hmc import profiles, runner
+
+ROOT = Path(__file__).resolve().parents[1]
+NB00 = ROOT / "notebooks" / "00_what_is_hmc.py"
+
+TINY = '''# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+profile = "quick"  # run profile
+n = 3  # an int
+scale = 0.5  # a float
+flag = False  # a bool
+name = "abc"  # a string
+
+# %%
+total = n * scale
+
+# %%
+if flag:
+    raise RuntimeError("flag was set")
+print("total", total, name)
+'''
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    source = tmp_path / "99_tiny.py"
+    source.write_text(TINY)
+    table = {"smoke": {"n": 1}, "quick": {}, "full": {"n": 10}}
+    monkeypatch.setitem(profiles.NOTEBOOK_PROFILES, "99_tiny", table)
+    return source
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "hmc", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_parameters_are_read_with_types_and_help(tiny):
+    params = runner.notebook_parameters(tiny)
+    assert list(params) == ["profile", "n", "scale", "flag", "name"]
+    assert params["n"].default == 3 and params["n"].type_name == "int"
+    assert params["scale"].help == "a float"
+
+
+def test_values_merge_profile_then_overrides_with_conversion(tiny):
+    values = runner.resolve_parameters(tiny, "full", [("scale", "2"), ("flag", "true"), ("name", "x y")])
+    assert values == {"profile": "full", "n": 10, "scale": 2.0, "flag": True, "name": "x y"}
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        (("n", "2.5"), "parameter n expects a int, got '2.5'"),
+        (("scale", "big"), "parameter scale expects a float"),
+        (("flag", "yes"), "parameter flag expects a bool"),
+        (("nope", "1"), "unknown parameter 'nope'"),
+    ],
+)
+def test_bad_overrides_are_refused_listing_valid_parameters(tiny, override, expected):
+    with pytest.raises(runner.ParameterError) as err:
+        runner.resolve_parameters(tiny, "quick", [override])
+    message = str(err.value)
+    assert expected in message
+    for name in ("profile (str", "n (int, default 3)", "scale (float", "flag (bool", "name (str"):
+        assert name in message
+
+
+def test_cli_refuses_unknown_parameter_before_executing(tmp_path):
+    run = cli("run", str(NB00), "-p", "no_such_param", "1", "--out", str(tmp_path / "out"),
+              "--results", str(tmp_path / "res"))
+    assert run.returncode == 2
+    assert "unknown parameter 'no_such_param'" in run.stderr
+    assert "n_samples (int" in run.stderr and "depth (int" in run.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "res").exists()
+
+
+def test_cli_refuses_wrong_type_before_executing(tmp_path):
+    run = cli("run", str(NB00), "-p", "depth", "deep", "--out", str(tmp_path / "out"))
+    assert run.returncode == 2
+    assert "parameter depth expects a int, got 'deep'" in run.stderr
+    assert "valid parameters" in run.stderr.lower()
+    assert not (tmp_path / "out").exists()
+
+
+def test_failing_cell_exits_nonzero_naming_notebook_and_cell(tiny, tmp_path):
+    with pytest.raises(runner.NotebookFailed) as err:
+        runner.run_notebook(tiny, "quick", [("flag", "True")], tmp_path / "out", tmp_path / "res", progress=False)
+    message = str(err.value)
+    assert "99_tiny.py" in message and "cell" in message
+    assert "RuntimeError: flag was set" in message
+    manifest = json.loads((tmp_path / "res" / "quick" / "manifests" / "99_tiny.json").read_text())
+    assert manifest["status"] == "failed" and "flag was set" in manifest["error"]
+
+
+def test_cli_exit_code_on_failing_cell(tmp_path):
+    source = tmp_path / "00_what_is_hmc.py"  # a registered name, so the profile table applies
+    source.write_text(NB00.read_text().replace("import matplotlib.pyplot as plt", "raise ValueError('boom')"))
+    run = cli("run", str(source), "--profile", "smoke", "--out", str(tmp_path / "out"),
+              "--results", str(tmp_path / "res"), "--no-progress")
+    assert run.returncode == 1
+    assert "00_what_is_hmc.py" in run.stderr and "ValueError: boom" in run.stderr and "cell" in run.stderr
+
+
+def test_run_ends_with_provenance_and_writes_manifest(tiny, tmp_path):
+    out = runner.run_notebook(tiny, "smoke", [], tmp_path / "out", tmp_path / "res", progress=False)
+    nb = nbformat.read(out, as_version=4)
+    last = nb.cells[-1]
+    assert "provenance" in last.metadata.tags
+    text = json.dumps(last.outputs)
+    for field in ("git commit", "device", "wall time", "torch"):
+        assert field in text
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    manifest = json.loads((tmp_path / "res" / "smoke" / "manifests" / "99_tiny.json").read_text())
+    assert manifest["status"] == "ok" and manifest["parameters"] == {"profile": "smoke", "n": 1}
+    assert manifest["wall_time_s"] > 0 and manifest["packages"]["torch"]
+
+
+def test_every_notebook_has_every_profile_with_known_parameters():
+    sources = runner.notebook_sources(ROOT / "notebooks")
+    assert sources, "no notebooks found"
+    for source in sources:
+        assert set(profiles.NOTEBOOK_PROFILES[source.stem]) == set(profiles.PROFILE_NAMES)
+        for profile in profiles.PROFILE_NAMES:
+            runner.resolve_parameters(source, profile, [])  # raises on an unknown or mistyped entry
