@@ -1,6 +1,7 @@
 """The Clus HMC ARFF reader: small hand-written files (valid and malformed) and, when present, the real files."""
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -249,7 +250,10 @@ def test_real_file_matches_readme_counts(row):
     relpath = "hmc_datasets/" + row["file"]
     found = paths.find(relpath)
     if found is None:
-        pytest.skip(f"{relpath} not found; looked in {', '.join(map(str, paths.data_dirs()))} (set HMC_DATA_DIR)")
+        where = ", ".join(map(str, paths.data_dirs()))
+        env = os.environ.get("HMC_DATA_DIR", "unset")
+        pytest.skip(f"{relpath} not found; looked in {where} (HMC_DATA_DIR is {env}; "
+                    "point it at the folder holding hmc_datasets/)")
     data = read_arff(found)
     assert found.stat().st_size == int(row["bytes"])
     assert data.x.shape == (int(row["instances"]), int(row["features"]))
