@@ -23,6 +23,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pandas as pd
@@ -340,7 +341,7 @@ def _csv(rows: list[str], dtypes: dict) -> pd.DataFrame:
     )
 
 
-def _raise_bad_number(rows, row_lines, attributes, path: Path, err: ValueError):
+def _raise_bad_number(rows, row_lines, attributes, path: Path, err: ValueError) -> NoReturn:
     """Find the first cell of a numeric column that is neither a number nor ``?`` and raise on it."""
     frame = _csv(rows, dict.fromkeys(range(len(attributes) + 1), object))
     first: tuple[int, int] | None = None
