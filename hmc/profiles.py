@@ -20,6 +20,11 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
         "quick": {"n_samples": 3000, "depth": 5, "branching": 3},
         "full": {"n_samples": 20000, "depth": 6, "branching": 3},
     },
+    "01_datasets": {
+        "smoke": {"benchmarks": ["cellcycle_FUN", "cellcycle_GO"], "images": ["synthetic"]},
+        "quick": {"benchmarks": ["all"], "images": ["synthetic", "omniglot", "cifar100", "aircraft"]},
+        "full": {"benchmarks": ["all"], "images": ["synthetic", "omniglot", "cifar100", "aircraft"]},
+    },
 }
 
 
