@@ -9,10 +9,10 @@ augment / normalise there in batches (:meth:`ImageHierarchy.normalize`).
 
 | name | levels (finest first) | split | mean / std |
 |---|---|---|---|
-| ``synthetic`` | fine -> (middle ->) coarse | independent draws, see :mod:`hmc.data.synthetic_images` | train-set statistics |
-| ``omniglot`` | character 1623 -> alphabet 50 | drawings 0-14 of every character train, 15-19 test | train-set statistics |
-| ``cifar100`` | fine 100 -> coarse 20 | official 50k / 10k (validation: 45k / 5k of train) | the spec's constants |
-| ``aircraft`` | variant 100 -> family 70 -> manufacturer 30 | official trainval / test (validation: train / val) | ImageNet constants |
+| ``synthetic`` | fine -> (middle ->) coarse | independent draws (:mod:`hmc.data.synthetic_images`) | train set |
+| ``omniglot`` | character 1623 -> alphabet 50 | drawings 0-14 of each character train, 15-19 test | train set |
+| ``cifar100`` | fine 100 -> coarse 20 | official 50k / 10k (validation: 45k / 5k of train) | spec constants |
+| ``aircraft`` | variant 100 -> family 70 -> manufacturer 30 | official trainval / test (or train/val/test) | ImageNet |
 
 Class indices follow the source's own order (Omniglot: official character IDs; CIFAR-100: the
 meta pickle; Aircraft: ``variants.txt`` / ``families.txt`` / ``manufacturers.txt``). The
@@ -128,7 +128,8 @@ class ImageHierarchy:
                 raise HMCDataError(f"{self.name}: x_{part} must be uint8 (N, {', '.join(map(str, image_shape))}), "
                                    f"got {x.dtype} {tuple(x.shape)}")
             if y.dtype != torch.int64 or tuple(y.shape) != (len(x), m):
-                raise HMCDataError(f"{self.name}: y_{part} must be int64 ({len(x)}, {m}), got {y.dtype} {tuple(y.shape)}")
+                raise HMCDataError(f"{self.name}: y_{part} must be int64 ({len(x)}, {m}), "
+                                   f"got {y.dtype} {tuple(y.shape)}")
             for k in range(m):
                 if len(y) and (int(y[:, k].min()) < 0 or int(y[:, k].max()) >= sizes[k]):
                     raise HMCDataError(f"{self.name}: y_{part} level {self.level_names[k]!r} outside 0..{sizes[k] - 1}")
@@ -381,9 +382,14 @@ def load_omniglot(
     Subsetting (deterministic, for quick runs): the first ``max_alphabets`` alphabets in ID order,
     and the first ``max_characters_per_alphabet`` characters (by ID) of each. Labels are
     renumbered 0.. over the selection. Class names: alphabets by official folder name, characters
-    ``"<alphabet>/characterNN"``. ``meta``: ``source`` (the two files read), ``character_ids`` (int64 (C_0,),
-    official 1-based IDs of the character classes), ``drawings`` (per split, the drawing indices).
+    ``"<alphabet>/characterNN"``. ``meta``: ``source`` (the two files read), ``character_ids``
+    (int64 (C_0,), official 1-based IDs of the character classes), ``drawings`` (per split, the
+    drawing indices).
     """
+    limits = {"max_alphabets": max_alphabets, "max_characters_per_alphabet": max_characters_per_alphabet}
+    for option, value in limits.items():
+        if value is not None and value < 1:
+            raise ValueError(f"{option} must be None or >= 1, got {value}")
     drawings, character_ids, files = _omniglot_drawings(source)
     alphabet = omniglot_alphabet_of(character_ids)
     keep = _omniglot_selection(alphabet, max_alphabets, max_characters_per_alphabet)
@@ -395,9 +401,7 @@ def load_omniglot(
              "test": range(15, OMNIGLOT_DRAWINGS)}
     x, y = {}, {}
     for part, draw in parts.items():
-        white = torch.from_numpy(drawings[:, draw.start:draw.stop]).reshape(-1, 1, *drawings.shape[2:])
-        chosen = (white.logical_not() if white_ink else white).to(torch.uint8).mul_(255)
-        x[part] = resize_images(chosen, size) if size is not None else chosen
+        x[part] = _omniglot_pixels(drawings, draw, white_ink, size)
         rows = np.repeat(np.stack([np.arange(len(character_ids)), alphabet_label], axis=1), len(draw), axis=0)
         y[part] = _labels(rows.reshape(-1, 2))
 
@@ -417,6 +421,22 @@ def load_omniglot(
         meta={"source": tuple(str(f) for f in files), "character_ids": character_ids,
               "drawings": {part: tuple(draw) for part, draw in parts.items()}},
     )
+
+
+def _omniglot_pixels(drawings: np.ndarray, draw: range, white_ink: bool, size: int | None) -> torch.Tensor:
+    """bool drawings (n_char, 20, H, W), True = white -> uint8 (n_char * len(draw), 1, S, S), character-major.
+
+    Converted and resized a block of characters at a time, so no full-size intermediate is made.
+    """
+    n_char, height, width = drawings.shape[0], drawings.shape[2], drawings.shape[3]
+    side = (height, width) if size is None else (size, size)
+    out = torch.empty((n_char * len(draw), 1, *side), dtype=torch.uint8)
+    block = 256
+    for start in range(0, n_char, block):
+        white = torch.from_numpy(drawings[start:start + block, draw.start:draw.stop]).reshape(-1, 1, height, width)
+        pixels = (white.logical_not() if white_ink else white).to(torch.uint8).mul_(255)
+        out[start * len(draw):start * len(draw) + len(pixels)] = pixels if size is None else resize_images(pixels, size)
+    return out
 
 
 def _omniglot_selection(alphabet: np.ndarray, max_alphabets: int | None, max_per_alphabet: int | None) -> np.ndarray:
@@ -666,7 +686,8 @@ def load_aircraft(
     for part in files:
         missing = [i for i in ids[part] if i not in boxes]
         if missing:
-            raise HMCDataError(f"no bounding box for image {missing[0]} ({len(missing)} missing)", root / "images_box.txt")
+            raise HMCDataError(f"no bounding box for image {missing[0]} ({len(missing)} missing)",
+                               root / "images_box.txt")
         part_boxes[part] = np.array([boxes[i] for i in ids[part]], dtype=np.int64).reshape(-1, 4)
         x[part] = _load_aircraft_images(root / "images", ids[part], part_boxes[part] if cropped[part] else None, size)
     split = ("official FGVC-Aircraft train / val / test" if validation else "official FGVC-Aircraft trainval / test")

@@ -132,7 +132,9 @@ def _class_names(branching: tuple[int, ...]) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(names) for names in reversed(levels))
 
 
-def _draw(fine: np.ndarray, branching: tuple[int, ...], size: int, noise: float, rng: np.random.Generator) -> torch.Tensor:
+def _draw(
+    fine: np.ndarray, branching: tuple[int, ...], size: int, noise: float, rng: np.random.Generator
+) -> torch.Tensor:
     """Images uint8 (N, 3, size, size) of the given fine classes (int64 (N,)).
 
     Every random attribute is drawn for all N samples before rendering, so the result does not
@@ -200,8 +202,8 @@ def _signed_distance(shape: str, u: np.ndarray, v: np.ndarray, radius: np.ndarra
     if shape == "square":
         return np.maximum(au, av) - 0.8 * radius
     if shape == "triangle":  # equilateral, circumradius = radius, pointing up
-        edges = [u * np.cos(t) + v * np.sin(t) for t in (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 - 2 * np.pi / 3)]
-        return np.maximum.reduce(edges) - 0.5 * radius
+        normals = (np.pi / 2, np.pi / 2 + 2 * np.pi / 3, np.pi / 2 - 2 * np.pi / 3)
+        return np.maximum.reduce([u * np.cos(t) + v * np.sin(t) for t in normals]) - 0.5 * radius
     if shape == "cross":
         arm = 0.3 * radius
         return np.minimum(np.maximum(au - arm, av - radius), np.maximum(av - arm, au - radius))
