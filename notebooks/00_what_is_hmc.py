@@ -187,7 +187,7 @@ sns.barplot(data=rates, y="predictions", x="samples with a violation", ax=ax, co
 ax.set_xlim(0, 1)
 ax.set_title("Share of test samples with a hierarchy violation")
 plt.show()
-rates
+rates.style.format({"samples with a violation": "{:.1%}"}).hide(axis="index")
 
 # %% [markdown]
 # ## Summary
