@@ -1,0 +1,461 @@
+"""The max constraint module (MCM) and MCLoss of C-HMCNN.
+
+Reference: E. Giunchiglia, T. Lukasiewicz, "Coherent Hierarchical Multi-Label Classification
+Networks", NeurIPS 2020 (arXiv 2010.10151). Implemented from the project spec
+(``specs/chmcnn.md``); no code is taken from the reference implementation.
+
+With ``D(a)`` the descendants of node ``a`` (``a`` included), the MCM maps per-node scores
+``h in [0, 1]^C`` to hierarchy-consistent scores
+
+.. math::
+
+    \\mathrm{MCM}(h)_a = \\max_{d \\in D(a)} h_d ,
+
+so that a parent never scores below any of its children. The naive form materialises a
+``B x C x C`` tensor (17M entries per sample on GO); :class:`MaxConstraint` never does.
+
+Algorithm (see ``benchmarks/bench_mcm.py`` for the measurements behind the choice)
+-----------------------------------------------------------------------------------
+*Forward*, level by level along the edges: nodes are grouped by depth (longest path from a root),
+and from the deepest parents up, each level does one gather of the children's current values and
+one ``scatter_reduce(amax)`` into the parents. A child is always deeper than each of its parents,
+so when a parent is processed every child already holds the max over its own descendants, and the
+result is exact for DAGs too. Work is ``O(N x E)`` for E edges (N = number of score vectors) in
+``depth`` steps; the scores are kept node-major, ``(C, N)``, so each gathered node is one contiguous
+row.
+
+*Backward*, exact with the same tie rule as the dense ``amax``: the gradient of ``MCM(h)_a`` is
+split evenly among all ``d in D(a)`` with ``h_d == MCM(h)_a``. A second level-by-level pass finds,
+per node, its unique argmax in ``D(a)`` or flags a tie; if no flagged node receives a non-zero
+gradient, the input gradient is one ``scatter_add`` of the output gradient into the argmaxes
+(``O(N x C)``). Otherwise (exact ties that matter, e.g. saturated sigmoids) it falls back to the
+descendant-pair formula, ``O(N x P)`` for P ancestor/descendant pairs, which splits ties evenly.
+
+``method="pairs"`` is the other exact form, kept for cross-checks: gather ``h[..., desc]`` over
+all P proper (ancestor, descendant) pairs and ``scatter_reduce(amax)`` them into the ancestors'
+own scores, differentiated by autograd.
+:func:`max_constraint_dense` is the dense reference, for tests and the benchmark only.
+
+Numerics of MCLoss: as in the reference training, the MCM and the loss run in float64 by default
+(``dtype=``), and the BCE is :func:`torch.nn.functional.binary_cross_entropy`, whose log terms are
+clamped at -100 (the behaviour of ``nn.BCELoss``, which the reference uses): a prediction of exactly
+0 or 1 on the wrong side costs 100, not ``inf``, and no ``eps`` clamping of the probabilities is done.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hmc.hierarchy import Hierarchy
+
+__all__ = [
+    "MaxConstraint",
+    "max_constraint",
+    "max_constraint_dense",
+    "ancestor_mask",
+    "mc_loss",
+    "MCLoss",
+]
+
+_METHODS = ("levels", "pairs")
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+class MaxConstraint(nn.Module):
+    """The max constraint module of a hierarchy: ``MCM(h)_a = max_{d in D(a)} h_d``.
+
+    Holds the index tensors (edges grouped by level, ancestor/descendant pairs) as non-persistent
+    buffers, built once per hierarchy, so ``.to(device)`` moves them and ``state_dict`` stays empty.
+
+    Args:
+        hierarchy: the :class:`~hmc.hierarchy.Hierarchy` (tree or DAG); column ``i`` of the scores
+            is ``hierarchy.nodes[i]``.
+
+    Shape:
+        - Input: ``(..., C)``, any leading dims (``(B, C)``, ``(H, B, C)`` for H ensemble members).
+        - Output: same shape and dtype as the input.
+
+    Example:
+        >>> from hmc.hierarchy import Hierarchy
+        >>> hier = Hierarchy.from_edges([("r", "a"), ("a", "b"), ("r", "c")])
+        >>> hier.nodes  # column order (topological)
+        ['r', 'a', 'c', 'b']
+        >>> MaxConstraint(hier)(torch.tensor([[0.1, 0.2, 0.9, 0.3]]))
+        tensor([[0.9000, 0.3000, 0.9000, 0.3000]])
+    """
+
+    edge_parent: Tensor
+    edge_child: Tensor
+    level_nodes: Tensor
+    edge_slot: Tensor
+    pair_anc: Tensor
+    pair_desc: Tensor
+
+    def __init__(self, hierarchy: Hierarchy):
+        super().__init__()
+        n = len(hierarchy)
+        parent, child = hierarchy.edges
+        pdepth = hierarchy.depth[parent]
+        order = np.lexsort((child, parent, -pdepth))  # deepest parents first, then by parent
+        parent, child, pdepth = parent[order], child[order], pdepth[order]
+        edge_bounds = [0]
+        node_bounds = [0]
+        level_nodes: list[np.ndarray] = []
+        edge_slot: list[np.ndarray] = []
+        for level in np.unique(pdepth)[::-1]:
+            lo, hi = np.searchsorted(-pdepth, [-level, -level + 1])  # -pdepth is non-decreasing
+            nodes, slot = np.unique(parent[lo:hi], return_inverse=True)
+            level_nodes.append(nodes)
+            edge_slot.append(slot.reshape(-1))
+            edge_bounds.append(int(hi))
+            node_bounds.append(node_bounds[-1] + len(nodes))
+        anc, desc = hierarchy.descendant_pairs(include_self=False)  # proper pairs, sorted by ancestor
+
+        def buf(a):
+            return torch.as_tensor(np.ascontiguousarray(a, dtype=np.int64))
+
+        self.num_nodes = n
+        self.depth = int(hierarchy.depth.max(initial=0))
+        self._edge_bounds = tuple(edge_bounds)
+        self._node_bounds = tuple(node_bounds)
+        self.register_buffer("edge_parent", buf(parent), persistent=False)
+        self.register_buffer("edge_child", buf(child), persistent=False)
+        self.register_buffer("level_nodes", buf(np.concatenate(level_nodes or [[]])), persistent=False)
+        self.register_buffer("edge_slot", buf(np.concatenate(edge_slot or [[]])), persistent=False)
+        self.register_buffer("pair_anc", buf(anc), persistent=False)
+        self.register_buffer("pair_desc", buf(desc), persistent=False)
+
+    @property
+    def num_levels(self) -> int:
+        """Number of level steps of the forward pass (the hierarchy's depth when it has edges)."""
+        return len(self._edge_bounds) - 1
+
+    def levels(self):
+        """Yield ``(parent, child, nodes, slot)`` per level, deepest first (views of the buffers).
+
+        ``parent``/``child`` (E_l,) are the level's edges, ``nodes`` (U_l,) its distinct parents and
+        ``slot`` (E_l,) the position of each edge's parent in ``nodes``.
+        """
+        eb, nb = self._edge_bounds, self._node_bounds
+        for k in range(len(eb) - 1):
+            yield (
+                self.edge_parent[eb[k] : eb[k + 1]],
+                self.edge_child[eb[k] : eb[k + 1]],
+                self.level_nodes[nb[k] : nb[k + 1]],
+                self.edge_slot[eb[k] : eb[k + 1]],
+            )
+
+    def forward(self, h: Tensor, method: str = "levels") -> Tensor:
+        """``MCM(h)``; see :func:`max_constraint`."""
+        return max_constraint(h, self, method=method)
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_nodes={self.num_nodes}, edges={len(self.edge_parent)}, levels={self.num_levels}, "
+            f"pairs={len(self.pair_anc)}"
+        )
+
+
+_INDEX_CACHE: weakref.WeakKeyDictionary[Hierarchy, dict[torch.device, MaxConstraint]] = weakref.WeakKeyDictionary()
+
+
+def _as_index(hierarchy_or_index: Hierarchy | MaxConstraint, device: torch.device) -> MaxConstraint:
+    """The :class:`MaxConstraint` to use on ``device``; one is built and cached per Hierarchy and device."""
+    if isinstance(hierarchy_or_index, MaxConstraint):
+        index = hierarchy_or_index
+        if index.edge_parent.device != device:
+            raise ValueError(
+                f"MaxConstraint buffers are on {index.edge_parent.device} but the scores are on {device}: "
+                f"call .to({str(device)!r}) on the module"
+            )
+        return index
+    if isinstance(hierarchy_or_index, Hierarchy):
+        per_device = _INDEX_CACHE.setdefault(hierarchy_or_index, {})
+        if device not in per_device:
+            per_device[device] = MaxConstraint(hierarchy_or_index).to(device)
+        return per_device[device]
+    raise TypeError(f"expected a Hierarchy or a MaxConstraint, got {type(hierarchy_or_index).__name__}")
+
+
+def max_constraint(h: Tensor, hierarchy_or_index: Hierarchy | MaxConstraint, *, method: str = "levels") -> Tensor:
+    """The max constraint module: hierarchy-consistent scores from per-node scores.
+
+    .. math::
+
+        \\mathrm{MCM}(h)_a = \\max_{d \\in D(a)} h_d ,\\qquad D(a) = \\{a\\} \\cup \\mathrm{descendants}(a).
+
+    Exact in values and gradients w.r.t. :func:`max_constraint_dense` (ties split the gradient evenly,
+    as ``torch.amax`` does), without ever forming the ``(..., C, C)`` tensor.
+
+    Args:
+        h: scores, shape ``(..., C)`` (any leading dims), floating point for gradients.
+        hierarchy_or_index: a :class:`MaxConstraint` on ``h``'s device (fast: built once), or a
+            :class:`~hmc.hierarchy.Hierarchy` (its index is built on first use and cached).
+        method: ``"levels"`` (default: level-by-level forward, argmax backward; see the module
+            docstring) or ``"pairs"`` (gather over all descendant pairs + ``scatter_reduce``).
+
+    Returns:
+        Tensor of the same shape and dtype as ``h``.
+    """
+    index = _as_index(hierarchy_or_index, h.device)
+    n = index.num_nodes
+    if h.dim() == 0 or h.shape[-1] != n:
+        raise ValueError(f"scores must have shape (..., {n}), got {tuple(h.shape)}")
+    if method == "levels":
+        return _LevelsMax.apply(h, index)
+    if method == "pairs":
+        return _pairs_max(h, index)
+    raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+
+
+def _node_major(h: Tensor) -> Tensor:
+    """``(..., C)`` -> contiguous ``(C, N)`` (a copy unless it is already laid out that way)."""
+    return h.reshape(-1, h.shape[-1]).t().contiguous()
+
+
+def _batch_major(x: Tensor, shape: torch.Size) -> Tensor:
+    """Contiguous ``(C, N)`` -> contiguous tensor of ``shape`` = ``(..., C)``."""
+    return x.t().contiguous().view(shape)
+
+
+def _levels_forward(x: Tensor, index: MaxConstraint) -> Tensor:
+    """MCM of node-major scores ``x`` (C, N), level by level; returns a new (C, N) tensor."""
+    out = x.clone()
+    n_cols = x.shape[1]
+    for parent, child, _, _ in index.levels():
+        out.scatter_reduce_(0, parent.unsqueeze(1).expand(-1, n_cols), out.index_select(0, child), "amax")
+    return out
+
+
+def _levels_backward(x: Tensor, out: Tensor, g: Tensor, index: MaxConstraint) -> Tensor:
+    """Input gradient (C, N) for output gradient ``g`` (C, N), with dense-``amax`` tie semantics.
+
+    ``arg[a]`` is the unique ``d in D(a)`` with ``x[d] == out[a]``, or -1 when there are several
+    (a tie). A parent's candidates are itself (when ``x[p] == out[p]``) and the args of the children
+    whose ``out`` equals ``out[p]``; two different candidates, or a tied winning child, make a tie.
+    The same argmax reached through two paths of a DAG is one candidate, not a tie.
+    """
+    n_nodes, n_cols = x.shape
+    arg = torch.arange(n_nodes, device=x.device).unsqueeze(1).expand(n_nodes, n_cols).contiguous()
+    exact_needed = torch.zeros((), dtype=torch.bool, device=x.device)
+    for parent, child, nodes, slot in index.levels():
+        slots = slot.unsqueeze(1).expand(-1, n_cols)
+        win = out.index_select(0, child) == out.index_select(0, parent)  # child attains the parent's max
+        cand = arg.index_select(0, child)
+        n_level = (len(nodes), n_cols)
+        lo = cand.new_full(n_level, n_nodes).scatter_reduce_(0, slots, cand.masked_fill(~win, n_nodes), "amin")
+        hi = cand.new_full(n_level, -2).scatter_reduce_(0, slots, cand.masked_fill(~win, -2), "amax")
+        self_win = x.index_select(0, nodes) == out.index_select(0, nodes)
+        # self wins: a tie iff some child wins too; else: a tie unless exactly one untied candidate
+        tie = torch.where(self_win, hi > -2, (lo != hi) | (lo < 0))
+        new = torch.where(self_win, nodes.unsqueeze(1).expand(n_level), lo).masked_fill_(tie, -1)
+        arg.index_copy_(0, nodes, new)
+        exact_needed |= (tie & (g.index_select(0, nodes) != 0)).any()
+    if bool(exact_needed):
+        return _pairs_backward(x, out, g, index)
+    # tied nodes carry zero gradient here: send it anywhere (to node 0)
+    return torch.zeros_like(g).scatter_add_(0, arg.clamp_min_(0), g)
+
+
+def _pairs_backward(x: Tensor, out: Tensor, g: Tensor, index: MaxConstraint) -> Tensor:
+    """Exact tie-splitting gradient over the node itself and its proper descendants: ``O(N x P)``."""
+    anc, desc = index.pair_anc, index.pair_desc
+    self_hit = (x == out).to(x.dtype)
+    hit = x.index_select(0, desc) == out.index_select(0, anc)  # (P, N)
+    share = g / self_hit.index_add(0, anc, hit.to(x.dtype))  # gradient per attained maximum
+    return (share * self_hit).index_add_(0, desc, share.index_select(0, anc).mul_(hit))
+
+
+class _LevelsMax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, h: Tensor, index: MaxConstraint) -> Tensor:
+        x = _node_major(h)
+        out = _levels_forward(x, index)
+        ctx.index = index
+        ctx.shape = h.shape
+        if h.requires_grad:
+            ctx.save_for_backward(x, out)
+        return _batch_major(out, h.shape)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        x, out = ctx.saved_tensors
+        g = _node_major(grad_out.to(x.dtype))
+        grad = _levels_backward(x, out, g, ctx.index)
+        return _batch_major(grad, ctx.shape), None
+
+
+def _pairs_max(h: Tensor, index: MaxConstraint) -> Tensor:
+    """MCM over all descendant pairs: gather + ``scatter_reduce(amax)``, differentiated by autograd.
+
+    Each node's own score is the ``self`` operand of the reduction (``include_self=True``) and its
+    proper descendants the gathered sources, so ``D(a)`` is covered once and autograd's even split
+    of ties among the operands equals the dense ``amax`` rule.
+    """
+    x = h.reshape(-1, h.shape[-1]).t()  # (C, N) view
+    vals = x.index_select(0, index.pair_desc)  # (P, N)
+    dest = index.pair_anc.unsqueeze(1).expand(-1, x.shape[1])
+    return _batch_major(x.scatter_reduce(0, dest, vals, "amax", include_self=True), h.shape)
+
+
+def ancestor_mask(hierarchy: Hierarchy, device: torch.device | str | None = None) -> Tensor:
+    """Dense bool matrix ``R``, shape (C, C), with ``R[a, d]`` True iff ``d in D(a)`` (``a`` included)."""
+    return torch.as_tensor(hierarchy.ancestor_matrix.toarray(), dtype=torch.bool, device=device)
+
+
+def max_constraint_dense(h: Tensor, R: Tensor) -> Tensor:
+    """Dense reference MCM, for tests and benchmarks: materialises ``(..., C, C)``.
+
+    .. math::
+
+        \\mathrm{MCM}(h)_a = \\max_d \\; \\big(h_d \\text{ if } R_{ad} \\text{ else } -\\infty\\big)
+
+    computed as ``h.unsqueeze(-2).expand(..., C, C).masked_fill(~R, -inf).amax(-1)``; ``amax``
+    splits the gradient evenly among tied maxima.
+
+    Args:
+        h: scores, shape ``(..., C)``, floating point.
+        R: bool, shape ``(C, C)``, ``R[a, d]`` True iff ``d in D(a)`` (see :func:`ancestor_mask`).
+    """
+    n = h.shape[-1]
+    if R.shape != (n, n) or R.dtype != torch.bool:
+        raise ValueError(f"R must be a bool tensor of shape ({n}, {n}), got {R.dtype} {tuple(R.shape)}")
+    return h.unsqueeze(-2).expand(*h.shape[:-1], n, n).masked_fill(~R, float("-inf")).amax(-1)
+
+
+# ------------------------------------------------------------------------------------------ MCLoss
+def _node_selector(eval_nodes, n: int, device: torch.device) -> Tensor | None:
+    """``eval_nodes`` (None, int indices or a bool mask of length C) as an int64 index tensor.
+
+    An int64 1-d tensor is taken as is (no checks, no host round trip: for hot loops).
+    """
+    if eval_nodes is None:
+        return None
+    if isinstance(eval_nodes, Tensor) and eval_nodes.dtype == torch.int64 and eval_nodes.dim() == 1:
+        return eval_nodes.to(device)
+    idx = torch.as_tensor(np.asarray(eval_nodes.cpu() if isinstance(eval_nodes, Tensor) else eval_nodes))
+    if idx.dtype == torch.bool:
+        if idx.shape != (n,):
+            raise ValueError(f"a boolean eval_nodes mask must have shape ({n},), got {tuple(idx.shape)}")
+        idx = idx.nonzero().reshape(-1)
+    if idx.dim() != 1 or (idx.numel() and (idx.is_floating_point() or idx.min() < 0 or idx.max() >= n)):
+        raise ValueError(f"eval_nodes must be a 1-d array of node indices in [0, {n}) or a bool mask")
+    return idx.to(device=device, dtype=torch.int64)
+
+
+def mc_loss(
+    h: Tensor,
+    y: Tensor,
+    mcm: MaxConstraint | Hierarchy,
+    eval_nodes: Sequence[int] | np.ndarray | Tensor | None = None,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    dtype: torch.dtype | None = torch.float64,
+) -> Tensor:
+    """MCLoss of C-HMCNN: binary cross-entropy on the constrained outputs.
+
+    .. math::
+
+        o = (1 - y) \\odot \\mathrm{MCM}(h) + y \\odot \\mathrm{MCM}(y \\odot h), \\qquad
+        \\ell_{a} = -w_{a} \\big( y_a \\log o_a + (1 - y_a) \\log(1 - o_a) \\big),
+
+    for the evaluated nodes ``a`` (the roots are normally excluded), with the log terms clamped at
+    -100 as in ``torch.nn.BCELoss`` (the reference's criterion). For a negative node the loss sees its
+    constrained score ``MCM(h)_a``; for a positive node, the max over its *positive* descendants only,
+    so a positive node is not rewarded for a high score of a negative descendant.
+
+    Args:
+        h: sigmoid outputs in [0, 1], shape ``(..., C)`` (e.g. ``(B, C)``, or ``(H, B, C)`` for H
+            ensemble members).
+        y: 0/1 labels (hierarchy-consistent), broadcastable to ``h`` (e.g. ``(B, C)``).
+        mcm: the :class:`MaxConstraint` (or a Hierarchy; its index is then cached).
+        eval_nodes: indices (or a bool mask of length C) of the evaluated nodes; None: all C nodes.
+        weight: per-node weights multiplying each term, broadcastable to ``(..., C)``, e.g. ``(C,)``,
+            ``(B, C)``, ``(H, B, C)`` (a last dim of C is always in hierarchy order and is restricted
+            to ``eval_nodes``); with ``eval_nodes`` of length ``C_eval != C``, a last dim of
+            ``C_eval`` is taken as already restricted.
+        reduction: ``'none'`` -> ``(..., C_eval)``; ``'mean'`` -> mean over all those entries (batch x
+            evaluated nodes x leading member dims; weights are not renormalised, as in
+            ``F.binary_cross_entropy``); ``'sum'``.
+        dtype: computation dtype of the MCM and the loss; float64 (default) as in the reference;
+            None keeps ``h``'s dtype. The result has this dtype.
+
+    Returns:
+        The loss: a scalar, or ``(..., C_eval)`` for ``reduction='none'``.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    index = _as_index(mcm, h.device)
+    n = index.num_nodes
+    if h.dim() == 0 or h.shape[-1] != n:
+        raise ValueError(f"h must have shape (..., {n}), got {tuple(h.shape)}")
+    dt = h.dtype if dtype is None else dtype
+    y = torch.as_tensor(y, device=h.device)
+    try:
+        h, y = torch.broadcast_tensors(h.to(dt), y.to(dt))
+    except RuntimeError as err:
+        raise ValueError(f"y of shape {tuple(y.shape)} does not broadcast to h of shape {tuple(h.shape)}") from err
+    both = max_constraint(torch.stack((h, y * h)), index)  # one pass for MCM(h) and MCM(y * h)
+    out = (1 - y) * both[0] + y * both[1]
+    idx = _node_selector(eval_nodes, n, h.device)
+    if idx is not None:
+        out, y = out.index_select(-1, idx), y.index_select(-1, idx)
+    loss = F.binary_cross_entropy(out, y, reduction="none")
+    if weight is not None:
+        weight = torch.as_tensor(weight, device=h.device).to(dt)
+        if weight.dim() and idx is not None and weight.shape[-1] == n:
+            weight = weight.index_select(-1, idx)  # per-node weights in hierarchy order
+        if weight.dim() and weight.shape[-1] not in (1, loss.shape[-1]):
+            raise ValueError(
+                f"weight of shape {tuple(weight.shape)} must end in C={n}"
+                + (f" or C_eval={loss.shape[-1]}" if idx is not None else "")
+            )
+        loss = loss * weight
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+class MCLoss(nn.Module):
+    """Module form of :func:`mc_loss`, holding the :class:`MaxConstraint` and the evaluated nodes.
+
+    Args:
+        hierarchy: a :class:`~hmc.hierarchy.Hierarchy` or an existing :class:`MaxConstraint`.
+        eval_nodes: indices or bool mask of the evaluated nodes (None: all nodes).
+        reduction: ``'none' | 'mean' | 'sum'``.
+        dtype: computation dtype (float64 default, None keeps the input's).
+
+    Shape:
+        - h: ``(..., C)``; y: broadcastable to h; weight (forward argument): see :func:`mc_loss`.
+        - Output: scalar, or ``(..., C_eval)`` with ``reduction='none'``.
+    """
+
+    eval_nodes: Tensor | None
+
+    def __init__(
+        self,
+        hierarchy: Hierarchy | MaxConstraint,
+        eval_nodes: Sequence[int] | np.ndarray | Tensor | None = None,
+        reduction: str = "mean",
+        dtype: torch.dtype | None = torch.float64,
+    ):
+        super().__init__()
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.mcm = hierarchy if isinstance(hierarchy, MaxConstraint) else MaxConstraint(hierarchy)
+        self.register_buffer(
+            "eval_nodes", _node_selector(eval_nodes, self.mcm.num_nodes, torch.device("cpu")), persistent=False
+        )
+        self.reduction = reduction
+        self.dtype = dtype
+
+    def forward(self, h: Tensor, y: Tensor, weight: Tensor | None = None) -> Tensor:
+        return mc_loss(h, y, self.mcm, self.eval_nodes, weight, self.reduction, self.dtype)
