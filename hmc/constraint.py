@@ -214,57 +214,57 @@ def max_constraint(h: Tensor, hierarchy_or_index: Hierarchy | MaxConstraint, *, 
     raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
 
 
-def _node_major(h: Tensor) -> Tensor:
-    """``(..., C)`` -> contiguous ``(C, N)`` (a copy unless it is already laid out that way)."""
-    return h.reshape(-1, h.shape[-1]).t().contiguous()
+def _node_major(h2: Tensor) -> Tensor:
+    """Batch-major ``(N, C)`` (any strides) -> a new contiguous node-major ``(C, N)`` copy."""
+    return torch.empty((h2.shape[1], h2.shape[0]), dtype=h2.dtype, device=h2.device).copy_(h2.t())
 
 
-def _batch_major(x: Tensor, shape: torch.Size) -> Tensor:
-    """Contiguous ``(C, N)`` -> contiguous tensor of ``shape`` = ``(..., C)``."""
-    return x.t().contiguous().view(shape)
-
-
-def _levels_forward(x: Tensor, index: MaxConstraint) -> Tensor:
-    """MCM of node-major scores ``x`` (C, N), level by level; returns a new (C, N) tensor."""
-    out = x.clone()
-    n_cols = x.shape[1]
+def _levels_forward(h2: Tensor, index: MaxConstraint) -> Tensor:
+    """MCM of scores ``h2`` (N, C), level by level, returned node-major (C, N)."""
+    out = _node_major(h2)
+    n_cols = out.shape[1]
     for parent, child, _, _ in index.levels():
         out.scatter_reduce_(0, parent.unsqueeze(1).expand(-1, n_cols), out.index_select(0, child), "amax")
     return out
 
 
-def _levels_backward(x: Tensor, out: Tensor, g: Tensor, index: MaxConstraint) -> Tensor:
-    """Input gradient (C, N) for output gradient ``g`` (C, N), with dense-``amax`` tie semantics.
+def _levels_backward(h2: Tensor, out: Tensor, g2: Tensor, index: MaxConstraint) -> Tensor:
+    """Input gradient (N, C) with dense-``amax`` tie semantics.
 
-    ``arg[a]`` is the unique ``d in D(a)`` with ``x[d] == out[a]``, or -1 when there are several
-    (a tie). A parent's candidates are itself (when ``x[p] == out[p]``) and the args of the children
+    ``h2``, ``g2``: scores and output gradient, batch-major (N, C); ``out``: MCM(h), node-major (C, N).
+
+    ``arg[a]`` is the unique ``d in D(a)`` with ``h[d] == out[a]``, or -1 when there are several
+    (a tie). A parent's candidates are itself (when ``h[p] == out[p]``) and the args of the children
     whose ``out`` equals ``out[p]``; two different candidates, or a tied winning child, make a tie.
     The same argmax reached through two paths of a DAG is one candidate, not a tie.
     """
-    n_nodes, n_cols = x.shape
-    arg = torch.arange(n_nodes, device=x.device).unsqueeze(1).expand(n_nodes, n_cols).contiguous()
-    exact_needed = torch.zeros((), dtype=torch.bool, device=x.device)
+    n_nodes, n_cols = out.shape
+    arg = torch.arange(n_nodes, device=out.device).unsqueeze(1).expand(n_nodes, n_cols).contiguous()
+    exact_needed = torch.zeros((), dtype=torch.bool, device=out.device)
     for parent, child, nodes, slot in index.levels():
         slots = slot.unsqueeze(1).expand(-1, n_cols)
-        win = out.index_select(0, child) == out.index_select(0, parent)  # child attains the parent's max
+        lose = out.index_select(0, child) != out.index_select(0, parent)  # child below the parent's max
         cand = arg.index_select(0, child)
-        n_level = (len(nodes), n_cols)
-        lo = cand.new_full(n_level, n_nodes).scatter_reduce_(0, slots, cand.masked_fill(~win, n_nodes), "amin")
-        hi = cand.new_full(n_level, -2).scatter_reduce_(0, slots, cand.masked_fill(~win, -2), "amax")
-        self_win = x.index_select(0, nodes) == out.index_select(0, nodes)
-        # self wins: a tie iff some child wins too; else: a tie unless exactly one untied candidate
-        tie = torch.where(self_win, hi > -2, (lo != hi) | (lo < 0))
-        new = torch.where(self_win, nodes.unsqueeze(1).expand(n_level), lo).masked_fill_(tie, -1)
-        arg.index_copy_(0, nodes, new)
-        exact_needed |= (tie & (g.index_select(0, nodes) != 0)).any()
+        self_lose = h2.index_select(1, nodes).t() != out.index_select(0, nodes)
+        own = nodes.unsqueeze(1)
+        # smallest and largest candidate (the node itself when it attains its max, the winning
+        # children's args); sentinels n_nodes / -2 stand for "no candidate"
+        lo = torch.where(self_lose, n_nodes, own).scatter_reduce_(0, slots, torch.where(lose, n_nodes, cand), "amin")
+        hi = torch.where(self_lose, -2, own).scatter_reduce_(0, slots, cand.masked_fill_(lose, -2), "amax")
+        tie = (lo != hi).logical_or_(lo < 0)  # two distinct candidates, or a tied winning child
+        arg.index_copy_(0, nodes, lo.masked_fill_(tie, -1))
+        exact_needed |= tie.logical_and_(g2.index_select(1, nodes).t() != 0).any()
     if bool(exact_needed):
-        return _pairs_backward(x, out, g, index)
+        return _pairs_backward(_node_major(h2), out, _node_major(g2), index).t()
     # tied nodes carry zero gradient here: send it anywhere (to node 0)
-    return torch.zeros_like(g).scatter_add_(0, arg.clamp_min_(0), g)
+    return torch.zeros(g2.shape, dtype=g2.dtype, device=g2.device).scatter_add_(1, arg.clamp_min_(0).t(), g2)
 
 
 def _pairs_backward(x: Tensor, out: Tensor, g: Tensor, index: MaxConstraint) -> Tensor:
-    """Exact tie-splitting gradient over the node itself and its proper descendants: ``O(N x P)``."""
+    """Exact tie-splitting gradient over the node itself and its proper descendants: ``O(N x P)``.
+
+    All node-major (C, N); returns (C, N).
+    """
     anc, desc = index.pair_anc, index.pair_desc
     self_hit = (x == out).to(x.dtype)
     hit = x.index_select(0, desc) == out.index_select(0, anc)  # (P, N)
@@ -275,20 +275,18 @@ def _pairs_backward(x: Tensor, out: Tensor, g: Tensor, index: MaxConstraint) -> 
 class _LevelsMax(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h: Tensor, index: MaxConstraint) -> Tensor:
-        x = _node_major(h)
-        out = _levels_forward(x, index)
+        out = _levels_forward(h.reshape(-1, h.shape[-1]), index)
         ctx.index = index
-        ctx.shape = h.shape
         if h.requires_grad:
-            ctx.save_for_backward(x, out)
-        return _batch_major(out, h.shape)
+            ctx.save_for_backward(h, out)
+        return out.t().contiguous().view(h.shape)
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        x, out = ctx.saved_tensors
-        g = _node_major(grad_out.to(x.dtype))
-        grad = _levels_backward(x, out, g, ctx.index)
-        return _batch_major(grad, ctx.shape), None
+        h, out = ctx.saved_tensors
+        n = h.shape[-1]
+        grad = _levels_backward(h.reshape(-1, n), out, grad_out.to(h.dtype).reshape(-1, n), ctx.index)
+        return grad.contiguous().view(h.shape), None
 
 
 def _pairs_max(h: Tensor, index: MaxConstraint) -> Tensor:
@@ -301,7 +299,7 @@ def _pairs_max(h: Tensor, index: MaxConstraint) -> Tensor:
     x = h.reshape(-1, h.shape[-1]).t()  # (C, N) view
     vals = x.index_select(0, index.pair_desc)  # (P, N)
     dest = index.pair_anc.unsqueeze(1).expand(-1, x.shape[1])
-    return _batch_major(x.scatter_reduce(0, dest, vals, "amax", include_self=True), h.shape)
+    return x.scatter_reduce(0, dest, vals, "amax", include_self=True).t().contiguous().view(h.shape)
 
 
 def ancestor_mask(hierarchy: Hierarchy, device: torch.device | str | None = None) -> Tensor:

@@ -264,6 +264,13 @@ def test_module_buffers_move_and_stay_out_of_state_dict():
     assert "levels=" in repr(MaxConstraint(tiny()))
 
 
+def test_mcm_of_labels_is_label_propagation():
+    for hier in HIERARCHIES[::7]:
+        y = (np.random.default_rng(len(hier)).random((4, len(hier))) < 0.2).astype(np.int64)
+        got = max_constraint(torch.from_numpy(y), hier)
+        assert got.dtype == torch.int64 and np.array_equal(got.numpy(), hier.propagate(y))
+
+
 def test_flat_and_edgeless_hierarchies():
     flat = Hierarchy([f"n{i}" for i in range(5)], [])
     h = torch.rand(4, 5)
