@@ -26,6 +26,10 @@ Each member is bit-for-bit its own model:
   is 0); the padded output columns are cut off before the sigmoid. The padding costs a few percent
   of arithmetic (500 -> 512 units).
 
+Per-member kernels (CPU): each member's matrix products, bias-gradient sums and sigmoid run as
+separate calls on that member's slices, which see exactly the shapes of a one-member model; see
+:func:`_addmm_members` and :func:`member_sigmoid` for the measured reasons.
+
 The model returns probabilities (or logits with ``logits=True``); the max constraint module and
 MCLoss (:mod:`hmc.constraint`) work on the probabilities. ``mc_dropout=True`` keeps dropout active
 in eval mode (Monte-Carlo dropout).
@@ -197,7 +201,7 @@ class BatchedCHMCNN(nn.Module):
         x = self._check_input(x)
         z = _StackedMLP.apply(self, x, *self.weights, *self.biases)
         z = z[..., : self.out_dim]
-        return z if logits else torch.sigmoid(z)
+        return z if logits else member_sigmoid(z)
 
     def forward_cached(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Padded logits ``(M, B, C_pad)`` without autograd, plus what :meth:`backward_cached` needs.
@@ -284,6 +288,23 @@ class BatchedCHMCNN(nn.Module):
             f"members={self.n_members}, seeds={self.seeds}, dims={[d for d, _ in self.layer_dims] + [self.out_dim]}, "
             f"dropout={self.dropout}, align={self.align}"
         )
+
+
+def member_sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """``torch.sigmoid`` of ``(M, ...)`` logits, applied member by member on CPU (differentiable).
+
+    The CPU sigmoid computes most elements with a vectorised ``exp`` and the rest (a loop's tail,
+    or around the split point between threads) with the scalar one, which can differ in the last
+    bit. Where those boundaries fall depends on the tensor's total size, so one call over all M
+    members could round member m's last elements differently from a call over member m alone.
+    One call per member sees exactly the shapes a one-member model sees. (Sums, products, max and
+    the other correctly rounded operations do not depend on position and run batched.)
+    """
+    if z.device.type != "cpu":
+        return torch.sigmoid(z)
+    if z.shape[0] == 1:
+        return torch.sigmoid(z)
+    return torch.stack([torch.sigmoid(z[m]) for m in range(z.shape[0])])
 
 
 def _addmm_members(bias: torch.Tensor, x: torch.Tensor, w: torch.Tensor, out: torch.Tensor) -> None:

@@ -1,0 +1,527 @@
+"""Training C-HMCNN on the tabular benchmarks: S seeds side by side, and resumable sweeps.
+
+:func:`train_chmcnn` trains one :class:`~hmc.models.BatchedCHMCNN` whose members are the requested
+seeds, as in the spec (``specs/chmcnn.md``): on train+valid (concatenated), for the dataset's fixed
+number of epochs, Adam with L2 weight decay (not AdamW), batch size 4, MCLoss in float64 with the
+roots excluded; then predicts the test split with the max constraint module and scores it with
+AU(PRC). Each seed is bit-for-bit its own model (on CPU): its own initialisation and dropout
+(see :mod:`hmc.models`) and its own data order (a permutation per epoch from its own generator,
+seeded with ``derive_seed(seed, DATA_STREAM)``). The loss of a step is the sum over members of each
+member's mean MCLoss, so each member's gradient is its single-model gradient, and one fused Adam
+step updates all members. Trained alone (S = 1, the same code), a seed gives the same bits.
+
+Speed on a CPU (measured and explained in ``benchmarks/bench_seeds.py``): the data stay on the
+device as tensors (no DataLoader), a batch is gathered as ``x[perm[:, i:i+B]]`` -> ``(S, B, F)``,
+the MLP's gradients are written in place into persistent ``.grad`` buffers
+(:meth:`~hmc.models.BatchedCHMCNN.backward_cached`: no per-step allocation of S x parameters
+floats, which costs thousands of page faults per step), and Adam runs fused over the stacked
+weights (``torch.optim.Adam(fused=True)``), which reads and writes each state once.
+
+:func:`run_sweep` runs a set of units ``(dataset, method, seed)`` and appends their tidy rows
+(``dataset, method, seed, metric, value`` plus the run's parameters) to a CSV. Seeds of the same
+dataset and method are trained together, in batches of ``seeds_per_batch``; after each batch the
+whole CSV is rewritten atomically (temporary file, fsync, ``os.replace``), so a killed run leaves
+either the old or the new file, never partial rows, and a rerun skips the finished units.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hmc.constraint import MaxConstraint, mc_loss
+from hmc.metrics import au_prc
+from hmc.models import DATA_STREAM, BatchedCHMCNN, derive_seed, member_sigmoid
+
+METHOD_CHMCNN = "chmcnn"
+
+DEFAULT_BATCH_SIZE = 4
+DEFAULT_WEIGHT_DECAY = 1e-5
+DEFAULT_DROPOUT = 0.7
+
+RESULT_KEY = ("dataset", "method", "seed")
+PARAM_COLUMNS = ("epochs", "batch_size", "lr", "weight_decay", "hidden_dim", "dropout")
+"""Parameters that change a unit's results: a finished unit is reused only if they match."""
+RESULT_COLUMNS = (*RESULT_KEY, "metric", "value", *PARAM_COLUMNS, "device", "wall_time_s")
+"""Columns of the results CSV. ``wall_time_s`` is the unit's share (batch wall time / seeds in the
+batch, training and evaluation); ``device`` where it ran. Neither is compared on a rerun."""
+
+
+# ------------------------------------------------------------------------------------- settings
+def chmcnn_settings(
+    benchmark,
+    epochs: int | None = None,
+    lr: float | None = None,
+    hidden_dim: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    weight_decay: float = DEFAULT_WEIGHT_DECAY,
+    dropout: float = DEFAULT_DROPOUT,
+) -> dict[str, Any]:
+    """The training settings: the given values, else the benchmark's spec (epochs, lr, hidden dim).
+
+    ``benchmark`` needs a ``.spec`` with ``epochs``, ``lr`` and ``hidden_dim`` only for the values
+    left as None (a :class:`~hmc.data.benchmarks.Benchmark` or its ``BenchmarkSpec`` both do).
+    """
+    spec = getattr(benchmark, "spec", benchmark)
+    resolved = {}
+    for name, value in (("epochs", epochs), ("lr", lr), ("hidden_dim", hidden_dim)):
+        if value is None:
+            if not hasattr(spec, name):
+                raise ValueError(f"{name} is not given and {type(benchmark).__name__} has no spec to take it from")
+            value = getattr(spec, name)
+        resolved[name] = value
+    settings = {
+        "epochs": int(resolved["epochs"]),
+        "batch_size": int(batch_size),
+        "lr": float(resolved["lr"]),
+        "weight_decay": float(weight_decay),
+        "hidden_dim": int(resolved["hidden_dim"]),
+        "dropout": float(dropout),
+    }
+    if settings["epochs"] < 0 or settings["batch_size"] < 1 or settings["hidden_dim"] < 1:
+        raise ValueError(f"invalid settings {settings}")
+    return settings
+
+
+# ------------------------------------------------------------------------------------- training
+@dataclass
+class TrainResult:
+    """What :func:`train_chmcnn` returns, one entry per seed (S seeds, N test rows, C nodes).
+
+    Attributes
+    ----------
+    seeds : list[int]
+    predictions : np.ndarray, float32, (S, N, C)
+        MCM outputs on the test split (hierarchy-consistent scores; columns = hierarchy nodes).
+    au_prc : np.ndarray, float64, (S,)
+        Test AU(PRC) over the evaluated nodes.
+    epoch_loss : np.ndarray, float64, (S, epochs)
+        Mean training MCLoss per epoch (mean over the epoch's steps of each step's batch mean).
+    settings : dict
+        The resolved settings (:func:`chmcnn_settings`) plus ``device``.
+    wall_time_s : float
+        Training and evaluation time of the whole batch of seeds.
+    n_steps : int
+        Optimiser steps (each updates every seed).
+    """
+
+    seeds: list[int]
+    predictions: np.ndarray
+    au_prc: np.ndarray
+    epoch_loss: np.ndarray
+    settings: dict
+    wall_time_s: float
+    n_steps: int
+    extra: dict = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _torch_state(num_threads: int | None, deterministic: bool):
+    """Temporarily set the intra-op thread count and deterministic algorithms; restore afterwards."""
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    old_fill = torch.utils.deterministic.fill_uninitialized_memory
+    try:
+        if num_threads is not None:
+            torch.set_num_threads(int(num_threads))
+        if deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            # no code here reads uninitialised memory; filling every torch.empty with NaN (the
+            # default in deterministic mode) cost 5 ms of a 30 ms step (35,000 fills per 100 steps)
+            torch.utils.deterministic.fill_uninitialized_memory = False
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+        torch.utils.deterministic.fill_uninitialized_memory = old_fill
+
+
+def _make_optimizer(params, lr: float, weight_decay: float, kind: str, device: torch.device):
+    """Adam with L2 weight decay (``weight_decay`` added to the gradient, as the spec's reference)."""
+    if kind == "fused":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    if kind == "foreach":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)
+    if kind == "plain":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=False)
+    raise ValueError(f"optimizer must be 'fused', 'foreach' or 'plain', got {kind!r}")
+
+
+def train_chmcnn(
+    benchmark,
+    seeds: Sequence[int],
+    epochs: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    lr: float | None = None,
+    weight_decay: float = DEFAULT_WEIGHT_DECAY,
+    hidden_dim: int | None = None,
+    dropout: float = DEFAULT_DROPOUT,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    num_threads: int | None = None,
+    deterministic: bool | None = None,
+    optimizer: str = "fused",
+    eval_batch_size: int = 2048,
+    step_callback: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train C-HMCNN for every seed in ``seeds`` side by side; predict and score the test split.
+
+    Parameters
+    ----------
+    benchmark
+        A :class:`~hmc.data.benchmarks.Benchmark`, or any object with ``x_train, y_train, x_valid,
+        y_valid, x_test, y_test`` (float32 features, 0/1 uint8 labels ``(N, C)``), ``hierarchy``,
+        ``eval_nodes`` and, for settings left as None, a ``spec`` (see :func:`chmcnn_settings`).
+    seeds
+        Distinct integer seeds; seed s trains exactly as ``train_chmcnn(benchmark, [s])`` would.
+    epochs, lr, hidden_dim
+        None: the spec's values for the dataset.
+    batch_size, weight_decay, dropout
+        The spec's 4, 1e-5 and 0.7 by default. The last batch of an epoch keeps the remainder
+        (as a DataLoader with ``drop_last=False``).
+    device
+        ``"cpu"``, ``"cuda"``, ... The data are moved there once.
+    progress
+        Show a tqdm bar over optimiser steps.
+    num_threads
+        torch intra-op threads during the call (restored afterwards); None keeps the current.
+    deterministic
+        ``torch.use_deterministic_algorithms(True, warn_only=True)`` during the call; None: on CPU.
+    optimizer
+        ``"fused"`` (default: one fused Adam kernel over the stacked weights), ``"foreach"``, ``"plain"``.
+    eval_batch_size
+        Test rows per forward pass at prediction time.
+    step_callback
+        Called with the global step number after every step (tests use it to interrupt a run).
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("no seeds given")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds}")
+    settings = chmcnn_settings(benchmark, epochs, lr, hidden_dim, batch_size, weight_decay, dropout)
+    device = torch.device(device)
+    if deterministic is None:
+        deterministic = device.type == "cpu"
+    started = time.perf_counter()
+    with _torch_state(num_threads, deterministic):
+        model, epoch_loss, n_steps = _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback)
+        predictions = predict_chmcnn(model, benchmark.x_test, benchmark.hierarchy, device, eval_batch_size)
+    scores = np.array([au_prc(benchmark.y_test, predictions[s], benchmark.eval_nodes) for s in range(len(seeds))])
+    return TrainResult(
+        seeds=seeds,
+        predictions=predictions,
+        au_prc=scores,
+        epoch_loss=epoch_loss,
+        settings={**settings, "device": device.type},
+        wall_time_s=time.perf_counter() - started,
+        n_steps=n_steps,
+    )
+
+
+def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback):
+    """The training loop; returns the trained model, the per-epoch losses (S, E) and the step count."""
+    from tqdm.auto import tqdm
+
+    x_fit = np.concatenate([benchmark.x_train, benchmark.x_valid]).astype(np.float32, copy=False)
+    y_fit = np.concatenate([benchmark.y_train, benchmark.y_valid]).astype(np.uint8, copy=False)
+    x = torch.as_tensor(x_fit, device=device)
+    y = torch.as_tensor(y_fit, device=device)
+    n, n_nodes = y.shape
+    n_seeds = len(seeds)
+    hierarchy = benchmark.hierarchy
+    if len(hierarchy) != n_nodes:
+        raise ValueError(f"labels have {n_nodes} columns but the hierarchy has {len(hierarchy)} nodes")
+    mcm = MaxConstraint(hierarchy).to(device)
+    eval_idx = torch.as_tensor(np.asarray(benchmark.eval_nodes, dtype=np.int64), device=device)
+
+    model = BatchedCHMCNN(
+        None, x.shape[1], settings["hidden_dim"], n_nodes, dropout=settings["dropout"], seeds=seeds
+    ).to(device)
+    model.train()
+    opt = _make_optimizer(model.parameters(), settings["lr"], settings["weight_decay"], optimizer, device)
+    data_gens = [torch.Generator().manual_seed(derive_seed(s, DATA_STREAM)) for s in seeds]
+
+    bs, epochs = settings["batch_size"], settings["epochs"]
+    steps_per_epoch = math.ceil(n / bs) if n else 0
+    epoch_loss = torch.zeros(n_seeds, epochs, dtype=torch.float64, device=device)
+    name = getattr(benchmark, "name", "data")
+    bar = tqdm(
+        total=epochs * steps_per_epoch,
+        desc=f"{name} C-HMCNN, {n_seeds} seed{'s' if n_seeds > 1 else ''}/step",
+        unit="step",
+        disable=not progress,
+        mininterval=1.0,
+        leave=False,
+    )
+    step = 0
+    with bar:
+        for epoch in range(epochs):
+            # each seed's own order, drawn on the CPU so that it is the same on every device
+            perm = torch.stack([torch.randperm(n, generator=g) for g in data_gens]).to(device)
+            running = torch.zeros(n_seeds, dtype=torch.float64, device=device)
+            for start in range(0, n, bs):
+                idx = perm[:, start : start + bs]  # (S, b)
+                running += _train_step(model, opt, mcm, eval_idx, x[idx], y[idx], n_nodes)
+                step += 1
+                bar.update(1)
+                if step_callback is not None:
+                    step_callback(step)
+            epoch_loss[:, epoch] = running / steps_per_epoch
+            if progress:
+                bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{epoch_loss[:, epoch].mean().item():.4f}")
+    return model, epoch_loss.cpu().numpy(), step
+
+
+def _train_step(model, opt, mcm, eval_idx, xb, yb, n_nodes) -> torch.Tensor:
+    """One optimiser step for all members; returns each member's batch-mean MCLoss (S,), detached."""
+    z, cache = model.forward_cached(xb)  # padded logits (S, b, C_pad), no autograd graph
+    z.requires_grad_(True)
+    probs = member_sigmoid(z[..., :n_nodes])
+    loss = mc_loss(probs, yb, mcm, eval_idx, reduction="none")  # float64 (S, b, C_eval)
+    # per-member mean, one reduction per member: each member reduces exactly as when trained alone
+    per_member = torch.stack([loss[m].mean() for m in range(loss.shape[0])])
+    per_member.sum().backward()
+    model.backward_cached(z.grad, cache)
+    opt.step()
+    return per_member.detach()
+
+
+@torch.no_grad()
+def predict_chmcnn(
+    model: BatchedCHMCNN,
+    x: np.ndarray | torch.Tensor,
+    hierarchy,
+    device: str | torch.device | None = None,
+    batch_size: int = 2048,
+) -> np.ndarray:
+    """MCM outputs of every member on ``x`` (N, F): float32 ``(M, N, C)`` numpy array.
+
+    Runs in eval mode (dropout off unless ``model.mc_dropout``); restores the model's mode.
+    """
+    device = torch.device(device) if device is not None else model.weights[0].device
+    mcm = MaxConstraint(hierarchy).to(device)
+    x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x)
+    was_training = model.training
+    model.eval()
+    out = np.empty((model.n_members, len(x), model.out_dim), dtype=np.float32)
+    try:
+        for start in range(0, len(x), batch_size):
+            xb = x[start : start + batch_size].to(device)
+            z, _ = model.forward_cached(xb)
+            out[:, start : start + len(xb)] = mcm(member_sigmoid(z[..., : model.out_dim])).cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out
+
+
+METHODS: dict[str, Callable[..., TrainResult]] = {METHOD_CHMCNN: train_chmcnn}
+"""Training functions by method name: ``fn(benchmark, seeds, **kwargs) -> TrainResult``.
+
+Later methods (the rare-node loss variants) register here to become sweepable."""
+
+
+# ------------------------------------------------------------------------------------- sweeps
+class Unit(NamedTuple):
+    """One independent piece of a sweep: a dataset, a method and a seed."""
+
+    dataset: str
+    method: str
+    seed: int
+
+
+def result_rows(dataset: str, method: str, result: TrainResult) -> pd.DataFrame:
+    """Tidy rows of a :class:`TrainResult`: per seed, ``au_prc`` and ``train_loss`` (last epoch)."""
+    per_seed_time = result.wall_time_s / len(result.seeds)
+    rows = []
+    for s, seed in enumerate(result.seeds):
+        metrics = {"au_prc": float(result.au_prc[s])}
+        if result.epoch_loss.shape[1]:
+            metrics["train_loss"] = float(result.epoch_loss[s, -1])
+        for metric, value in metrics.items():
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "seed": int(seed),
+                    "metric": metric,
+                    "value": value,
+                    **{k: result.settings[k] for k in PARAM_COLUMNS},
+                    "device": result.settings["device"],
+                    "wall_time_s": round(per_seed_time, 3),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+def read_results(path: str | os.PathLike) -> pd.DataFrame:
+    """The results CSV as a DataFrame (empty, with :data:`RESULT_COLUMNS`, when absent)."""
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+    return pd.read_csv(path)
+
+
+def write_results_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``frame`` to ``path`` as CSV atomically: temporary file in the same folder, fsync, rename.
+
+    A crash at any moment leaves either the previous file or the new one, never a torn file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            frame.to_csv(fh, index=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable where the platform allows it
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _as_units(units: Iterable) -> list[Unit]:
+    out, seen = [], set()
+    for u in units:
+        unit = Unit(str(u[0]), str(u[1]), int(u[2]))
+        if unit not in seen:
+            seen.add(unit)
+            out.append(unit)
+    return out
+
+
+def _settings_for(dataset: str, load: Callable, cache: dict, train_kwargs: dict) -> dict:
+    """Resolved result parameters for a dataset, from the registry's spec when it has one."""
+    from hmc.data.benchmarks import BENCHMARKS
+
+    keys = ("epochs", "lr", "hidden_dim", "batch_size", "weight_decay", "dropout")
+    given = {k: train_kwargs[k] for k in keys if k in train_kwargs}
+    needs_spec = any(given.get(k) is None for k in ("epochs", "lr", "hidden_dim"))
+    if needs_spec and dataset in BENCHMARKS:
+        return chmcnn_settings(BENCHMARKS[dataset], **given)
+    if needs_spec:
+        if dataset not in cache:
+            cache[dataset] = load(dataset)
+        return chmcnn_settings(cache[dataset], **given)
+    return chmcnn_settings(None, **given)
+
+
+def _same_params(rows: pd.DataFrame, settings: dict) -> bool:
+    for key in PARAM_COLUMNS:
+        values = rows[key].unique()
+        if len(values) != 1:
+            return False
+        stored, wanted = values[0], settings[key]
+        if isinstance(wanted, float):
+            if not math.isclose(float(stored), wanted, rel_tol=1e-12, abs_tol=0.0):
+                return False
+        elif int(stored) != wanted:
+            return False
+    return True
+
+
+def run_sweep(
+    units: Iterable[Unit | tuple[str, str, int]],
+    results_csv: str | os.PathLike,
+    *,
+    load: Callable[[str], Any] | None = None,
+    seeds_per_batch: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+    on_batch_done: Callable[[pd.DataFrame], None] | None = None,
+    **train_kwargs,
+) -> pd.DataFrame:
+    """Run the unfinished units of a sweep, appending their rows to ``results_csv``; return all rows.
+
+    Parameters
+    ----------
+    units
+        ``(dataset, method, seed)`` triples; ``method`` names a function in :data:`METHODS`.
+    results_csv
+        The tidy results table (:data:`RESULT_COLUMNS`). A unit with rows there is finished and
+        skipped, provided its :data:`PARAM_COLUMNS` match this run's (resolved) settings;
+        otherwise a ValueError names the unit, so that two settings never mix in one table.
+    load
+        ``load(dataset) -> benchmark``; default :func:`hmc.data.load_benchmark`.
+    seeds_per_batch
+        Seeds of one (dataset, method) trained together as one batched model; None: all of them.
+    force
+        Recompute the given units even when finished; their old rows are replaced.
+    progress
+        tqdm bars (one per batch, over steps).
+    on_batch_done
+        Called after each batch's rows are safely written, with those rows.
+    train_kwargs
+        Passed to the method (``epochs``, ``lr``, ``device``, ``num_threads``, ...).
+
+    Rows are written after each batch by rewriting the whole file atomically
+    (:func:`write_results_atomic`): interrupting the sweep loses at most the batch in progress, and
+    leaves no partial rows. Units run in the order given, grouped by (dataset, method).
+    """
+    if load is None:
+        from hmc.data import load_benchmark as load
+    units = _as_units(units)
+    for unit in units:
+        if unit.method not in METHODS:
+            raise ValueError(f"unknown method {unit.method!r} in {unit}; known: {', '.join(METHODS)}")
+    if seeds_per_batch is not None and seeds_per_batch < 1:
+        raise ValueError(f"seeds_per_batch must be >= 1, got {seeds_per_batch}")
+    table = read_results(results_csv)
+    missing = set(RESULT_COLUMNS) - set(table.columns)
+    if missing:
+        raise ValueError(f"{results_csv} lacks the columns {sorted(missing)}; is it a results table of run_sweep?")
+    loaded: dict[str, Any] = {}
+
+    groups: dict[tuple[str, str], list[int]] = {}
+    for unit in units:
+        groups.setdefault((unit.dataset, unit.method), []).append(unit.seed)
+    plan: list[tuple[str, str, list[int]]] = []
+    for (dataset, method), seeds in groups.items():
+        settings = _settings_for(dataset, load, loaded, train_kwargs)
+        pending = []
+        for seed in seeds:
+            mask = (table["dataset"] == dataset) & (table["method"] == method) & (table["seed"] == seed)
+            if mask.any() and not force:
+                if not _same_params(table[mask], settings):
+                    stored = table[mask].iloc[0][list(PARAM_COLUMNS)].to_dict()
+                    raise ValueError(
+                        f"{results_csv} already holds unit {Unit(dataset, method, seed)} with parameters "
+                        f"{stored}, not {({k: settings[k] for k in PARAM_COLUMNS})}: use another results file, "
+                        "or force=True to replace those rows"
+                    )
+                continue
+            pending.append(seed)
+        step = seeds_per_batch or max(len(pending), 1)
+        plan += [(dataset, method, pending[i : i + step]) for i in range(0, len(pending), step)]
+
+    for dataset, method, seeds in plan:
+        if dataset not in loaded:
+            loaded[dataset] = load(dataset)
+        result = METHODS[method](loaded[dataset], seeds, progress=progress, **train_kwargs)
+        rows = result_rows(dataset, method, result)
+        table = read_results(results_csv)  # the file as it is now, in case it changed meanwhile
+        stale = (table["dataset"] == dataset) & (table["method"] == method) & table["seed"].isin(seeds)
+        table = pd.concat([table[~stale], rows], ignore_index=True) if len(table[~stale]) else rows
+        write_results_atomic(table, results_csv)
+        if on_batch_done is not None:
+            on_batch_done(rows)
+    return read_results(results_csv)

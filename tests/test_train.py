@@ -1,0 +1,177 @@
+"""train_chmcnn and run_sweep: batched seeds == single seeds, determinism, learning, resumable sweeps."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hmc import train as T
+from hmc.synthetic import make_tabular
+from hmc.train import METHOD_CHMCNN, Unit, read_results, run_sweep, train_chmcnn, write_results_atomic
+
+FAST = {"epochs": 3, "lr": 1e-3, "hidden_dim": 24, "progress": False}
+
+
+def _synthetic(n_fit=150, n_test=1281, seed=0, n_valid=30, name="synthetic"):
+    data = make_tabular(n_samples=n_fit + n_test, depth=3, branching=3, n_features=12, seed=seed)
+    h = data.hierarchy
+    eval_nodes = np.array([i for i in range(len(h)) if i not in set(h.roots.tolist())], dtype=np.int64)
+    n_train = n_fit - n_valid
+    return SimpleNamespace(
+        name=name,
+        hierarchy=h,
+        eval_nodes=eval_nodes,
+        x_train=data.x[:n_train],
+        y_train=data.y[:n_train],
+        x_valid=data.x[n_train:n_fit],
+        y_valid=data.y[n_train:n_fit],
+        x_test=data.x[n_fit:],
+        y_test=data.y[n_fit:],
+        spec=SimpleNamespace(epochs=3, lr=1e-3, hidden_dim=24),
+    )
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _synthetic()
+
+
+def test_batched_seeds_equal_single_seed_runs(bench):
+    seeds = [0, 1, 2]
+    batched = train_chmcnn(bench, seeds, num_threads=2, **FAST)
+    assert batched.predictions.shape == (3, len(bench.x_test), len(bench.hierarchy))
+    assert batched.predictions.dtype == np.float32
+    # the test split is large enough for the 2 threads to split elementwise kernels mid-tensor
+    assert batched.predictions[0].size * 3 > 32768
+    for m, seed in enumerate(seeds):
+        single = train_chmcnn(bench, [seed], num_threads=2, **FAST)
+        np.testing.assert_array_equal(single.predictions[0], batched.predictions[m])
+        assert abs(single.au_prc[0] - batched.au_prc[m]) <= 1e-6
+        np.testing.assert_allclose(single.epoch_loss[0], batched.epoch_loss[m], rtol=1e-12)
+    assert not np.array_equal(batched.predictions[0], batched.predictions[1])  # seeds differ
+
+
+def test_training_is_deterministic(bench):
+    a = train_chmcnn(bench, [3, 4], **FAST)
+    b = train_chmcnn(bench, [3, 4], **FAST)
+    np.testing.assert_array_equal(a.predictions, b.predictions)
+    np.testing.assert_array_equal(a.epoch_loss, b.epoch_loss)
+    np.testing.assert_array_equal(a.au_prc, b.au_prc)
+
+
+def test_predictions_are_hierarchy_consistent(bench):
+    res = train_chmcnn(bench, [0], **{**FAST, "epochs": 1})
+    parent, child = bench.hierarchy.edges
+    pred = res.predictions[0]
+    assert np.all(pred[:, parent] >= pred[:, child])
+
+
+def test_loss_decreases_and_beats_the_positive_rate():
+    bench = _synthetic(n_fit=400, n_test=300, seed=1)
+    res = train_chmcnn(bench, [0, 1], epochs=8, lr=1e-3, hidden_dim=64, dropout=0.2, progress=False)
+    assert np.all(res.epoch_loss[:, -1] < 0.8 * res.epoch_loss[:, 0])
+    base_rate = bench.y_test[:, bench.eval_nodes].mean()
+    assert np.all(res.au_prc > base_rate + 0.2), (res.au_prc, base_rate)
+
+
+def test_steps_keep_the_last_partial_batch(bench):
+    n_fit = len(bench.x_train) + len(bench.x_valid)  # 150: 37 full batches of 4 and one of 2
+    res = train_chmcnn(bench, [0], epochs=2, batch_size=4, lr=1e-3, hidden_dim=8, progress=False)
+    assert res.n_steps == 2 * -(-n_fit // 4) == 76
+    assert res.settings == {
+        "epochs": 2, "batch_size": 4, "lr": 1e-3, "weight_decay": 1e-5, "hidden_dim": 8, "dropout": 0.7, "device": "cpu"
+    }
+
+
+def test_settings_default_to_the_spec_and_validate(bench):
+    assert T.chmcnn_settings(bench)["epochs"] == 3
+    with pytest.raises(ValueError, match="distinct"):
+        train_chmcnn(bench, [1, 1], **FAST)
+    with pytest.raises(ValueError, match="no spec"):
+        T.chmcnn_settings(SimpleNamespace(), lr=1e-3, hidden_dim=8)
+
+
+def test_progress_bar_names_the_seeds(bench, capsys):
+    train_chmcnn(bench, [0, 1], epochs=1, lr=1e-3, hidden_dim=8, progress=True)
+    err = capsys.readouterr().err
+    assert "2 seeds/step" in err
+
+
+# ------------------------------------------------------------------------------------- sweeps
+SWEEP = {"epochs": 2, "lr": 1e-3, "hidden_dim": 16, "progress": False}
+
+
+def _loader(name):
+    return _synthetic(n_fit=100, n_test=60, seed={"syn_a": 0, "syn_b": 1}[name], name=name)
+
+
+UNITS = [Unit("syn_a", METHOD_CHMCNN, s) for s in range(4)] + [Unit("syn_b", METHOD_CHMCNN, 0)]
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=["wall_time_s"]).reset_index(drop=True)
+
+
+def test_sweep_resumes_after_an_interruption(tmp_path):
+    full = tmp_path / "full.csv"
+    ref = run_sweep(UNITS, full, load=_loader, seeds_per_batch=2, **SWEEP)
+    assert len(ref) == 5 * 2  # au_prc and train_loss per unit
+    assert list(ref.columns) == list(T.RESULT_COLUMNS)
+
+    path = tmp_path / "part.csv"
+    steps = {"n": 0}
+
+    def interrupt(step):
+        steps["n"] += 1
+        if steps["n"] > 60:  # a batch is 2 epochs x 25 steps: dies inside the second batch
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(UNITS, path, load=_loader, seeds_per_batch=2, step_callback=interrupt, **SWEEP)
+    partial = read_results(path)
+    assert sorted(set(partial["seed"])) == [0, 1] and len(partial) == 4  # the first batch only, whole
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+    done = []
+    rows = run_sweep(UNITS, path, load=_loader, seeds_per_batch=2,
+                     on_batch_done=lambda r: done.append(sorted(set(zip(r.dataset, r.seed)))), **SWEEP)
+    assert done == [[("syn_a", 2), ("syn_a", 3)], [("syn_b", 0)]]  # only the missing units
+    pd.testing.assert_frame_equal(_comparable(rows), _comparable(ref))
+    pd.testing.assert_frame_equal(_comparable(read_results(path)), _comparable(read_results(full)))
+
+    again = []
+    run_sweep(UNITS, path, load=_loader, on_batch_done=again.append, **SWEEP)
+    assert again == []  # nothing left to do
+    assert not read_results(path).duplicated(subset=["dataset", "method", "seed", "metric"]).any()
+
+
+def test_sweep_refuses_mixed_settings_and_force_replaces(tmp_path):
+    path = tmp_path / "r.csv"
+    units = UNITS[:2]
+    run_sweep(units, path, load=_loader, **SWEEP)
+    with pytest.raises(ValueError, match="already holds unit"):
+        run_sweep(units, path, load=_loader, **{**SWEEP, "epochs": 1})
+    rows = run_sweep(units, path, load=_loader, force=True, **{**SWEEP, "epochs": 1})
+    assert len(rows) == 4 and set(rows["epochs"]) == {1}
+    with pytest.raises(ValueError, match="unknown method"):
+        run_sweep([("syn_a", "nope", 0)], path, load=_loader, **SWEEP)
+
+
+def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "r.csv"
+    old = pd.DataFrame({c: [1] for c in T.RESULT_COLUMNS})
+    write_results_atomic(old, path)
+    before = path.read_bytes()
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_results_atomic(pd.concat([old, old]), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
