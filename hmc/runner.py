@@ -98,7 +98,7 @@ def convert_value(param: Parameter, text: str) -> object:
             raise ValueError
         return value
     except (ValueError, SyntaxError) as err:
-        raise ParameterError(f"parameter {param.name} expects a {param.type_name}, got {text!r}") from err
+        raise ParameterError(f"parameter {param.name} expects a value of type {param.type_name}, got {text!r}") from err
 
 
 def resolve_parameters(source: str | Path, profile: str, overrides: list[tuple[str, str]]) -> dict[str, object]:

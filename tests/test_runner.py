@@ -66,9 +66,9 @@ def test_values_merge_profile_then_overrides_with_conversion(tiny):
 @pytest.mark.parametrize(
     "override, expected",
     [
-        (("n", "2.5"), "parameter n expects a int, got '2.5'"),
-        (("scale", "big"), "parameter scale expects a float"),
-        (("flag", "yes"), "parameter flag expects a bool"),
+        (("n", "2.5"), "parameter n expects a value of type int, got '2.5'"),
+        (("scale", "big"), "parameter scale expects a value of type float"),
+        (("flag", "yes"), "parameter flag expects a value of type bool"),
         (("nope", "1"), "unknown parameter 'nope'"),
     ],
 )
@@ -93,7 +93,7 @@ def test_cli_refuses_unknown_parameter_before_executing(tmp_path):
 def test_cli_refuses_wrong_type_before_executing(tmp_path):
     run = cli("run", str(NB00), "-p", "depth", "deep", "--out", str(tmp_path / "out"))
     assert run.returncode == 2
-    assert "parameter depth expects a int, got 'deep'" in run.stderr
+    assert "parameter depth expects a value of type int, got 'deep'" in run.stderr
     assert "valid parameters" in run.stderr.lower()
     assert not (tmp_path / "out").exists()
 
