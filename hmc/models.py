@@ -28,7 +28,18 @@ Each member is bit-for-bit its own model:
 
 Per-member kernels (CPU): each member's matrix products, bias-gradient sums and sigmoid run as
 separate calls on that member's slices, which see exactly the shapes of a one-member model; see
-:func:`_addmm_members` and :func:`member_sigmoid` for the measured reasons.
+:func:`member_sigmoid` and the note below for the measured reasons.
+
+Note on the matrix products: with 2 threads, MKL's batched GEMM (``torch.baddbmm``/``bmm`` over
+M members) rounds batches of 5 to 11 rows (except 8) differently from the single GEMM that a
+one-member batch falls back to (measured on this project's CPU, MKL 2024.2; with 1 thread, and for
+1-4, 8 or >= 12 rows, the results were identical), which would break "member m == the single model
+of seed m". It is also up to 2.5x faster than one GEMM per member with 2 threads (it spreads the
+members over the threads; a 4-row GEMM alone does not parallelise well). So by default
+(``matmul="auto"``) a pass over batches of at most 4 rows (training at the spec's batch size 4 and
+its remainder batches) uses the batched GEMM, and any other pass (prediction, larger batches) one
+``torch.addmm``/``torch.mm`` per member on that member's views, exact for every shape. The tests
+check the equality at batch size 4 with 2 threads.
 
 The model returns probabilities (or logits with ``logits=True``); the max constraint module and
 MCLoss (:mod:`hmc.constraint`) work on the probabilities. ``mc_dropout=True`` keeps dropout active
@@ -48,6 +59,11 @@ DROPOUT_STREAM = 1
 """Stream number of the dropout generators in :func:`derive_seed`."""
 DATA_STREAM = 2
 """Stream number of the data-order generators (used by :mod:`hmc.train`)."""
+BATCHED_GEMM_MAX_ROWS = 4
+"""With ``matmul="auto"`` on CPU, passes whose batches have at most this many rows use one batched
+GEMM over the members; larger ones one GEMM per member (module docstring, "Note on the matrix
+products")."""
+MATMUL_MODES = ("auto", "loop", "bmm")
 
 
 def derive_seed(seed: int, stream: int) -> int:
@@ -83,6 +99,12 @@ class BatchedCHMCNN(nn.Module):
         and draws its dropout masks from its own generator.
     align : int
         Layer widths are padded to a multiple of this (module docstring, "Alignment"). 1 disables it.
+    matmul : {"auto", "loop", "bmm"}
+        How the members' matrix products run on CPU: ``"loop"``, one GEMM per member (members
+        exactly equal to single models for every shape); ``"bmm"``, one batched GEMM per layer
+        (fastest with several threads); ``"auto"`` (default), batched for batches of at most
+        :data:`BATCHED_GEMM_MAX_ROWS` rows (training at the spec's batch size 4), per member
+        otherwise (prediction, larger batches). CUDA always uses the batched GEMM.
 
     Attributes
     ----------
@@ -105,6 +127,7 @@ class BatchedCHMCNN(nn.Module):
         dropout: float = 0.7,
         seeds: Sequence[int] | None = None,
         align: int = 16,
+        matmul: str = "auto",
     ):
         super().__init__()
         if seeds is None:
@@ -126,6 +149,9 @@ class BatchedCHMCNN(nn.Module):
         self.dropout = float(dropout)
         self.align = int(align)
         self.mc_dropout = False
+        if matmul not in MATMUL_MODES:
+            raise ValueError(f"matmul must be one of {MATMUL_MODES}, got {matmul!r}")
+        self.matmul = matmul
 
         true_dims = [self.in_dim] + [self.hidden_dim] * (self.n_layers - 1) + [self.out_dim]
         padded = [self.in_dim] + [_round_up(d, self.align) for d in true_dims[1:]]
@@ -145,6 +171,7 @@ class BatchedCHMCNN(nn.Module):
         self.weights = nn.ParameterList([nn.Parameter(w) for w in weights])
         self.biases = nn.ParameterList([nn.Parameter(b) for b in biases])
         self._generators: list[torch.Generator] | None = None
+        self._view_cache: dict = {}
 
     # ----------------------------------------------------------------------------- randomness
     def dropout_generators(self, device: torch.device | str | None = None) -> list[torch.Generator]:
@@ -229,17 +256,47 @@ class BatchedCHMCNN(nn.Module):
                 p.grad = torch.empty_like(p)
             grads.append(p.grad)
         with torch.no_grad():
-            self._backward_impl(grad_z, cache, grads[: self.n_layers], grads[self.n_layers :], need_input=False)
+            self._backward_impl(
+                grad_z, cache, grads[: self.n_layers], grads[self.n_layers :], need_input=False, cached_grads=True
+            )
+
+    def _members(self, t: torch.Tensor, transpose: bool = False) -> tuple[torch.Tensor, ...]:
+        """Per-member views ``t[m]`` (or ``t[m].T``) of a parameter or gradient buffer, cached.
+
+        Indexing M members from Python costs a few microseconds per view and per call; the
+        parameters and the persistent gradient buffers keep their storage, so their views are
+        made once (and remade when the storage changes, e.g. after ``.to(device)``).
+        """
+        key = (id(t), transpose)
+        hit = self._view_cache.get(key)
+        if hit is not None and hit[0] is t and hit[1] == t.data_ptr():
+            return hit[2]
+        views = (t.transpose(1, 2) if transpose else t).unbind(0)
+        self._view_cache[key] = (t, t.data_ptr(), views)
+        return views
+
+    def _batched_gemm(self, rows: int, device: torch.device) -> bool:
+        """Whether this pass uses one batched GEMM over the members (else one GEMM per member)."""
+        if self.matmul == "bmm" or device.type != "cpu":
+            return True
+        if self.matmul == "loop":
+            return False
+        return rows <= BATCHED_GEMM_MAX_ROWS
 
     def _forward_impl(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         drop = self._dropout_active()
         acts, masks = [x], []
         h = x
         last = self.n_layers - 1
+        batched = self._batched_gemm(x.shape[1], x.device)
         for layer in range(self.n_layers):
             w, b = self.weights[layer], self.biases[layer]
             z = h.new_empty((self.n_members, h.shape[1], w.shape[2]))
-            _addmm_members(b, h, w, z)
+            if not batched:  # one GEMM per member (module docstring, "Note on the matrix products")
+                for bm, hm, wm, zm in zip(self._members(b), h.unbind(0), self._members(w), z.unbind(0), strict=True):
+                    torch.addmm(bm, hm, wm, out=zm)
+            else:
+                torch.baddbmm(b, h, w, out=z)
             if layer < last:
                 h = torch.relu(z)
                 if drop:
@@ -249,18 +306,31 @@ class BatchedCHMCNN(nn.Module):
                 acts.append(h)
         return z, {"acts": acts, "masks": masks}
 
-    def _backward_impl(self, grad_z, cache, grad_w, grad_b, need_input: bool):
+    def _backward_impl(self, grad_z, cache, grad_w, grad_b, need_input: bool, cached_grads: bool = False):
         acts, masks = cache["acts"], cache["masks"]
         g = grad_z
+        batched = self._batched_gemm(g.shape[1], g.device)
         for layer in range(self.n_layers - 1, -1, -1):
             h = acts[layer]
-            _mm_members(h.transpose(1, 2), g, grad_w[layer])
-            for m in range(self.n_members):
-                torch.sum(g[m], dim=0, keepdim=True, out=grad_b[layer][m])
+            gs = None if batched else g.unbind(0)
+            # weight gradient h^T g
+            if not batched:
+                gw = self._members(grad_w[layer]) if cached_grads else grad_w[layer].unbind(0)
+                for hm, gm, out in zip(h.transpose(1, 2).unbind(0), gs, gw, strict=True):
+                    torch.mm(hm, gm, out=out)
+            else:
+                torch.bmm(h.transpose(1, 2), g, out=grad_w[layer])
+            # bias gradient: a sum over the batch rows, each output element summed in row order
+            # whatever M is (the reduction runs along dim 1, outputs are split, not rows)
+            torch.sum(g, dim=1, keepdim=True, out=grad_b[layer])
             if layer == 0 and not need_input:
                 return None
             gh = h.new_empty(h.shape)
-            _mm_members(g, self.weights[layer].transpose(1, 2), gh)
+            if not batched:
+                for gm, wt, out in zip(gs, self._members(self.weights[layer], transpose=True), gh.unbind(0), strict=True):
+                    torch.mm(gm, wt, out=out)
+            else:
+                torch.bmm(g, self.weights[layer].transpose(1, 2), out=gh)
             if layer == 0:
                 return gh
             if masks:
@@ -305,30 +375,6 @@ def member_sigmoid(z: torch.Tensor) -> torch.Tensor:
     if z.shape[0] == 1:
         return torch.sigmoid(z)
     return torch.stack([torch.sigmoid(z[m]) for m in range(z.shape[0])])
-
-
-def _addmm_members(bias: torch.Tensor, x: torch.Tensor, w: torch.Tensor, out: torch.Tensor) -> None:
-    """``out[m] = bias[m] + x[m] @ w[m]`` for every member m.
-
-    On CPU one ``addmm`` per member: MKL's batched GEMM (``torch.baddbmm``) rounds some shapes
-    differently from the single GEMM that a one-member batch falls back to (measured: batches of
-    5-11 rows), which would break "member m == the single model of seed m". The loop costs a
-    few microseconds per member. Elsewhere (CUDA) one ``baddbmm``.
-    """
-    if x.device.type == "cpu":
-        for m in range(x.shape[0]):
-            torch.addmm(bias[m], x[m], w[m], out=out[m])
-    else:
-        torch.baddbmm(bias, x, w, out=out)
-
-
-def _mm_members(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
-    """``out[m] = a[m] @ b[m]`` for every member m (per-member GEMM on CPU, see :func:`_addmm_members`)."""
-    if a.device.type == "cpu":
-        for m in range(a.shape[0]):
-            torch.mm(a[m], b[m], out=out[m])
-    else:
-        torch.bmm(a, b, out=out)
 
 
 class _StackedMLP(torch.autograd.Function):

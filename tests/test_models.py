@@ -175,3 +175,26 @@ def test_input_gradient_through_broadcast_input():
     ref = sum(model.member_linears(m).eval()(x2).sum() for m in range(2))
     ref.backward()
     assert torch.allclose(x.grad, x2.grad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("matmul,rows", [("auto", 4), ("auto", 7), ("loop", 7), ("loop", 4), ("bmm", 4)])
+def test_matmul_modes_keep_members_equal_to_single_models(matmul, rows):
+    """Per-member GEMMs are exact for every shape; the batched GEMM is used (and checked) at <= 4 rows."""
+    torch.set_num_threads(2)  # the thread count at which MKL's batched GEMM differs for 5-11 rows
+    seeds = [0, 1, 2]
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(len(seeds), rows, IN, generator=g)
+    gz = torch.randn(len(seeds), rows, 32, generator=g)  # OUT = 21 padded to 32
+    gz[..., OUT:] = 0
+    batched = _model(seeds, matmul=matmul).train()
+    z, cache = batched.forward_cached(x)
+    batched.backward_cached(gz, cache)
+    for m, seed in enumerate(seeds):
+        single = _model([seed], matmul=matmul).train()
+        zs, cs = single.forward_cached(x[m : m + 1])
+        single.backward_cached(gz[m : m + 1], cs)
+        assert torch.equal(z[m], zs[0])
+        for pb, ps in zip(batched.parameters(), single.parameters(), strict=True):
+            assert torch.equal(pb.grad[m], ps.grad[0])
+    with pytest.raises(ValueError, match="matmul"):
+        _model([0], matmul="fast")
