@@ -1,7 +1,7 @@
 """S seeds of C-HMCNN trained as one batched model vs the S single-seed runs one after another.
 
     python benchmarks/bench_seeds.py [--dataset cellcycle_FUN] [--seeds 10] [--epochs 3]
-                                     [--device cpu] [--threads N] [--profile-steps 300]
+                                     [--device cpu] [--threads auto|N] [--profile-steps 300]
 
 Both sides run the same code (:func:`hmc.train.train_chmcnn`; the single runs with S = 1), in one
 process, one after the other, on the spec's settings for the dataset except for the number of
@@ -96,10 +96,14 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (default 3; the spec's count is used "
                         "only for the projection)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", default="auto",
+                        help="torch threads: a number, or 'auto' (default: the trainer's switching between 1 "
+                        "thread and torch's count, whichever steps faster)")
     parser.add_argument("--profile-steps", type=int, default=0, help="also profile this many batched steps")
     parser.add_argument("--skip-singles", action="store_true", help="time the batched run only")
     args = parser.parse_args(argv)
+    if args.threads != "auto":
+        args.threads = int(args.threads)
 
     bench = load_benchmark(args.dataset)
     seeds = list(range(args.seeds))
@@ -110,7 +114,7 @@ def main(argv=None) -> int:
           f"{len(bench.hierarchy)} nodes; hidden {spec.hidden_dim}, lr {spec.lr}, batch 4, "
           f"{steps_per_epoch} steps/epoch")
     print(f"REDUCED RUN: {args.epochs} epochs per run (the spec trains {spec.epochs}); {args.seeds} seeds; "
-          f"device {args.device}; torch threads {args.threads or torch.get_num_threads()}; "
+          f"device {args.device}; torch threads {args.threads} (of {torch.get_num_threads()}); "
           f"torch {torch.__version__}")
     print(f"load average at start: {_load()}")
     sys.stdout.flush()
@@ -120,7 +124,8 @@ def main(argv=None) -> int:
     fit_ms = batched.extra["fit_s"] / batched.n_steps * 1e3
     print(f"\nbatched: {args.seeds} seeds in one model: {batched.wall_time_s:.1f} s "
           f"(training {batched.extra['fit_s']:.1f} s = {fit_ms:.2f} ms/step = {1e3 / fit_ms:.1f} steps/s "
-          f"for all {args.seeds} seeds; prediction {batched.extra['predict_s']:.1f} s)")
+          f"for all {args.seeds} seeds; prediction {batched.extra['predict_s']:.1f} s; "
+          f"steps per thread count {batched.extra['steps_per_thread_count']})")
     sys.stdout.flush()
 
     if not args.skip_singles:

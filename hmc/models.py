@@ -4,8 +4,9 @@ C-HMCNN (Giunchiglia & Lukasiewicz 2020, ``specs/chmcnn.md``)
 ------------------------------------------------------------
 :class:`BatchedCHMCNN` is the C-HMCNN multilayer perceptron (``in -> hid -> hid -> C``, ReLU and
 dropout after each hidden layer, sigmoid outputs) for M *members* at once: the members of an
-ensemble, or the seeds of a sweep. Every weight is stacked over the members, ``(M, in, out)``, and
-one ``torch.baddbmm`` computes a layer for all members, so one optimiser step updates them all.
+ensemble, or the seeds of a sweep. Every weight is stacked over the members, ``(M, in, out)``, a
+layer of all members is one batched matrix product (``torch.baddbmm``; on CPU see the note on
+matrix products below), and one optimiser step updates all members.
 
 Each member is bit-for-bit its own model:
 
@@ -26,9 +27,12 @@ Each member is bit-for-bit its own model:
   is 0); the padded output columns are cut off before the sigmoid. The padding costs a few percent
   of arithmetic (500 -> 512 units).
 
-Per-member kernels (CPU): each member's matrix products, bias-gradient sums and sigmoid run as
-separate calls on that member's slices, which see exactly the shapes of a one-member model; see
-:func:`member_sigmoid` and the note below for the measured reasons.
+Per-member kernels (CPU): an operation whose rounding can depend on where a member's elements sit
+in the stacked tensor runs member by member, on views that have exactly the shapes of a
+one-member model: the sigmoid (:func:`member_sigmoid`) and, except in the case below, the matrix
+products. Correctly rounded elementwise operations (sums of two numbers, products, ReLU, masks),
+max, and the bias-gradient sums (each output element summed over the batch rows in order) run
+batched.
 
 Note on the matrix products: with 2 threads, MKL's batched GEMM (``torch.baddbmm``/``bmm`` over
 M members) rounds batches of 5 to 11 rows (except 8) differently from the single GEMM that a
@@ -360,21 +364,31 @@ class BatchedCHMCNN(nn.Module):
         )
 
 
+SIGMOID_CHUNK = 16384
+"""Largest number of elements per CPU sigmoid call in :func:`member_sigmoid` (below ATen's
+32768-element grain size, so that no call is split between threads)."""
+
+
 def member_sigmoid(z: torch.Tensor) -> torch.Tensor:
-    """``torch.sigmoid`` of ``(M, ...)`` logits, applied member by member on CPU (differentiable).
+    """``torch.sigmoid`` of ``(M, N, C)`` logits: same bits whatever M and the thread count (CPU).
 
     The CPU sigmoid computes most elements with a vectorised ``exp`` and the rest (a loop's tail,
-    or around the split point between threads) with the scalar one, which can differ in the last
-    bit. Where those boundaries fall depends on the tensor's total size, so one call over all M
-    members could round member m's last elements differently from a call over member m alone.
-    One call per member sees exactly the shapes a one-member model sees. (Sums, products, max and
-    the other correctly rounded operations do not depend on position and run batched.)
+    the elements around the split point between threads) with the scalar one, which can differ in
+    the last bit. Where those boundaries fall depends on the tensor's total size and on the number
+    of threads, so one call over all M members could round member m's elements differently from
+    a call over member m alone (measured: a few elements in a million, 1 ulp). Here each call
+    covers rows of one member only, at most :data:`SIGMOID_CHUNK` elements (never split between
+    threads), chunked by a rule that depends on (N, C) alone. Differentiable. Sums, products, max
+    and the other correctly rounded operations do not depend on position and run batched.
     """
     if z.device.type != "cpu":
         return torch.sigmoid(z)
-    if z.shape[0] == 1:
-        return torch.sigmoid(z)
-    return torch.stack([torch.sigmoid(z[m]) for m in range(z.shape[0])])
+    n_rows, width = z.shape[1], max(int(np.prod(z.shape[2:])), 1)
+    rows = max(1, SIGMOID_CHUNK // width)
+    parts = [torch.sigmoid(zm[r : r + rows]) for zm in z.unbind(0) for r in range(0, n_rows, rows)]
+    if len(parts) == 1:
+        return parts[0].unsqueeze(0)
+    return torch.cat(parts).view(z.shape)
 
 
 class _StackedMLP(torch.autograd.Function):

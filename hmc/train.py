@@ -115,7 +115,8 @@ class TrainResult:
     n_steps : int
         Optimiser steps (each updates every seed).
     extra : dict
-        ``fit_s`` (training time), ``predict_s`` (prediction time), ``threads`` (torch threads).
+        ``fit_s`` (training time), ``predict_s`` (prediction time), ``threads`` (torch threads, or
+        ``"auto"``), ``steps_per_thread_count`` (how many steps ran with each thread count).
     """
 
     seeds: list[int]
@@ -129,14 +130,17 @@ class TrainResult:
 
 
 @contextlib.contextmanager
-def _torch_state(num_threads: int | None, deterministic: bool):
-    """Temporarily set the intra-op thread count and deterministic algorithms; restore afterwards."""
+def _torch_state(num_threads: int | str | None, deterministic: bool):
+    """Temporarily set the intra-op thread count and deterministic algorithms; restore afterwards.
+
+    ``"auto"`` leaves the thread count to the caller's :class:`_ThreadTuner`.
+    """
     old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()
     old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     old_fill = torch.utils.deterministic.fill_uninitialized_memory
     try:
-        if num_threads is not None:
+        if num_threads is not None and num_threads != "auto":
             torch.set_num_threads(int(num_threads))
         if deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -148,6 +152,57 @@ def _torch_state(num_threads: int | None, deterministic: bool):
         torch.set_num_threads(old_threads)
         torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
         torch.utils.deterministic.fill_uninitialized_memory = old_fill
+
+
+class _ThreadTuner:
+    """Runs the training steps with whichever of two thread counts is faster right now.
+
+    Cycle: ``probe`` steps with each candidate (the first ``warmup`` steps of the run are not
+    timed), then ``period`` steps with the one whose median step time was lower; repeat. On a
+    quiet 2-core CPU 2 threads win (measured 13.6 vs 19.4 ms per step, 10 seeds on cellcycle_FUN);
+    with one core busy elsewhere 1 thread wins (18.0 vs 43.2 ms). The probes cost about
+    ``probe / period`` of the steps at the slower setting.
+    """
+
+    def __init__(self, candidates: tuple[int, ...], probe: int = 15, period: int = 600, warmup: int = 5):
+        self.candidates = tuple(dict.fromkeys(int(c) for c in candidates))
+        self.probe, self.period, self.warmup = probe, period, warmup
+        self.steps: dict[int, int] = {c: 0 for c in self.candidates}
+        self._times: dict[int, list[float]] = {c: [] for c in self.candidates}
+        self._best = self.candidates[0]
+        self._count = 0  # steps into the current cycle
+        self._current = self._best
+        self._t0 = 0.0
+
+    def _choice(self) -> tuple[int, bool]:
+        """Thread count for the next step, and whether that step is a timed probe."""
+        if self._count < self.warmup:
+            return self._best, False
+        k = self._count - self.warmup
+        probe_span = self.probe * len(self.candidates)
+        if k < probe_span:
+            return self.candidates[k // self.probe], True
+        return self._best, False
+
+    def begin(self) -> None:
+        threads, self._probing = self._choice()
+        if threads != self._current:
+            torch.set_num_threads(threads)
+            self._current = threads
+        self._t0 = time.perf_counter()
+
+    def end(self) -> None:
+        elapsed = time.perf_counter() - self._t0
+        self.steps[self._current] += 1
+        if self._probing:
+            self._times[self._current].append(elapsed)
+        self._count += 1
+        if self._count == self.warmup + self.probe * len(self.candidates):
+            medians = {c: float(np.median(ts)) for c, ts in self._times.items()}
+            self._best = min(self.candidates, key=lambda c: medians[c])
+            self._times = {c: [] for c in self.candidates}
+        elif self._count >= self.warmup + self.probe * len(self.candidates) + self.period:
+            self._count = self.warmup  # next cycle: probe again (no warm-up)
 
 
 def _make_optimizer(params, lr: float, weight_decay: float, kind: str, device: torch.device):
@@ -172,7 +227,7 @@ def train_chmcnn(
     dropout: float = DEFAULT_DROPOUT,
     device: str | torch.device = "cpu",
     progress: bool = True,
-    num_threads: int | None = None,
+    num_threads: int | str | None = "auto",
     deterministic: bool | None = None,
     optimizer: str = "fused",
     eval_batch_size: int = 2048,
@@ -198,7 +253,12 @@ def train_chmcnn(
     progress
         Show a tqdm bar over optimiser steps.
     num_threads
-        torch intra-op threads during the call (restored afterwards); None keeps the current.
+        torch intra-op threads during the call (restored afterwards); None keeps the current count;
+        ``"auto"`` (default, CPU) switches between 1 thread and the current count, whichever
+        steps faster, re-measured as the machine's load changes (:class:`_ThreadTuner`). The
+        results do not depend on the thread count (the tests check 1 vs 2 threads bit for bit);
+        only the speed does: with 2 threads, another busy process on a 2-core CPU can make each
+        step 2-3x slower than 1 thread (the threads wait for each other at every parallel region).
     deterministic
         ``torch.use_deterministic_algorithms(True, warn_only=True)`` during the call; None: on CPU.
     optimizer
@@ -219,8 +279,13 @@ def train_chmcnn(
         deterministic = device.type == "cpu"
     started = time.perf_counter()
     with _torch_state(num_threads, deterministic):
+        tuner = None
+        if num_threads == "auto" and device.type == "cpu" and torch.get_num_threads() > 1:
+            tuner = _ThreadTuner((torch.get_num_threads(), 1))
         threads = torch.get_num_threads()
-        model, epoch_loss, n_steps = _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback)
+        model, epoch_loss, n_steps = _fit(
+            benchmark, seeds, settings, device, progress, optimizer, step_callback, tuner
+        )
         fitted = time.perf_counter()
         predictions = predict_chmcnn(model, benchmark.x_test, benchmark.hierarchy, device, eval_batch_size)
     predicted = time.perf_counter()
@@ -233,11 +298,16 @@ def train_chmcnn(
         settings={**settings, "device": device.type},
         wall_time_s=time.perf_counter() - started,
         n_steps=n_steps,
-        extra={"fit_s": fitted - started, "predict_s": predicted - fitted, "threads": threads},
+        extra={
+            "fit_s": fitted - started,
+            "predict_s": predicted - fitted,
+            "threads": threads if tuner is None else "auto",
+            "steps_per_thread_count": tuner.steps if tuner is not None else {threads: n_steps},
+        },
     )
 
 
-def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback):
+def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback, tuner=None):
     """The training loop; returns the trained model, the per-epoch losses (S, E) and the step count."""
     from tqdm.auto import tqdm
 
@@ -279,8 +349,12 @@ def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback)
             perm = torch.stack([torch.randperm(n, generator=g) for g in data_gens]).to(device)
             running = torch.zeros(n_seeds, dtype=torch.float64, device=device)
             for start in range(0, n, bs):
+                if tuner is not None:
+                    tuner.begin()
                 idx = perm[:, start : start + bs]  # (S, b)
                 running += _train_step(model, opt, mcm, eval_idx, x[idx], y[idx], n_nodes)
+                if tuner is not None:
+                    tuner.end()
                 step += 1
                 bar.update(1)
                 if step_callback is not None:
@@ -380,7 +454,7 @@ def result_rows(dataset: str, method: str, result: TrainResult) -> pd.DataFrame:
 def read_results(path: str | os.PathLike) -> pd.DataFrame:
     """The results CSV as a DataFrame (empty, with :data:`RESULT_COLUMNS`, when absent)."""
     path = Path(path)
-    if not path.exists():
+    if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=list(RESULT_COLUMNS))
     return pd.read_csv(path)
 

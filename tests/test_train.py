@@ -175,3 +175,39 @@ def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
         write_results_atomic(pd.concat([old, old]), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
+
+
+def test_results_do_not_depend_on_the_thread_count(bench):
+    one = train_chmcnn(bench, [0, 1], num_threads=1, **FAST)
+    two = train_chmcnn(bench, [0, 1], num_threads=2, **FAST)
+    auto = train_chmcnn(bench, [0, 1], num_threads="auto", **FAST)
+    for other in (two, auto):
+        np.testing.assert_array_equal(one.predictions, other.predictions)
+        np.testing.assert_array_equal(one.epoch_loss, other.epoch_loss)
+    assert sum(auto.extra["steps_per_thread_count"].values()) == auto.n_steps
+
+
+def test_thread_tuner_follows_the_faster_setting(monkeypatch):
+    import torch
+
+    clock = {"t": 0.0, "cost": {2: 1.0, 1: 3.0}}
+    monkeypatch.setattr(T.time, "perf_counter", lambda: clock["t"])
+    old = torch.get_num_threads()
+    tuner = T._ThreadTuner((2, 1), probe=3, period=10, warmup=2)
+    used = []
+    try:
+        for step in range(60):
+            if step == 30:
+                clock["cost"] = {2: 5.0, 1: 2.0}  # the machine got busy: 1 thread is now faster
+            tuner.begin()
+            threads = torch.get_num_threads()
+            used.append(threads)
+            clock["t"] += clock["cost"][threads]
+            tuner.end()
+    finally:
+        torch.set_num_threads(old)
+    # cycle of 2 warm-up + 3 + 3 probes + 10 steps, then 3 + 3 probes + 10 steps, ...
+    assert used[:8] == [2, 2, 2, 2, 2, 1, 1, 1] and set(used[8:18]) == {2}
+    # the change at step 30 falls in a run phase; the probes at 34-39 find 1 thread faster
+    assert set(used[40:50]) == {1} and used[50:56] == [2, 2, 2, 1, 1, 1] and set(used[56:]) == {1}
+    assert sum(tuner.steps.values()) == 60
