@@ -65,8 +65,8 @@ def profile_steps(bench, seeds, n_steps, device, threads) -> None:
         pass
     wall = (marks["t1"] - marks["t0"]) / n_steps * 1e3
     groups = {
-        "forward matmuls (addmm)": ["aten::addmm"],
-        "backward matmuls (mm)": ["aten::mm"],
+        "forward matmuls": ["aten::addmm", "aten::baddbmm"],
+        "backward matmuls": ["aten::mm", "aten::bmm"],
         "Adam (fused)": ["aten::_fused_adam_"],
         "MCM forward": ["_LevelsMax"],
         "MCM backward": ["_LevelsMaxBackward"],
@@ -133,7 +133,8 @@ def main(argv=None) -> int:
         for seed in seeds:
             res = train_chmcnn(bench, [seed], **common)
             singles.append(res)
-            print(f"  single seed {seed}: {res.wall_time_s:.1f} s ({res.extra['fit_s'] / res.n_steps * 1e3:.2f} ms/step)")
+            step_ms = res.extra["fit_s"] / res.n_steps * 1e3
+            print(f"  single seed {seed}: {res.wall_time_s:.1f} s ({step_ms:.2f} ms/step)")
             sys.stdout.flush()
         single_total = sum(r.wall_time_s for r in singles)
         print(f"single-seed runs one after another: {single_total:.1f} s")

@@ -331,7 +331,8 @@ class BatchedCHMCNN(nn.Module):
                 return None
             gh = h.new_empty(h.shape)
             if not batched:
-                for gm, wt, out in zip(gs, self._members(self.weights[layer], transpose=True), gh.unbind(0), strict=True):
+                w_t = self._members(self.weights[layer], transpose=True)
+                for gm, wt, out in zip(gs, w_t, gh.unbind(0), strict=True):
                     torch.mm(gm, wt, out=out)
             else:
                 torch.bmm(g, self.weights[layer].transpose(1, 2), out=gh)
