@@ -180,7 +180,17 @@ def test_input_gradient_through_broadcast_input():
 @pytest.mark.parametrize("matmul,rows", [("auto", 4), ("auto", 7), ("loop", 7), ("loop", 4), ("bmm", 4)])
 def test_matmul_modes_keep_members_equal_to_single_models(matmul, rows):
     """Per-member GEMMs are exact for every shape; the batched GEMM is used (and checked) at <= 4 rows."""
+    old = torch.get_num_threads()
     torch.set_num_threads(2)  # the thread count at which MKL's batched GEMM differs for 5-11 rows
+    try:
+        _check_matmul_mode(matmul, rows)
+    finally:
+        torch.set_num_threads(old)
+    with pytest.raises(ValueError, match="matmul"):
+        _model([0], matmul="fast")
+
+
+def _check_matmul_mode(matmul, rows):
     seeds = [0, 1, 2]
     g = torch.Generator().manual_seed(4)
     x = torch.randn(len(seeds), rows, IN, generator=g)
@@ -196,5 +206,3 @@ def test_matmul_modes_keep_members_equal_to_single_models(matmul, rows):
         assert torch.equal(z[m], zs[0])
         for pb, ps in zip(batched.parameters(), single.parameters(), strict=True):
             assert torch.equal(pb.grad[m], ps.grad[0])
-    with pytest.raises(ValueError, match="matmul"):
-        _model([0], matmul="fast")
