@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hmc import profiles, provenance
+from hmc.fileio import atomic_write
 
 
 class ParameterError(ValueError):
@@ -204,12 +205,9 @@ def _write_manifest(source, profile, values, started_at, failure, output, result
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started_at)),
         **provenance.collect(started_at),
     }
-    folder = results_dir / profile / "manifests"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{source.stem}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    path = results_dir / profile / "manifests" / f"{source.stem}.json"
+    with atomic_write(path) as fh:
+        fh.write(json.dumps(record, indent=2, default=str) + "\n")
     return path
 
 

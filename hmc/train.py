@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ import pandas as pd
 import torch
 
 from hmc.constraint import MaxConstraint, mc_loss
+from hmc.fileio import atomic_write
 from hmc.metrics import au_prc
 from hmc.models import DATA_STREAM, BatchedCHMCNN, derive_seed, member_sigmoid
 
@@ -470,24 +470,8 @@ def write_results_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 
     A crash at any moment leaves either the previous file or the new one, never a torn file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable where the platform allows it
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    with atomic_write(path) as fh:
+        frame.to_csv(fh, index=False)
 
 
 def _as_units(units: Iterable) -> list[Unit]:

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from hmc.data import paths
 from hmc.data.arff import NUMERIC, ArffData, read_arff
 from hmc.errors import HMCDataError
+from hmc.fileio import atomic_write
 from hmc.hierarchy import Hierarchy
 
 CACHE_VERSION = 1
@@ -346,15 +345,8 @@ def _write_cache(target: Path, key: str, bench: Benchmark) -> None:
         arrays[f"x_{split}"] = getattr(bench, f"x_{split}")
         arrays[f"y_{split}"] = np.packbits(getattr(bench, f"y_{split}"), axis=1)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(target, "wb") as fh:
+            np.savez(fh, **arrays)
         for old in target.parent.glob(f"{bench.name}.{bench.imputation}.*.npz"):
             if old != target:
                 old.unlink(missing_ok=True)
