@@ -25,6 +25,17 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
         "quick": {"benchmarks": ["all"], "images": ["synthetic", "omniglot", "cifar100", "aircraft"]},
         "full": {"benchmarks": ["all"], "images": ["synthetic", "omniglot", "cifar100", "aircraft"]},
     },
+    "02_chmcnn_reproduction": {
+        "smoke": {"datasets": ["cellcycle_FUN"], "n_seeds": 2, "epoch_fraction": 0.01},
+        "quick": {"datasets": ["cellcycle_FUN", "spo_FUN", "cellcycle_GO", "enron"], "n_seeds": 3,
+                  "epoch_fraction": 0.1},
+        "full": {
+            "datasets": ["cellcycle_FUN", "derisi_FUN", "eisen_FUN", "expr_FUN", "gasch1_FUN", "gasch2_FUN",
+                         "seq_FUN", "spo_FUN", "enron"],
+            "n_seeds": 10,
+            "epoch_fraction": 1.0,
+        },
+    },
 }
 
 

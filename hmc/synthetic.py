@@ -102,3 +102,78 @@ def make_tabular(
     prototypes[root] = 0.0
     x = y.astype(np.float64) @ prototypes + noise * rng.normal(size=(n_samples, n_features))
     return TabularHierarchyData(hierarchy, x.astype(np.float32), y, prototypes.astype(np.float32))
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Training settings of a synthetic benchmark (the fields a trainer reads from a benchmark's spec)."""
+
+    epochs: int
+    lr: float
+    hidden_dim: int
+
+
+@dataclass(frozen=True)
+class SyntheticBenchmark:
+    """A synthetic tabular benchmark with the interface of :class:`hmc.data.benchmarks.Benchmark`.
+
+    ``x_*``: float32 (N_split, F), standardised with the train + valid mean and std;
+    ``y_*``: uint8 (N_split, C); ``eval_nodes``: every node but the root.
+    """
+
+    name: str
+    family: str
+    hierarchy: Hierarchy
+    x_train: np.ndarray
+    x_valid: np.ndarray
+    x_test: np.ndarray
+    y_train: np.ndarray
+    y_valid: np.ndarray
+    y_test: np.ndarray
+    eval_nodes: np.ndarray
+    spec: SyntheticSpec
+
+
+def make_benchmark(
+    n_samples: int = 3000,
+    depth: int = 4,
+    branching: int = 3,
+    dag_fraction: float = 0.0,
+    n_features: int = 20,
+    split: tuple[float, float, float] = (0.5, 0.2, 0.3),
+    epochs: int = 20,
+    lr: float = 1e-3,
+    hidden_dim: int = 64,
+    seed: int = 0,
+) -> SyntheticBenchmark:
+    """:func:`make_tabular` cut into train / valid / test (fractions ``split``, in row order).
+
+    Lets every training chapter run without data files (CI, a laptop offline). ``epochs``, ``lr``
+    and ``hidden_dim`` are the settings a trainer takes from ``.spec`` when not given.
+    """
+    if len(split) != 3 or min(split) < 0 or not np.isclose(sum(split), 1.0):
+        raise ValueError(f"split must be three non-negative fractions summing to 1, got {split}")
+    data = make_tabular(n_samples, depth, branching, dag_fraction, n_features, seed=seed)
+    n_train = int(round(split[0] * n_samples))
+    n_valid = int(round(split[1] * n_samples))
+    if n_train < 1 or n_samples - n_train - n_valid < 1:
+        raise ValueError(f"split {split} of {n_samples} samples leaves an empty train or test split")
+    cuts = [0, n_train, n_train + n_valid, n_samples]
+    fit = data.x[: cuts[2]]
+    mean, std = fit.mean(0), fit.std(0)
+    x = ((data.x - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+    xs = [x[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    ys = [data.y[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    return SyntheticBenchmark(
+        name="synthetic",
+        family="synthetic",
+        hierarchy=data.hierarchy,
+        x_train=xs[0],
+        x_valid=xs[1],
+        x_test=xs[2],
+        y_train=ys[0],
+        y_valid=ys[1],
+        y_test=ys[2],
+        eval_nodes=np.flatnonzero(data.hierarchy.depth > 0).astype(np.int64),
+        spec=SyntheticSpec(epochs=epochs, lr=lr, hidden_dim=hidden_dim),
+    )

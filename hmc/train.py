@@ -315,7 +315,7 @@ def train_chmcnn(
 
 def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback, tuner=None):
     """The training loop; returns the trained model, the per-epoch losses (S, E) and the step count."""
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm  # text bar: tqdm.auto warns in kernels without ipywidgets
 
     x_fit = np.concatenate([benchmark.x_train, benchmark.x_valid]).astype(np.float32, copy=False)
     y_fit = np.concatenate([benchmark.y_train, benchmark.y_valid]).astype(np.uint8, copy=False)
