@@ -122,6 +122,10 @@ class TrainResult:
     extra : dict
         ``fit_s`` (training time), ``predict_s`` (prediction time), ``threads`` (torch threads, or
         ``"auto"``), ``steps_per_thread_count`` (how many steps ran with each thread count).
+    metrics : dict[str, np.ndarray]
+        Further per-seed test metrics, name -> float64 array (S,) (e.g. the rare-node metrics of
+        :mod:`hmc.rare_nodes`: ``"macro_f1"``, ``"recall@freq=1-5"``); empty for C-HMCNN.
+        :func:`result_rows` writes one row per seed and name.
     """
 
     seeds: list[int]
@@ -132,6 +136,7 @@ class TrainResult:
     wall_time_s: float
     n_steps: int
     extra: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -423,6 +428,29 @@ METHODS: dict[str, Callable[..., TrainResult]] = {METHOD_CHMCNN: train_chmcnn}
 
 Later methods (the rare-node loss variants) register here to become sweepable."""
 
+METHOD_MODULES = ("hmc.rare_nodes",)
+"""Modules imported by :func:`resolve_method` (on first use) so that they register their methods."""
+METHOD_RESOLVERS: list[Callable[[str], Callable[..., TrainResult] | None]] = []
+"""Asked in turn for a name that is not in :data:`METHODS` (parameterised families of methods,
+e.g. ``"focal-gmu-H7"``): each returns the training function, or None if the name is not its own."""
+
+
+def resolve_method(name: str) -> Callable[..., TrainResult] | None:
+    """The training function of a method name: from :data:`METHODS`, else from the resolvers; or None."""
+    import importlib
+
+    if name in METHODS:
+        return METHODS[name]
+    for module in METHOD_MODULES:
+        importlib.import_module(module)
+    if name in METHODS:
+        return METHODS[name]
+    for resolver in METHOD_RESOLVERS:
+        fn = resolver(name)
+        if fn is not None:
+            return fn
+    return None
+
 
 # ------------------------------------------------------------------------------------- sweeps
 class Unit(NamedTuple):
@@ -434,13 +462,16 @@ class Unit(NamedTuple):
 
 
 def result_rows(dataset: str, method: str, result: TrainResult) -> pd.DataFrame:
-    """Tidy rows of a :class:`TrainResult`: per seed, ``au_prc`` and ``train_loss`` (last epoch)."""
+    """Tidy rows of a :class:`TrainResult`: per seed, ``au_prc``, ``train_loss`` (last epoch), then
+    one row per entry of ``result.metrics`` (in its order)."""
     per_seed_time = result.wall_time_s / len(result.seeds)
     rows = []
     for s, seed in enumerate(result.seeds):
         metrics = {"au_prc": float(result.au_prc[s])}
         if result.epoch_loss.shape[1]:
             metrics["train_loss"] = float(result.epoch_loss[s, -1])
+        for name, values in result.metrics.items():
+            metrics[name] = float(values[s])
         for metric, value in metrics.items():
             rows.append(
                 {
@@ -530,7 +561,8 @@ def run_sweep(
     Parameters
     ----------
     units
-        ``(dataset, method, seed)`` triples; ``method`` names a function in :data:`METHODS`.
+        ``(dataset, method, seed)`` triples; ``method`` names a function in :data:`METHODS` (or one
+        that :func:`resolve_method` finds).
     results_csv
         The tidy results table (:data:`RESULT_COLUMNS`). A unit with rows there is finished and
         skipped, provided its :data:`PARAM_COLUMNS` match this run's (resolved) settings;
@@ -556,7 +588,7 @@ def run_sweep(
         from hmc.data import load_benchmark as load
     units = _as_units(units)
     for unit in units:
-        if unit.method not in METHODS:
+        if resolve_method(unit.method) is None:
             raise ValueError(f"unknown method {unit.method!r} in {unit}; known: {', '.join(METHODS)}")
     if seeds_per_batch is not None and seeds_per_batch < 1:
         raise ValueError(f"seeds_per_batch must be >= 1, got {seeds_per_batch}")
@@ -591,7 +623,7 @@ def run_sweep(
     for dataset, method, seeds in plan:
         if dataset not in loaded:
             loaded[dataset] = load(dataset)
-        result = METHODS[method](loaded[dataset], seeds, progress=progress, **train_kwargs)
+        result = resolve_method(method)(loaded[dataset], seeds, progress=progress, **train_kwargs)
         rows = result_rows(dataset, method, result)
         table = read_results(results_csv)  # the file as it is now, in case it changed meanwhile
         stale = (table["dataset"] == dataset) & (table["method"] == method) & table["seed"].isin(seeds)
