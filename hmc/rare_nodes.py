@@ -311,16 +311,18 @@ class SchedulePosition(NamedTuple):
     n_steps: int = 1
 
 
-def _focal_factor(p: Tensor, config: RareNodeConfig) -> Tensor:
+def _focal_factor(p: Tensor, config: RareNodeConfig, per_seed: bool | None = None) -> Tensor:
     """``m + u^k`` per seed, ``(S, H, b, C)`` -> ``(S, b, C)`` in ``p``'s dtype; ``u`` from ``p`` (detached).
 
-    On CPU seed by seed, on the ``(H, b, C)`` slices (bitwise the values of a one-seed run; module
-    docstring); elsewhere in one call over ``(H, S * b, C)``.
+    ``per_seed`` (default: on CPU): seed by seed, on the ``(H, b, C)`` slices (bitwise the values of a
+    one-seed run; module docstring); else in one call over ``(H, S * b, C)`` (GPU).
     """
     fn = UNCERTAINTY_MEASURES[config.measure]
     p = p.detach()
     s, h, b, c = p.shape
-    if p.device.type == "cpu":
+    if per_seed is None:
+        per_seed = p.device.type == "cpu"
+    if per_seed:
         return torch.stack([config.focal_floor + fn(p[i]).pow(config.exponent) for i in range(s)])
     u = fn(p.transpose(0, 1).reshape(h, s * b, c)).view(s, b, c)
     return config.focal_floor + u.pow(config.exponent)

@@ -75,6 +75,7 @@ def test_focal_factor_of_a_seed_does_not_depend_on_the_other_seeds(measure):
     p = torch.rand((4, 5, 4, 499), generator=torch.Generator().manual_seed(0))
     config = RareNodeConfig(loss="focal", measure=measure, n_members=5)
     batched = R._focal_factor(p, config)
+    torch.testing.assert_close(R._focal_factor(p, config, per_seed=False), batched)  # the GPU form
     for s in range(4):
         assert torch.equal(batched[s], R._focal_factor(p[s : s + 1], config)[0])
         u = R.UNCERTAINTY_MEASURES[measure](p[s].double())
