@@ -304,7 +304,7 @@ def test_run_sweep_writes_the_rare_metrics_and_resumes(tmp_path, focal_run):
     pd.testing.assert_frame_equal(rows[cols].reset_index(drop=True), full[cols].reset_index(drop=True))
 
 
-def test_method_names_resolve_and_round_trip():
+def test_method_names_resolve_and_round_trip(tmp_path):
     assert T.resolve_method("focal-gmu-H5") is T.METHODS["focal-gmu-H5"]
     fn = T.resolve_method("focal-gmu-H7")  # any H, not only the registered ones
     assert fn.keywords["config"] == RareNodeConfig(loss="focal", measure="gmu", n_members=7)
@@ -312,7 +312,7 @@ def test_method_names_resolve_and_round_trip():
     with pytest.raises(ValueError, match="spelled 'focal-gmu-H5'"):
         T.resolve_method("focal-gmu-H5-neg")
     with pytest.raises(ValueError, match="unknown method"):
-        run_sweep([("syn", "nope", 0)], "unused.csv", load=_loader)
+        run_sweep([("syn", "nope", 0)], tmp_path / "unused.csv", load=_loader)
     for name in R.RARE_METHODS:
         assert R.method_name(rare_config(name)) == name
     expected = {
