@@ -36,6 +36,21 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
             "epoch_fraction": 1.0,
         },
     },
+    "03_rare_node_loss": {
+        "smoke": {"datasets": ["cellcycle_FUN"], "n_seeds": 2, "epoch_fraction": 0.01},
+        "quick": {"datasets": ["cellcycle_FUN", "spo_FUN", "derisi_GO"], "n_seeds": 3, "epoch_fraction": 0.05},
+        "full": {"datasets": ["fun_go"], "n_seeds": 10, "epoch_fraction": 1.0},
+    },
+    "04_ensembles_and_dropout": {
+        "smoke": {"datasets": ["cellcycle_FUN"], "n_seeds": 2, "epoch_fraction": 0.01},
+        "quick": {"datasets": ["cellcycle_FUN", "spo_FUN", "derisi_GO"], "n_seeds": 3, "epoch_fraction": 0.05},
+        "full": {"datasets": ["fun_go"], "n_seeds": 10, "epoch_fraction": 1.0},
+    },
+    "05_schedules_and_resampling": {
+        "smoke": {"datasets": ["cellcycle_FUN"], "n_seeds": 2, "epoch_fraction": 0.01},
+        "quick": {"datasets": ["cellcycle_FUN", "spo_FUN", "derisi_GO"], "n_seeds": 3, "epoch_fraction": 0.05},
+        "full": {"datasets": ["fun_go"], "n_seeds": 10, "epoch_fraction": 1.0},
+    },
 }
 
 
