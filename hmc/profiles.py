@@ -37,9 +37,10 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
         },
     },
     "03_rare_node_loss": {
-        "smoke": {"datasets": ["cellcycle_FUN"], "n_seeds": 2, "epoch_fraction": 0.01},
-        "quick": {"datasets": ["cellcycle_FUN", "spo_FUN", "derisi_GO"], "n_seeds": 3, "epoch_fraction": 0.05},
-        "full": {"datasets": ["fun_go"], "n_seeds": 10, "epoch_fraction": 1.0},
+        "smoke": {"datasets": ["cellcycle_FUN", "spo_FUN"], "n_seeds": 2, "epoch_fraction": 0.01, "max_fit_rows": 200},
+        "quick": {"datasets": ["cellcycle_FUN", "spo_FUN", "derisi_FUN"], "n_seeds": 3, "epoch_fraction": 0.01,
+                  "n_members": 2},
+        "full": {"datasets": ["fun_go"], "n_seeds": 10, "epoch_fraction": 1.0, "n_members": 2},
     },
     "04_ensembles_and_dropout": {
         "smoke": {"datasets": ["cellcycle_FUN"], "n_seeds": 2, "epoch_fraction": 0.01, "ensemble_sizes": [2, 3],
