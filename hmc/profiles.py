@@ -50,8 +50,9 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
         "full": {"datasets": ["fun_go"], "n_seeds": 10, "epoch_fraction": 1.0, "ensemble_sizes": [2, 5, 10]},
     },
     "05_schedules_and_resampling": {
-        "smoke": {"datasets": ["cellcycle_FUN"], "n_seeds": 2, "epoch_fraction": 0.01},
-        "quick": {"datasets": ["cellcycle_FUN", "spo_FUN", "derisi_GO"], "n_seeds": 3, "epoch_fraction": 0.05},
+        # smoke: a small synthetic hierarchy (13 methods); quick: two FunCat datasets, one epoch (see the chapter)
+        "smoke": {"datasets": ["synthetic"], "n_seeds": 2, "epoch_fraction": 0.05, "synthetic_samples": 600},
+        "quick": {"datasets": ["cellcycle_FUN", "spo_FUN"], "n_seeds": 3, "epoch_fraction": 0.01},
         "full": {"datasets": ["fun_go"], "n_seeds": 10, "epoch_fraction": 1.0},
     },
 }
