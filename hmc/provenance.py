@@ -18,14 +18,23 @@ PACKAGES = (
 )
 
 
+GENERATED_PATHS = (":(exclude)results", ":(exclude,glob)book/*.ipynb")
+"""Pathspecs of run outputs, which do not make the work tree dirty (:func:`git_commit`)."""
+
+
 def git_commit(cwd: str | os.PathLike | None = None) -> str:
-    """The current git commit (short hash, ``+dirty`` when the work tree has changes), or ``unknown``."""
+    """The current git commit (short hash), or ``unknown``.
+
+    ``+dirty`` is appended when tracked files differ from the commit, outside what the runs
+    themselves write (``results/`` and the executed notebooks ``book/*.ipynb``): a notebook executed
+    while a sweep appends to a results table still names the code it ran.
+    """
     try:
         run = lambda *args: subprocess.run(  # noqa: E731
             ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         commit = run("rev-parse", "--short=12", "HEAD")
-        dirty = run("status", "--porcelain", "--untracked-files=no")
+        dirty = run("status", "--porcelain", "--untracked-files=no", "--", ".", *GENERATED_PATHS)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
