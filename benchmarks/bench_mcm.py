@@ -223,7 +223,7 @@ def candidates(args, hier) -> None:
     dtype = getattr(torch, args.dtype)
     mcm = MaxConstraint(hier).to(device)
     anc, desc = hier.descendant_pairs(include_self=True)  # CSR order: sorted by ancestor
-    anc_t, desc_t = torch.as_tensor(anc, device=device), torch.as_tensor(desc, device=device)
+    desc_t = torch.as_tensor(desc, device=device)
     lengths = torch.as_tensor(np.bincount(anc, minlength=len(hier)), device=device)
 
     def segment(x):

@@ -1,6 +1,5 @@
 """Every notebook executes under the smoke profile, and the book builds strictly with 0 warnings."""
 
-import json
 import re
 import shutil
 import subprocess
