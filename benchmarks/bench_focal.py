@@ -39,9 +39,7 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 TARGET_RATIO = 1.5
 CLAIM_TIME_CUT, CLAIM_MEMORY_CUT = 0.68, 0.66
@@ -102,52 +100,11 @@ def _stepper(run):
             yield step
 
 
-def _state_bytes(run) -> int:
-    """Bytes of parameters, gradients and Adam's two moments (4 copies of every parameter)."""
-    return 4 * sum(p.numel() * p.element_size() for p in run.model.parameters())
-
-
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _profiled_peak(fn) -> int | None:
-    """Peak bytes held by torch's CPU allocator during ``fn()`` above the level before it (profiler events)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    with tempfile.TemporaryDirectory() as tmp:
-        trace = Path(tmp) / "trace.json"
-        prof.export_chrome_trace(str(trace))
-        events = json.loads(trace.read_text())["traceEvents"]
-    mem = sorted((e for e in events if e.get("name") == "[memory]"), key=lambda e: e["ts"])
-    if not mem or "Total Allocated" not in mem[0].get("args", {}):
-        return None
-    base = mem[0]["args"]["Total Allocated"] - mem[0]["args"]["Bytes"]
-    return int(max(e["args"]["Total Allocated"] for e in mem) - base)
-
-
 def worker(args) -> dict:
     """Peak memory of one variant's set-up and steps, in this (fresh) process."""
     import torch
 
+    from hmc.memory import allocator_peak, reset_peak_rss, state_bytes, status_kib
     from hmc.train import _torch_state
 
     bench, _ = _load(args.dataset)
@@ -165,18 +122,18 @@ def worker(args) -> dict:
             out["peak"] = int(torch.cuda.max_memory_allocated() - base)
             out["peak_method"] = "torch.cuda.max_memory_allocated"
         else:  # the RSS first, in the fresh process (later runs would reuse freed memory), then the profiler
-            base_rss = _status_kib("VmRSS")
-            clear = base_rss is not None and _reset_peak_rss()
+            base_rss = status_kib("VmRSS")
+            clear = base_rss is not None and reset_peak_rss()
             if not clear:
                 base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             run = _make_run(bench, args.variant, args)
             steps = _stepper(run)
             for _ in range(args.warmup + args.block):
                 next(steps)
-            now = _status_kib("VmHWM") if clear else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            now = status_kib("VmHWM") if clear else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             out["peak_rss"] = (now - base_rss) * 1024
             out["rss_method"] = "VmHWM after clear_refs" if clear else "ru_maxrss (set-up included)"
-            out["state_bytes"] = _state_bytes(run)
+            out["state_bytes"] = state_bytes(run.model)
             del run, steps
 
             def set_up_and_step():
@@ -184,10 +141,10 @@ def worker(args) -> dict:
                 for _ in range(3):
                     next(steps)
 
-            out["peak"] = _profiled_peak(set_up_and_step)
+            out["peak"] = allocator_peak(set_up_and_step).bytes
             out["peak_method"] = "profiler 'Total Allocated' (torch CPU allocator), set-up + 3 steps"
             return out
-        out["state_bytes"] = _state_bytes(run)
+        out["state_bytes"] = state_bytes(run.model)
     return out
 
 
@@ -265,6 +222,7 @@ def main(argv=None) -> int:
 
     import torch
 
+    from hmc.memory import state_bytes
     from hmc.train import _torch_state
 
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -295,7 +253,7 @@ def main(argv=None) -> int:
     print(f"\n2. deep ensemble vs MC-dropout, focal ({args.measure}), H = {h}")
     print(f"   time      ensemble {ms['focal']:8.2f} ms/step   MC-dropout {ms['mc_dropout']:8.2f} ms/step   "
           f"ratio MC/ensemble {mc_ratio:.3f} (time cut {1 - mc_ratio:.0%}; claim ~{CLAIM_TIME_CUT:.0%})")
-    ens_state, mc_state = _state_bytes(runs["focal"]), _state_bytes(runs["mc_dropout"])
+    ens_state, mc_state = state_bytes(runs["focal"].model), state_bytes(runs["mc_dropout"].model)
     print(f"   training state (params + grads + 2 Adam moments): ensemble {fmt_bytes(ens_state)}, "
           f"MC-dropout {fmt_bytes(mc_state)}, ratio {mc_state / ens_state:.3f}")
     if not args.no_memory:

@@ -78,26 +78,6 @@ def go_edges() -> list[tuple[str, str]]:
 
 
 # ----------------------------------------------------------------------------------- worker
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def worker(args) -> dict:
     """One (path, batch) measurement; returns a JSON-able dict."""
     import numpy as np
@@ -105,6 +85,7 @@ def worker(args) -> dict:
 
     from hmc import Hierarchy
     from hmc.constraint import MaxConstraint, ancestor_mask, max_constraint_dense
+    from hmc.memory import allocator_peak, reset_peak_rss, status_kib
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -150,17 +131,17 @@ def worker(args) -> dict:
         out["peak_alloc"] = int(torch.cuda.max_memory_allocated(device) - base)
         out["alloc_method"] = "torch.cuda.max_memory_allocated"
     else:
-        base_rss = _status_kib("VmRSS")
-        if base_rss is not None and _reset_peak_rss():
+        base_rss = status_kib("VmRSS")
+        if base_rss is not None and reset_peak_rss():
             fwd_bwd()
-            out["peak_rss"] = (_status_kib("VmHWM") - base_rss) * 1024
+            out["peak_rss"] = (status_kib("VmHWM") - base_rss) * 1024
             out["rss_method"] = "VmHWM after clear_refs"
         else:  # a fresh process: ru_maxrss is the peak since start, set-up included
             base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             fwd_bwd()
             out["peak_rss"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss) * 1024
             out["rss_method"] = "ru_maxrss"
-        out["peak_alloc"] = _profiled_cpu_peak(fwd_bwd)
+        out["peak_alloc"] = allocator_peak(fwd_bwd).bytes
         out["alloc_method"] = "profiler 'Total Allocated' (CPU allocator)"
     times, ftimes = [], []
     for _ in range(args.repeats):
@@ -176,27 +157,6 @@ def worker(args) -> dict:
     out["fwd_bwd_s"] = float(np.median(times))
     out["fwd_s"] = float(np.median(ftimes))
     return out
-
-
-def _profiled_cpu_peak(fn) -> int | None:
-    """Peak bytes held by torch's CPU allocator during ``fn()``, above the level before it.
-
-    With ``profile_memory=True`` every allocation and free is a ``[memory]`` trace event whose
-    ``Total Allocated`` is the allocator's running total; the peak is read from those.
-    """
-    from torch.profiler import ProfilerActivity, profile
-
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    with tempfile.TemporaryDirectory() as tmp:
-        trace = Path(tmp) / "trace.json"
-        prof.export_chrome_trace(str(trace))
-        events = json.loads(trace.read_text())["traceEvents"]
-    mem = sorted((e for e in events if e.get("name") == "[memory]"), key=lambda e: e["ts"])
-    if not mem or "Total Allocated" not in mem[0].get("args", {}):
-        return None
-    base = mem[0]["args"]["Total Allocated"] - mem[0]["args"]["Bytes"]
-    return int(max(e["args"]["Total Allocated"] for e in mem) - base)
 
 
 # ----------------------------------------------------------------------------------- candidates

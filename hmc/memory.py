@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["Peak", "allocator_peak", "rss_peak", "state_bytes", "rare_node_costs", "COST_COLUMNS"]
+__all__ = ["Peak", "allocator_peak", "rss_peak", "reset_peak_rss", "status_kib", "state_bytes", "rare_node_costs", "COST_COLUMNS"]
 
 
 class Peak(NamedTuple):
@@ -116,7 +116,8 @@ def _quiet_stderr():
         os.close(saved)
 
 
-def _status_kib(field: str) -> int | None:
+def status_kib(field: str) -> int | None:
+    """A ``/proc/self/status`` field in KiB (``VmRSS``, ``VmHWM``, ...); None where there is none (not Linux)."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
@@ -125,6 +126,16 @@ def _status_kib(field: str) -> int | None:
     except OSError:
         pass
     return None
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's ``VmHWM`` to its current RSS (``/proc/self/clear_refs``); False where impossible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _trim_heap() -> None:
@@ -142,14 +153,11 @@ def _trim_heap() -> None:
 def rss_peak(fn: Callable[[], Any]) -> Peak:
     """Increase of the resident-set high-water mark while ``fn()`` runs (Linux; else bytes=None)."""
     _trim_heap()
-    before = _status_kib("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
+    before = status_kib("VmRSS")
+    if not reset_peak_rss():
         before = None
     result = fn()
-    after = _status_kib("VmHWM") if before is not None else None
+    after = status_kib("VmHWM") if before is not None else None
     method = "VmHWM after clear_refs, minus VmRSS before"
     return Peak(result, None if after is None else max(after - before, 0) * 1024, method)
 
