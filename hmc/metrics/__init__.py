@@ -8,6 +8,15 @@
     accuracy, the Hierarchical Violation Rate and a hierarchy-consistent decoding.
 """
 
+from hmc.metrics.levels import (
+    SELECTION_PROTOCOLS,
+    consistent_decode,
+    full_path_accuracy,
+    hierarchy_violation_rate,
+    level_accuracy,
+    predict_levels,
+    select_epoch,
+)
 from hmc.metrics.multilabel import (
     FREQUENCY_EDGES,
     MacroPRF,
