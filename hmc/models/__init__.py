@@ -17,3 +17,11 @@ from hmc.models.chmcnn import (
     derive_seed,
     member_sigmoid,
 )
+from hmc.models.images import (
+    CHMCNNHeads,
+    FlatMultiTask,
+    HCALNet,
+    MMoE,
+    find_resnet18_weights,
+    resnet18_backbone,
+)
