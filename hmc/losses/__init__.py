@@ -8,6 +8,22 @@
     aggregation, prototype perturbation and the loss balancers.
 """
 
+from hmc.losses.hcal import (
+    BALANCERS,
+    PERTURBATION_NOISES,
+    RATE_REFERENCES,
+    Balancer,
+    ConvergenceRateBalancer,
+    DWABalancer,
+    EqualBalancer,
+    SoftmaxLossBalancer,
+    UncertaintyBalancer,
+    aggregated_prototype_ce,
+    hcal_level_losses,
+    make_balancer,
+    perturb_prototypes,
+    prototype_ce,
+)
 from hmc.losses.rare_nodes import (
     EPS,
     UNCERTAINTY_MEASURES,
