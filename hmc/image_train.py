@@ -1,0 +1,667 @@
+"""Training HCAL and its baselines on image hierarchies: one seeded, resumable run per call.
+
+:func:`train_image_model` trains one model (``config.method``) on an
+:class:`~hmc.data.images.ImageHierarchy` and evaluates it on the test split (and on the validation
+split, when the data have one) every ``config.eval_every`` epochs. Methods (``specs/hcal.md``):
+
+| method | model (:mod:`hmc.models.images`) | training loss of a batch |
+|---|---|---|
+| ``hcal`` | :class:`HCALNet` (prototype banks) | :func:`~hmc.losses.hcal.hcal_level_losses` on the perturbed banks, combined by the balancer |
+| ``flat`` | :class:`FlatMultiTask` | ``(1/m) sum_k CE_k`` (equal weights) |
+| ``mmoe`` | :class:`MMoE` | ``sum_k CE_k`` |
+| ``chmcnn`` | :class:`CHMCNNHeads` | MCLoss (:func:`hmc.constraint.mc_loss`) over all nodes |
+
+Each run records, per level k, the epoch's mean training loss ``loss_k`` and mean weight
+``weight_k`` such that a step's total loss is ``sum_k weight_k * loss_k`` (HCAL: the balancer's
+weights; flat: 1/m; MMoE: 1; C-HMCNN: ``C_k / n_nodes``, since its loss is the mean over the nodes).
+
+The loop follows the project's speed rules (``DESIGN.md``): the whole dataset is moved to the device
+once as uint8; each epoch visits it in a random order and every batch is augmented and normalised on
+the device (:mod:`hmc.augment`): images of at most 64 px get the spec's CIFAR augmentation
+(RandomCrop with padding 4, horizontal flip, rotation of up to 15 degrees) and no test-time
+transform; larger images get RandomResizedCrop(224) + flip, and Resize(256) + CenterCrop(224) at test
+time. Normalisation is ``(x - mean) / std`` with the dataset's constants. On CUDA with
+``config.amp`` the forward passes run under ``torch.autocast`` (bfloat16 where supported, else
+float16 with a gradient scaler); losses are computed in float32 (MCLoss in float64).
+
+Randomness and resuming: the model is initialised under ``torch.manual_seed(config.seed)`` (the
+global generator's state is restored afterwards); everything random in epoch e (1-based) comes from
+generators seeded by ``(seed, e)`` alone: the data order from ``derive_seed(seed, e)`` (a CPU
+generator, so the order is the same on every device), the augmentation and the prototype
+perturbation from ``derive_seed(derive_seed(seed, e), AUGMENT_STREAM / PERTURB_STREAM)`` on the
+device. After every epoch the run writes a checkpoint atomically (temporary file, fsync,
+``os.replace``) holding the model, optimiser, learning-rate schedule, balancer, gradient scaler,
+history, epoch and config; a later call with the same checkpoint path and config continues after
+the last finished epoch, and on a CPU (deterministic algorithms on) its history equals that of an
+uninterrupted run bit for bit (``tests/test_image_train.py`` kills a run with SIGKILL to check it).
+
+:func:`result_rows` turns a run into tidy rows, one per model-selection protocol
+(:data:`hmc.metrics.levels.SELECTION_PROTOCOLS`) and metric.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hmc.augment import augment_batch, random_resized_crop, resize_center_crop
+from hmc.constraint import mc_loss
+from hmc.data.images import ImageHierarchy
+from hmc.fileio import atomic_write
+from hmc.losses.hcal import BALANCERS, hcal_level_losses, make_balancer, perturb_prototypes
+from hmc.metrics.levels import (
+    SELECTION_PROTOCOLS,
+    consistent_decode,
+    full_path_accuracy,
+    hierarchy_violation_rate,
+    level_accuracy,
+    predict_levels,
+    select_epoch,
+)
+from hmc.models import derive_seed
+from hmc.models.images import MMoE, CHMCNNHeads, FlatMultiTask, HCALNet
+
+METHODS = ("hcal", "flat", "mmoe", "chmcnn")
+"""Values of ``ImageRunConfig.method``."""
+SCHEDULES = ("constant", "cosine")
+"""Learning-rate schedules: constant, or ``lr_e = lr * (1 + cos(pi * e / epochs)) / 2`` for epoch e = 0.."""
+NOISES = ("uniform", "gaussian")
+"""Prototype-perturbation noise (:func:`~hmc.losses.hcal.perturb_prototypes`)."""
+
+AUGMENT_STREAM = 1
+PERTURB_STREAM = 2
+EMBED_STREAM = 3
+"""Sub-streams of an epoch's seed ``derive_seed(seed, epoch)`` (EMBED: the t-SNE subset, ``epoch`` 0)."""
+
+SMALL_IMAGE_MAX = 64
+"""Images up to this side get the CIFAR augmentation; larger ones the 224-px crops."""
+CROP_SIZE, RESIZE_SIZE = 224, 256
+CIFAR_PADDING, CIFAR_DEGREES = 4, 15.0
+
+METRICS = ("full_path", "hvr", "consistent_full_path")
+"""Path metrics of a history row, after the per-level ``acc_<k>`` columns."""
+SETTING_COLUMNS = ("epochs", "batch_size", "schedule", "image_size", "pretrained_used", "device", "wall_time_s")
+RESULT_COLUMNS = ("dataset", "method", "seed", "protocol", "epoch", "metric", "value", *SETTING_COLUMNS)
+"""Columns of :func:`result_rows`."""
+
+
+# ------------------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class ImageRunConfig:
+    """Everything that determines a training run (two runs with equal configs on equal data and the
+    same device give the same results; a checkpoint is resumed only under an equal config).
+
+    Attributes
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    epochs : int
+        Training epochs (>= 1).
+    balancer, gamma : str, float
+        HCAL's loss balancer (:data:`hmc.losses.hcal.BALANCERS`) and its temperature gamma (0.5).
+    aggregate : bool
+        HCAL: child-to-parent feature aggregation for levels >= 1 (else per-sample loss at every level).
+    eps, noise : float, str
+        HCAL's prototype perturbation during training: ``eps`` (0 = off) and ``"uniform"`` /
+        ``"gaussian"`` noise.
+    tau : float
+        HCAL's temperature of the cosine logits (0.1).
+    batch_size : int
+        Training batch (32). The last batch of an epoch keeps the remainder.
+    lr_backbone : float
+        Learning rate of the backbone (and HCAL's 512 -> 256 embedding; the uncertainty balancer's
+        log-variances also use it, without weight decay).
+    lr_prototypes : tuple of float
+        HCAL: learning rate of the prototype bank of each level, finest first (0.05, 0.1, 0.2); the
+        first m are used.
+    lr_heads : float
+        Baselines: learning rate of the heads (flat, MMoE experts/gates/towers, C-HMCNN).
+    momentum, weight_decay : float
+        SGD settings (0.9, 1e-4), weight decay on every parameter group of the model.
+    schedule : str
+        ``"constant"`` or ``"cosine"`` (per epoch, see :data:`SCHEDULES`).
+    pretrained : bool or None
+        ImageNet weights for the ResNet-18 (:func:`hmc.models.images.resnet18_backbone`): None = if in
+        the local cache.
+    seed : int
+        Initialisation and all per-epoch randomness.
+    device : str
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    amp : bool
+        Mixed precision on CUDA (ignored on a CPU).
+    eval_every : int
+        Evaluate every this many epochs; the last epoch is always evaluated.
+    """
+
+    method: str
+    epochs: int
+    balancer: str = "softmax_loss"
+    aggregate: bool = True
+    eps: float = 0.01
+    noise: str = "uniform"
+    tau: float = 0.1
+    gamma: float = 0.5
+    batch_size: int = 32
+    lr_backbone: float = 0.01
+    lr_prototypes: tuple[float, ...] = (0.05, 0.1, 0.2)
+    lr_heads: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "constant"
+    pretrained: bool | None = None
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    eval_every: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "lr_prototypes", tuple(float(v) for v in self.lr_prototypes))
+        choices = {"method": METHODS, "balancer": BALANCERS, "noise": NOISES, "schedule": SCHEDULES}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}")
+        for name in ("epochs", "batch_size", "eval_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("tau", "gamma", "lr_backbone", "lr_heads"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("eps", "momentum", "weight_decay"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if not self.lr_prototypes or min(self.lr_prototypes) <= 0:
+            raise ValueError(f"lr_prototypes must be positive rates, got {self.lr_prototypes}")
+        if self.pretrained not in (None, True, False):
+            raise ValueError(f"pretrained must be None, True or False, got {self.pretrained!r}")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError as err:
+                raise ValueError(f"device must be 'auto' or a torch device name, got {self.device!r}") from err
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> ``cuda`` if available else ``cpu``; any other name -> ``torch.device(name)``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# ------------------------------------------------------------------------------------- result
+@dataclass
+class ImageRunResult:
+    """What :func:`train_image_model` returns.
+
+    Attributes
+    ----------
+    history : pandas.DataFrame
+        One row per evaluated epoch and split (``"test"``, and ``"val"`` when the data have a
+        validation split), columns :func:`history_columns`: ``epoch`` (1-based), ``split``,
+        ``acc_<k>`` (top-1 accuracy of level k, 0 = finest), ``full_path``, ``hvr``,
+        ``consistent_full_path`` (full-path accuracy of :func:`~hmc.metrics.levels.consistent_decode`),
+        ``loss_<k>`` and ``weight_<k>`` (the epoch's mean training loss and weight of level k; equal
+        on the test and val rows of an epoch).
+    config : ImageRunConfig
+    pretrained_used : bool
+        Whether the ResNet-18 started from ImageNet weights.
+    device : str
+        Where it ran (``"cpu"``, ``"cuda"``).
+    wall_time_s : float
+        Training and evaluation time, summed over resumed calls.
+    level_names : tuple of str
+        The data's level names, finest first.
+    image_size : int
+        Side of the stored images (the network sees 224 px when it is above 64).
+    model : nn.Module or None
+        The trained model in eval mode, on ``device``.
+    data : ImageHierarchy or None
+        The training data (for :meth:`embeddings`).
+    """
+
+    history: pd.DataFrame
+    config: ImageRunConfig
+    pretrained_used: bool
+    device: str
+    wall_time_s: float
+    level_names: tuple[str, ...]
+    image_size: int
+    model: nn.Module | None = field(default=None, repr=False)
+    data: ImageHierarchy | None = field(default=None, repr=False)
+
+    def embeddings(self, n: int = 1000, batch_size: int = 256) -> dict[str, Any]:
+        """Features of a random test subset and the prototype banks, for a t-SNE figure.
+
+        The subset: ``n`` test images (all of them if fewer), drawn without replacement with a
+        generator seeded by ``derive_seed(derive_seed(seed, 0), EMBED_STREAM)``, in test order.
+
+        Returns a dict of numpy arrays: ``features`` float32 (n, d) (HCAL: the L2-normalised
+        embedding f, d = 256; baselines: the backbone's 512 features), ``labels`` int64 (n, m),
+        ``index`` int64 (n,) (rows of ``x_test``), and ``prototypes``: HCAL's normalised banks
+        ``[(C_k, d)]`` (an empty list for the baselines).
+        """
+        if self.model is None or self.data is None:
+            raise ValueError("embeddings() needs the result's model and data (this result has none)")
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        x_test, y_test = self.data.x_test, self.data.y_test
+        gen = torch.Generator().manual_seed(derive_seed(derive_seed(self.config.seed, 0), EMBED_STREAM))
+        index = torch.randperm(len(x_test), generator=gen)[: min(n, len(x_test))].sort().values
+        device = next(self.model.parameters()).device
+        mean, std = _channel_constants(self.data, device)
+        hcal = isinstance(self.model, HCALNet)
+        features = []
+        with torch.no_grad():
+            for start in range(0, len(index), batch_size):
+                xb = _test_view(x_test[index[start : start + batch_size]].to(device), self.image_size)
+                xb = (xb - mean) / std
+                out = self.model(xb) if hcal else self.model.features(xb)
+                features.append(out.float().cpu())
+            prototypes = [b.float().cpu().numpy() for b in self.model.banks()] if hcal else []
+        return {
+            "features": torch.cat(features).numpy(),
+            "labels": y_test[index].numpy(),
+            "index": index.numpy(),
+            "prototypes": prototypes,
+        }
+
+
+def history_columns(n_levels: int) -> list[str]:
+    """Columns of :attr:`ImageRunResult.history` for m = ``n_levels`` levels."""
+    m = range(n_levels)
+    return ["epoch", "split", *(f"acc_{k}" for k in m), *METRICS, *(f"loss_{k}" for k in m),
+            *(f"weight_{k}" for k in m)]
+
+
+# ------------------------------------------------------------------------------------- training
+def train_image_model(
+    data: ImageHierarchy,
+    config: ImageRunConfig,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+    eval_batch_size: int = 512,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> ImageRunResult:
+    """Train ``config.method`` on ``data``; evaluate and checkpoint along the way.
+
+    Parameters
+    ----------
+    data
+        The image hierarchy; ``x_train`` etc. uint8 (N, C, H, W) with H = W, labels (N, m).
+    config
+        The run (:class:`ImageRunConfig`).
+    checkpoint
+        Path of the checkpoint file (None: none). Written atomically after every epoch. If it exists
+        when the call starts, it must hold a run of an equal ``config`` on data of the same shape
+        (else ValueError), and training continues after its last epoch (a finished run returns at
+        once). On a CPU the continued run equals an uninterrupted one bit for bit.
+    progress
+        A tqdm bar over the optimiser steps, with the epoch and its mean loss.
+    eval_batch_size
+        Images per forward pass at evaluation.
+    on_epoch_end
+        Called with the epoch number (1-based) after each epoch's checkpoint is written.
+
+    Returns
+    -------
+    ImageRunResult
+
+    One epoch, for a batch of indices I of the epoch's permutation: ``x = normalise(augment(x_train[I]))``,
+    ``out = model(x)``; HCAL: ``banks_k = perturb_prototypes(P_k, eps, noise)``,
+    ``L = hcal_level_losses(out, banks, y[I], tau, aggregate)`` (m,), ``total, w = balancer(L)``;
+    flat: ``L_k = CE(out_k, y_k)``, total = mean_k L_k; MMoE: total = sum_k L_k; C-HMCNN:
+    ``mc_loss(sigmoid(out), targets(y))`` per node, ``L_k`` the mean over level k's nodes, total the
+    mean over all nodes. Then one SGD step (momentum, weight decay; per-group learning rates from
+    ``model.parameter_groups``). After the epoch: the schedule steps, the balancer sees the epoch's
+    mean level losses (``epoch_end``), and the model is evaluated when due.
+    """
+    if eval_batch_size < 1:
+        raise ValueError(f"eval_batch_size must be >= 1, got {eval_batch_size}")
+    _check_data(data)
+    device = resolve_device(config.device)
+    started = time.perf_counter()
+    with _torch_state(device):
+        run = _Run(data, config, device)
+        previous_time = run.resume(checkpoint)
+        run.fit(checkpoint, progress, eval_batch_size, on_epoch_end, previous_time - started)
+    run.model.eval()
+    return ImageRunResult(
+        history=pd.DataFrame(run.history, columns=history_columns(data.n_levels)),
+        config=config,
+        pretrained_used=run.pretrained_used,
+        device=device.type,
+        wall_time_s=previous_time + time.perf_counter() - started,
+        level_names=tuple(data.level_names),
+        image_size=int(data.image_shape[1]),
+        model=run.model,
+        data=data,
+    )
+
+
+def _check_data(data: ImageHierarchy) -> None:
+    _, height, width = data.image_shape
+    if height != width:
+        raise ValueError(f"{data.name}: images must be square, got {height}x{width}")
+    if len(data.x_train) == 0 or len(data.x_test) == 0:
+        raise ValueError(f"{data.name}: empty train ({len(data.x_train)}) or test ({len(data.x_test)}) split")
+
+
+@contextlib.contextmanager
+def _torch_state(device: torch.device):
+    """Deterministic algorithms on a CPU (warn only where an op has none), cuDNN autotuning on CUDA;
+    both restored afterwards."""
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    old_bench = torch.backends.cudnn.benchmark
+    try:
+        if device.type == "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        elif device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        yield
+    finally:
+        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+        torch.backends.cudnn.benchmark = old_bench
+
+
+def _channel_constants(data: ImageHierarchy, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """mean, std as float32 (1, C, 1, 1) on ``device``."""
+    mean = torch.tensor(data.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(data.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    return mean, std
+
+
+def _train_view(x: torch.Tensor, image_size: int, generator: torch.Generator) -> torch.Tensor:
+    """Training augmentation of uint8 (B, C, H, H) -> float32 in [0, 1] (before normalisation)."""
+    if image_size <= SMALL_IMAGE_MAX:
+        return augment_batch(x, padding=CIFAR_PADDING, flip=True, degrees=CIFAR_DEGREES, generator=generator)
+    return random_resized_crop(x, size=CROP_SIZE, flip=True, generator=generator)
+
+
+def _test_view(x: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Test-time view of uint8 (B, C, H, H) -> float32 in [0, 1]: as is, or Resize(256) + CenterCrop(224)."""
+    if image_size <= SMALL_IMAGE_MAX:
+        return x.to(torch.float32) / 255.0
+    return resize_center_crop(x, resize=RESIZE_SIZE, crop=CROP_SIZE)
+
+
+class _Run:
+    """The state of one run: data on the device, model, optimiser, schedule, balancer, history."""
+
+    def __init__(self, data: ImageHierarchy, config: ImageRunConfig, device: torch.device):
+        self.data, self.config, self.device = data, config, device
+        self.m = data.n_levels
+        self.image_size = int(data.image_shape[1])
+        if config.method == "hcal" and len(config.lr_prototypes) < self.m:
+            raise ValueError(f"lr_prototypes has {len(config.lr_prototypes)} rates for {self.m} levels")
+        self.x = data.x_train.to(device)
+        self.y = data.y_train.to(device)
+        self.mean, self.std = _channel_constants(data, device)
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.model = self._build_model()
+        self.pretrained_used = bool(self.model.pretrained_used)
+        self.model.to(device)
+        self.balancer = make_balancer(config.balancer, self.m, gamma=config.gamma).to(device) \
+            if config.method == "hcal" else None
+        heads_lr = list(config.lr_prototypes[: self.m]) if config.method == "hcal" else config.lr_heads
+        groups = self.model.parameter_groups(config.lr_backbone, heads_lr)
+        balancer_params = list(self.balancer.parameters()) if self.balancer is not None else []
+        if balancer_params:  # the uncertainty balancer's log-variances
+            groups.append({"params": balancer_params, "lr": config.lr_backbone, "weight_decay": 0.0, "name": "balancer"})
+        self.optimizer = torch.optim.SGD(groups, lr=config.lr_backbone, momentum=config.momentum,
+                                         weight_decay=config.weight_decay)
+        epochs = config.epochs
+        factor = (lambda e: 0.5 * (1.0 + math.cos(math.pi * e / epochs))) if config.schedule == "cosine" \
+            else (lambda e: 1.0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
+
+        self.autocast_dtype = None
+        if device.type == "cuda" and config.amp:
+            self.autocast_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.autocast_dtype == torch.float16)
+        if config.method == "chmcnn":  # columns of each level's nodes in the hierarchy's node order
+            index = self.model.hierarchy.index
+            self.level_columns = [torch.tensor([index[f"L{k}:{c}"] for c in range(size)], device=device)
+                                  for k, size in enumerate(data.n_classes)]
+        self.epoch = 0
+        self.history: list[dict] = []
+
+    def _build_model(self) -> nn.Module:
+        c, data = self.config, self.data
+        common = {"image_size": self.image_size, "pretrained": c.pretrained}
+        if c.method == "hcal":
+            return HCALNet(data.n_classes, **common)
+        if c.method == "flat":
+            return FlatMultiTask(data.n_classes, **common)
+        if c.method == "mmoe":
+            return MMoE(data.n_classes, **common)
+        return CHMCNNHeads(data.level_parents, data.n_classes, **common)
+
+    # ---------------------------------------------------------------- checkpoint
+    def _data_signature(self) -> dict:
+        d = self.data
+        return {"name": d.name, "n_classes": list(d.n_classes), "image_shape": list(d.image_shape),
+                "n_train": len(d.x_train), "n_val": len(d.x_val), "n_test": len(d.x_test)}
+
+    def save(self, path: str | os.PathLike, wall_time_s: float) -> None:
+        state = {
+            "config": dataclasses.asdict(self.config),
+            "data": self._data_signature(),
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "balancer": self.balancer.state_dict() if self.balancer is not None else None,
+            "scaler": self.scaler.state_dict(),
+            "history": self.history,
+            "pretrained_used": self.pretrained_used,
+            "wall_time_s": wall_time_s,
+        }
+        with atomic_write(path, "wb") as fh:
+            torch.save(state, fh)
+
+    def resume(self, path: str | os.PathLike | None) -> float:
+        """Load ``path`` if it exists (checking config and data); return the wall time already spent."""
+        if path is None or not Path(path).exists():
+            return 0.0
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        stored, current = state.get("config") or {}, dataclasses.asdict(self.config)
+        if stored != current:
+            changed = sorted(k for k in stored.keys() | current.keys() if stored.get(k) != current.get(k))
+            raise ValueError(f"checkpoint {path} belongs to another config (differs in {changed}): "
+                             f"stored {stored}, this run {current}; use another checkpoint path or delete the file")
+        if state["data"] != self._data_signature():
+            raise ValueError(f"checkpoint {path} was trained on other data: {state['data']}, "
+                             f"this run has {self._data_signature()}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.balancer is not None:
+            self.balancer.load_state_dict(state["balancer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.history = list(state["history"])
+        self.epoch = int(state["epoch"])
+        self.pretrained_used = bool(state["pretrained_used"])
+        return float(state["wall_time_s"])
+
+    # ---------------------------------------------------------------- training
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _losses(self, out, yb: torch.Tensor, perturb_gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(total scalar, level losses (m,) detached, weights (m,) detached) of one batch."""
+        c = self.config
+        if c.method == "hcal":
+            banks = [perturb_prototypes(p, c.eps, c.noise, generator=perturb_gen) for p in self.model.prototypes]
+            losses = hcal_level_losses(out.float(), banks, yb, tau=c.tau, aggregate=c.aggregate)
+            total, weights = self.balancer(losses)
+            return total, losses.detach(), weights.detach()
+        if c.method in ("flat", "mmoe"):
+            losses = torch.stack([F.cross_entropy(z.float(), yb[:, k]) for k, z in enumerate(out)])
+            weights = torch.full_like(losses, 1.0 / self.m if c.method == "flat" else 1.0).detach()
+            return (weights * losses).sum(), losses.detach(), weights
+        to_hier = self.model.to_hierarchy_order
+        per_node = mc_loss(to_hier(torch.sigmoid(out.float())), to_hier(self.model.targets(yb)), self.model.mcm,
+                           reduction="none")  # float64 (B, n_nodes), hierarchy order
+        losses = torch.stack([per_node[:, cols].mean() for cols in self.level_columns])
+        n_nodes = per_node.shape[1]
+        weights = torch.tensor([len(cols) / n_nodes for cols in self.level_columns],
+                               dtype=losses.dtype, device=losses.device)
+        return per_node.mean(), losses.detach(), weights
+
+    def _epoch_generators(self, epoch: int) -> tuple[torch.Generator, torch.Generator, torch.Generator]:
+        """(order on the CPU, augmentation on the device, perturbation on the device) of ``epoch``."""
+        epoch_seed = derive_seed(self.config.seed, epoch)
+        order = torch.Generator().manual_seed(epoch_seed)
+        augment = torch.Generator(device=self.device).manual_seed(derive_seed(epoch_seed, AUGMENT_STREAM))
+        perturb = torch.Generator(device=self.device).manual_seed(derive_seed(epoch_seed, PERTURB_STREAM))
+        return order, augment, perturb
+
+    def fit(self, checkpoint, progress: bool, eval_batch_size: int, on_epoch_end, time_offset: float) -> None:
+        from tqdm.std import tqdm  # text bar: tqdm.auto warns in kernels without ipywidgets
+
+        c = self.config
+        n, bs = len(self.x), c.batch_size
+        steps = math.ceil(n / bs)
+        bar = tqdm(total=c.epochs * steps, initial=self.epoch * steps, desc=f"{self.data.name} {c.method}",
+                   unit="step", disable=not progress, mininterval=1.0, leave=False)
+        with bar:
+            while self.epoch < c.epochs:
+                epoch = self.epoch + 1
+                order, augment, perturb = self._epoch_generators(epoch)
+                perm = torch.randperm(n, generator=order).to(self.device)
+                loss_sum = torch.zeros(self.m, dtype=torch.float64, device=self.device)
+                weight_sum = torch.zeros(self.m, dtype=torch.float64, device=self.device)
+                total_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+                self.model.train()
+                for start in range(0, n, bs):
+                    idx = perm[start : start + bs]
+                    xb = (_train_view(self.x[idx], self.image_size, augment) - self.mean) / self.std
+                    with self._autocast():
+                        out = self.model(xb)
+                    total, losses, weights = self._losses(out, self.y[idx], perturb)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    self.scaler.scale(total).backward()
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    loss_sum += losses
+                    weight_sum += weights
+                    total_sum += total.detach()
+                    bar.update(1)
+                mean_losses = loss_sum / steps
+                self.scheduler.step()
+                if self.balancer is not None:
+                    self.balancer.epoch_end(mean_losses.to(torch.float32))
+                self.epoch = epoch
+                train_cols = {**{f"loss_{k}": float(v) for k, v in enumerate(mean_losses.tolist())},
+                              **{f"weight_{k}": float(v) for k, v in enumerate((weight_sum / steps).tolist())}}
+                if epoch % c.eval_every == 0 or epoch == c.epochs:
+                    for split, x, y in self._eval_splits():
+                        row = {"epoch": epoch, "split": split, **self.evaluate(x, y, eval_batch_size)}
+                        self.history.append({**row, **train_cols})
+                if checkpoint is not None:
+                    self.save(checkpoint, time_offset + time.perf_counter())
+                if progress:
+                    bar.set_postfix(epoch=f"{epoch}/{c.epochs}", loss=f"{float(total_sum) / steps:.4f}")
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch)
+
+    def _eval_splits(self):
+        d = self.data
+        yield "test", d.x_test, d.y_test
+        if len(d.x_val):
+            yield "val", d.x_val, d.y_val
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> dict[str, float]:
+        """Metrics of the model (eval mode) on uint8 images x (N, C, H, H) with labels y (N, m).
+
+        ``acc_<k>``: per-level top-1 accuracy of ``predict_levels(model.level_scores(out))``;
+        ``full_path``, ``hvr`` of those predictions; ``consistent_full_path``: full-path accuracy of
+        :func:`~hmc.metrics.levels.consistent_decode` of the same scores.
+        """
+        self.model.eval()
+        scores: list[list[torch.Tensor]] = [[] for _ in range(self.m)]
+        for start in range(0, len(x), batch_size):
+            xb = (_test_view(x[start : start + batch_size].to(self.device), self.image_size) - self.mean) / self.std
+            with self._autocast():
+                out = self.model(xb)
+            for k, s in enumerate(self.model.level_scores(out)):
+                scores[k].append(s.float())
+        self.model.train()
+        per_level = [torch.cat(s) for s in scores]
+        pred = predict_levels(per_level).cpu().numpy()
+        consistent = consistent_decode(per_level, self.data.level_parents).cpu().numpy()
+        truth = y.cpu().numpy()
+        acc = level_accuracy(pred, truth)
+        return {
+            **{f"acc_{k}": float(a) for k, a in enumerate(acc)},
+            "full_path": float(full_path_accuracy(pred, truth)),
+            "hvr": float(hierarchy_violation_rate(pred, self.data.level_parents)),
+            "consistent_full_path": float(full_path_accuracy(consistent, truth)),
+        }
+
+
+# ------------------------------------------------------------------------------------- results
+def result_rows(dataset: str, method_label: str, seed: int, result: ImageRunResult) -> pd.DataFrame:
+    """Tidy rows of a run: per selection protocol, the test metrics at the epoch it selects.
+
+    Protocols (:func:`hmc.metrics.levels.select_epoch` on the test rows' ``acc_<k>``): ``"authors"``
+    (best on test, replaced only when every level improves), ``"last"``, and ``"validation"`` (best
+    mean per-level validation accuracy) when the history has validation rows. Metrics, in order:
+    ``acc_<level name>`` per level (finest first), ``full_path``, ``hvr``, ``consistent_full_path``.
+    Columns :data:`RESULT_COLUMNS`; ``epoch`` is the selected epoch (1-based), and the settings
+    columns repeat the run's ``epochs``, ``batch_size``, ``schedule``, ``image_size``,
+    ``pretrained_used``, ``device`` and ``wall_time_s``.
+    """
+    history = result.history
+    m = len(result.level_names)
+    acc_cols = [f"acc_{k}" for k in range(m)]
+    missing = set(history_columns(m)) - set(history.columns)
+    if missing:
+        raise ValueError(f"history lacks the columns {sorted(missing)}")
+    test = history[history["split"] == "test"].reset_index(drop=True)
+    val = history[history["split"] == "val"].reset_index(drop=True)
+    if test.empty:
+        raise ValueError("history has no test rows")
+    if len(val) and not np.array_equal(val["epoch"].to_numpy(), test["epoch"].to_numpy()):
+        raise ValueError(f"validation epochs {val['epoch'].tolist()} differ from test epochs {test['epoch'].tolist()}")
+    val_acc = val[acc_cols].to_numpy() if len(val) else None
+    protocols = [p for p in SELECTION_PROTOCOLS if p != "validation" or val_acc is not None]
+    settings = {
+        "epochs": result.config.epochs,
+        "batch_size": result.config.batch_size,
+        "schedule": result.config.schedule,
+        "image_size": result.image_size,
+        "pretrained_used": bool(result.pretrained_used),
+        "device": result.device,
+        "wall_time_s": round(float(result.wall_time_s), 3),
+    }
+    metric_cols = {**{f"acc_{name}": f"acc_{k}" for k, name in enumerate(result.level_names)},
+                   **{name: name for name in METRICS}}
+    rows = []
+    for protocol in protocols:
+        i = select_epoch(test[acc_cols].to_numpy(), protocol, val_acc)
+        for metric, column in metric_cols.items():
+            rows.append({"dataset": dataset, "method": method_label, "seed": int(seed), "protocol": protocol,
+                         "epoch": int(test["epoch"].iloc[i]), "metric": metric,
+                         "value": float(test[column].iloc[i]), **settings})
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))

@@ -1,0 +1,321 @@
+"""Tests of hmc.image_train: every method trains, runs are seeded, a killed run resumes exactly.
+
+Tiny CPU runs: synthetic 8x8 images, 64 training images, batch 16, ResNet-18 from random weights,
+one torch thread. The resume test kills a training subprocess with SIGKILL after its first
+checkpoint and checks that the continued run equals an uninterrupted one bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hmc.data.synthetic_images import make_synthetic_images
+from hmc.image_train import (
+    RESULT_COLUMNS,
+    ImageRunConfig,
+    ImageRunResult,
+    _test_view,
+    _train_view,
+    history_columns,
+    result_rows,
+    train_image_model,
+)
+
+torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = {  # 64 training images each
+    "two": {"branching": (2, 2), "n_per_class": 16, "n_test_per_class": 4, "size": 8, "validation": True},
+    "three": {"branching": (2, 2, 2), "n_per_class": 8, "n_test_per_class": 2, "size": 8, "validation": True},
+}
+BASE = {"batch_size": 16, "pretrained": False, "device": "cpu"}
+
+
+@lru_cache(maxsize=None)
+def _data(key: str):
+    return make_synthetic_images(**DATA[key], seed=0)
+
+
+@lru_cache(maxsize=None)
+def _run(key: str, method: str, epochs: int = 2, **options) -> ImageRunResult:
+    config = ImageRunConfig(method, epochs, **BASE, **options)
+    return train_image_model(_data(key), config, progress=False)
+
+
+# ------------------------------------------------------------------------------------- methods
+@pytest.mark.parametrize(
+    "key, method, options, epochs_seen",
+    [
+        ("three", "hcal", {}, [1, 2]),
+        ("two", "flat", {}, [1, 2]),
+        ("two", "mmoe", {"epochs": 3, "eval_every": 2}, [2, 3]),
+        ("three", "chmcnn", {}, [1, 2]),
+    ],
+)
+def test_each_method_trains_and_reports_history(key, method, options, epochs_seen):
+    result = _run(key, method, **options)
+    data = _data(key)
+    m = data.n_levels
+    h = result.history
+    assert list(h.columns) == history_columns(m)
+    assert list(h.columns[:2 + m]) == ["epoch", "split", *(f"acc_{k}" for k in range(m))]
+    assert h["epoch"].tolist() == [e for e in epochs_seen for _ in ("test", "val")]
+    assert h["split"].tolist() == ["test", "val"] * len(epochs_seen)
+    metrics = h[[f"acc_{k}" for k in range(m)] + ["full_path", "hvr", "consistent_full_path"]].to_numpy()
+    assert ((metrics >= 0) & (metrics <= 1)).all()
+    losses = h[[f"loss_{k}" for k in range(m)]].to_numpy()
+    assert np.isfinite(losses).all() and (losses > 0).all()
+    weights = h[[f"weight_{k}" for k in range(m)]].to_numpy()
+    expected = {
+        "flat": np.full(m, 1 / m),
+        "mmoe": np.ones(m),
+        # MCLoss is the mean over all nodes: level k carries C_k / n_nodes of it
+        "chmcnn": np.array(data.n_classes) / sum(data.n_classes),
+    }
+    if method == "hcal":  # softmax of the losses / gamma at every step: each step's weights sum to 1
+        assert np.allclose(weights.sum(axis=1), 1.0) and (weights > 0).all()
+    else:
+        assert np.allclose(weights, expected[method][None, :], rtol=0, atol=1e-12)
+    # test and validation rows of an epoch carry the same training losses, different metrics
+    assert np.array_equal(losses[0::2], losses[1::2])
+    assert result.device == "cpu" and result.pretrained_used is False
+    assert result.level_names == data.level_names and result.image_size == 8
+
+
+def test_evaluation_matches_a_hand_computation():
+    """The history's test and validation metrics, recomputed from the trained model with loops."""
+    result = _run("three", "hcal")
+    data, model = _data("three"), result.model
+    m = data.n_levels
+    parents = data.level_parents
+    last = result.history[result.history["epoch"] == 2].set_index("split")
+    for split, x, y in (("test", data.x_test, data.y_test), ("val", data.x_val, data.y_val)):
+        mean = torch.tensor(data.mean).view(1, -1, 1, 1)
+        std = torch.tensor(data.std).view(1, -1, 1, 1)
+        with torch.no_grad():
+            f = model((x.float() / 255 - mean) / std)
+            scores = [(f @ F.normalize(p, dim=1).T).numpy() for p in model.prototypes]
+        y = y.numpy()
+        n = len(y)
+        pred = np.array([[int(np.argmax(scores[k][i])) for k in range(m)] for i in range(n)])
+        for k in range(m):
+            assert last.loc[split, f"acc_{k}"] == sum(pred[i, k] == y[i, k] for i in range(n)) / n
+        assert last.loc[split, "full_path"] == sum(all(pred[i] == y[i]) for i in range(n)) / n
+        violations = sum(any(parents[k][pred[i, k]] != pred[i, k + 1] for k in range(m - 1)) for i in range(n))
+        assert last.loc[split, "hvr"] == violations / n
+        # consistent decoding by enumerating every valid path (fine class -> its ancestors)
+        paths = []
+        for c in range(data.n_classes[0]):
+            path = [c]
+            for k in range(m - 1):
+                path.append(int(parents[k][path[-1]]))
+            paths.append(path)
+        right = 0
+        for i in range(n):
+            best = max(paths, key=lambda p: sum(scores[k][i, p[k]] for k in range(m)))
+            right += best == list(y[i])
+        assert last.loc[split, "consistent_full_path"] == right / n
+
+
+def test_transforms_of_small_and_large_images():
+    x = torch.randint(0, 256, (2, 3, 72, 72), dtype=torch.uint8)
+    small = x[:, :, :8, :8]
+    assert torch.equal(_test_view(small, 8), small.float() / 255)
+    assert _train_view(small, 8, torch.Generator().manual_seed(0)).shape == (2, 3, 8, 8)
+    assert _test_view(x, 72).shape == (2, 3, 224, 224)
+    assert _train_view(x, 72, torch.Generator().manual_seed(0)).shape == (2, 3, 224, 224)
+
+
+# ------------------------------------------------------------------------------------- seeds
+def test_same_seed_same_history_other_seed_differs():
+    first = _run("three", "hcal")
+    again = train_image_model(_data("three"), first.config, progress=False)
+    pd.testing.assert_frame_equal(first.history, again.history, check_exact=True)
+    for (name, a), b in zip(first.model.state_dict().items(), again.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    other = _run("three", "hcal", seed=1)
+    assert not np.array_equal(first.history[["loss_0", "loss_1"]].to_numpy(),
+                              other.history[["loss_0", "loss_1"]].to_numpy())
+
+
+# ------------------------------------------------------------------------------------- resuming
+_CHILD = """
+import json, sys, time, torch
+torch.set_num_threads(1)
+from hmc.data.synthetic_images import make_synthetic_images
+from hmc.image_train import ImageRunConfig, train_image_model
+data_kw, config_kw, path = json.loads(sys.argv[1])
+data_kw["branching"] = tuple(data_kw["branching"])
+config_kw["lr_prototypes"] = tuple(config_kw["lr_prototypes"])
+
+def pause(epoch):  # after the checkpoint of epoch 1: wait to be killed
+    if epoch == 1:
+        time.sleep(600)
+
+train_image_model(make_synthetic_images(**data_kw, seed=0), ImageRunConfig(**config_kw), checkpoint=path,
+                  progress=False, on_epoch_end=pause)
+"""
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    """SIGKILL after epoch 1's checkpoint; the continued run must equal a run never interrupted."""
+    # a stateful balancer (losses of past epochs) and a cosine schedule: both must be restored
+    config = ImageRunConfig("hcal", 3, balancer="dwa", schedule="cosine", **BASE)
+    path = tmp_path / "run.pt"
+    args = json.dumps([DATA["two"], dataclasses.asdict(config), str(path)])
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, args], cwd=REPO, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        uninterrupted = train_image_model(_data("two"), config, progress=False)  # meanwhile, here
+        deadline = time.monotonic() + 120
+        while not path.exists():
+            if child.poll() is not None:
+                pytest.fail(f"the training subprocess ended early:\n{child.stderr.read().decode()}")
+            if time.monotonic() > deadline:
+                pytest.fail("no checkpoint after 120 s")
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert torch.load(path, weights_only=True)["epoch"] == 1
+
+    epochs = []
+    resumed = train_image_model(_data("two"), config, checkpoint=path, progress=False, on_epoch_end=epochs.append)
+    assert epochs == [2, 3]  # it continued, it did not start over
+    pd.testing.assert_frame_equal(resumed.history, uninterrupted.history, check_exact=True)
+    for (name, a), b in zip(uninterrupted.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    # a finished checkpoint is returned as it is
+    epochs.clear()
+    again = train_image_model(_data("two"), config, checkpoint=path, progress=False, on_epoch_end=epochs.append)
+    assert epochs == []
+    pd.testing.assert_frame_equal(again.history, uninterrupted.history, check_exact=True)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after_epoch_1(epoch):
+    if epoch == 1:
+        raise _Stop
+
+
+def test_checkpoint_holds_the_schedule_and_refuses_another_config(tmp_path):
+    config = ImageRunConfig("hcal", 2, schedule="cosine", lr_prototypes=(0.05, 0.1), **BASE)
+    path = tmp_path / "run.pt"
+    with pytest.raises(_Stop):
+        train_image_model(_data("two"), config, checkpoint=path, progress=False, on_epoch_end=_stop_after_epoch_1)
+    state = torch.load(path, weights_only=True)
+    assert state["epoch"] == 1 and [row["epoch"] for row in state["history"]] == [1, 1]
+    # cosine over 2 epochs: epoch 2 runs at (1 + cos(pi / 2)) / 2 = 1/2 of each base rate
+    factor = 0.5 * (1 + math.cos(math.pi / 2))
+    lrs = sorted(group["lr"] for group in state["optimizer"]["param_groups"])
+    assert lrs == pytest.approx(sorted([0.01 * factor, 0.05 * factor, 0.1 * factor]), rel=1e-12)
+    with pytest.raises(ValueError, match="another config"):
+        train_image_model(_data("two"), dataclasses.replace(config, seed=1), checkpoint=path, progress=False)
+    other_data = make_synthetic_images(**{**DATA["two"], "n_per_class": 15}, seed=0)
+    with pytest.raises(ValueError, match="other data"):
+        train_image_model(other_data, config, checkpoint=path, progress=False)
+
+
+# ------------------------------------------------------------------------------------- config
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"method": "resnet"},
+        {"balancer": "max"},
+        {"noise": "laplace"},
+        {"schedule": "step"},
+        {"epochs": 0},
+        {"batch_size": 0},
+        {"eval_every": 0},
+        {"eps": -0.1},
+        {"tau": 0.0},
+        {"lr_prototypes": ()},
+        {"pretrained": "yes"},
+        {"device": "gpu0"},
+    ],
+)
+def test_invalid_config_raises(kwargs):
+    with pytest.raises(ValueError):
+        ImageRunConfig(**{"method": "hcal", "epochs": 1, **kwargs})
+
+
+def test_too_few_prototype_rates_raise():
+    with pytest.raises(ValueError, match="lr_prototypes"):
+        train_image_model(_data("three"), ImageRunConfig("hcal", 1, lr_prototypes=(0.1, 0.2), **BASE), progress=False)
+
+
+# ------------------------------------------------------------------------------------- result rows
+def _result(rows: list[tuple], level_names=("fine", "coarse")) -> ImageRunResult:
+    """A result with a hand-written history: rows of (epoch, split, acc_0, acc_1, full_path)."""
+    records = [{"epoch": e, "split": s, "acc_0": a0, "acc_1": a1, "full_path": fp, "hvr": 0.1 * e,
+                "consistent_full_path": fp + 0.01, "loss_0": 1.0, "loss_1": 1.0, "weight_0": 0.5, "weight_1": 0.5}
+               for e, s, a0, a1, fp in rows]
+    config = ImageRunConfig("hcal", 3, schedule="cosine", **BASE)
+    return ImageRunResult(history=pd.DataFrame(records, columns=history_columns(2)), config=config,
+                          pretrained_used=False, device="cpu", wall_time_s=12.3456, level_names=level_names,
+                          image_size=32)
+
+
+def test_result_rows_select_epochs_by_protocol():
+    test = [(1, "test", 0.5, 0.6, 0.30), (2, "test", 0.7, 0.6, 0.40), (3, "test", 0.6, 0.9, 0.35)]
+    val = [(1, "val", 0.9, 0.9, 0.0), (2, "val", 0.95, 0.95, 0.0), (3, "val", 0.5, 0.5, 0.0)]
+    rows = result_rows("synthetic", "hcal", 7, _result(list(itertools.chain(*zip(test, val)))))
+    assert list(rows.columns) == list(RESULT_COLUMNS)
+    # authors: epoch 2 ties level 1 (0.6) so epoch 1 stays; epoch 3 beats epoch 1 at both levels
+    # last: 3; validation: best mean validation accuracy at epoch 2
+    chosen = rows.groupby("protocol", sort=False)["epoch"].unique().map(list).to_dict()
+    assert chosen == {"authors": [3], "last": [3], "validation": [2]}
+    metrics = ["acc_fine", "acc_coarse", "full_path", "hvr", "consistent_full_path"]
+    for protocol in ("authors", "last", "validation"):
+        assert rows[rows["protocol"] == protocol]["metric"].tolist() == metrics
+    at_2 = rows[rows["protocol"] == "validation"].set_index("metric")["value"]
+    assert at_2.to_dict() == pytest.approx({"acc_fine": 0.7, "acc_coarse": 0.6, "full_path": 0.40, "hvr": 0.2,
+                                            "consistent_full_path": 0.41})
+    assert (rows["dataset"] == "synthetic").all() and (rows["method"] == "hcal").all() and (rows["seed"] == 7).all()
+    settings = rows.iloc[0][["epochs", "batch_size", "schedule", "image_size", "pretrained_used", "device",
+                             "wall_time_s"]].tolist()
+    assert settings == [3, 16, "cosine", 32, False, "cpu", 12.346]
+
+    # without validation rows: authors and last only; authors keeps epoch 1 when no epoch beats it everywhere
+    rows = result_rows("synthetic", "hcal", 7, _result([(1, "test", 0.5, 0.6, 0.3), (2, "test", 0.9, 0.5, 0.4)]))
+    assert rows.groupby("protocol", sort=False)["epoch"].first().to_dict() == {"authors": 1, "last": 2}
+
+
+def test_result_rows_from_a_real_run_and_embeddings():
+    result = _run("three", "hcal")
+    rows = result_rows("synthetic", "hcal", 0, result)
+    assert set(rows["protocol"]) == {"authors", "last", "validation"}
+    assert set(rows["metric"]) == {"acc_fine", "acc_middle", "acc_coarse", "full_path", "hvr", "consistent_full_path"}
+    last = result.history[(result.history["split"] == "test") & (result.history["epoch"] == 2)].iloc[0]
+    got = rows[rows["protocol"] == "last"].set_index("metric")["value"]
+    assert got["acc_middle"] == last["acc_1"] and got["hvr"] == last["hvr"]
+
+    emb = result.embeddings(n=5)
+    assert emb["features"].shape == (5, 256) and emb["labels"].shape == (5, 3)
+    assert np.allclose(np.linalg.norm(emb["features"], axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(emb["labels"], _data("three").y_test.numpy()[emb["index"]])
+    assert [p.shape for p in emb["prototypes"]] == [(8, 256), (4, 256), (2, 256)]
