@@ -171,12 +171,16 @@ class _ThreadTuner:
     timed), then ``period`` steps with the one whose median step time was lower; repeat. On a
     quiet 2-core CPU 2 threads win (measured 13.6 vs 19.4 ms per step, 10 seeds on cellcycle_FUN);
     with one core busy elsewhere 1 thread wins (18.0 vs 43.2 ms). The probes cost about
-    ``probe / period`` of the steps at the slower setting.
+    ``probe / period`` of the steps at the slower setting. The run phase also ends after
+    ``max_seconds``: when the load changes just after a probe, 2 threads sharing one core can be
+    20x slower than 1 (measured: 2 against 48 steps/s), and 600 such steps would cost minutes.
     """
 
-    def __init__(self, candidates: tuple[int, ...], probe: int = 15, period: int = 600, warmup: int = 5):
+    def __init__(self, candidates: tuple[int, ...], probe: int = 15, period: int = 600, warmup: int = 5,
+                 max_seconds: float = 20.0):
         self.candidates = tuple(dict.fromkeys(int(c) for c in candidates))
-        self.probe, self.period, self.warmup = probe, period, warmup
+        self.probe, self.period, self.warmup, self.max_seconds = probe, period, warmup, max_seconds
+        self._run_start = 0.0  # perf_counter at the start of the current run phase
         self.steps: dict[int, int] = {c: 0 for c in self.candidates}
         self._times: dict[int, list[float]] = {c: [] for c in self.candidates}
         self._best = self.candidates[0]
@@ -208,11 +212,14 @@ class _ThreadTuner:
         if self._probing:
             self._times[self._current].append(elapsed)
         self._count += 1
-        if self._count == self.warmup + self.probe * len(self.candidates):
+        probe_end = self.warmup + self.probe * len(self.candidates)
+        if self._count == probe_end:
             medians = {c: float(np.median(ts)) for c, ts in self._times.items()}
             self._best = min(self.candidates, key=lambda c: medians[c])
             self._times = {c: [] for c in self.candidates}
-        elif self._count >= self.warmup + self.probe * len(self.candidates) + self.period:
+            self._run_start = time.perf_counter()
+        elif self._count > probe_end and (self._count >= probe_end + self.period
+                                          or time.perf_counter() - self._run_start >= self.max_seconds):
             self._count = self.warmup  # next cycle: probe again (no warm-up)
 
 

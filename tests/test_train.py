@@ -193,7 +193,7 @@ def test_thread_tuner_follows_the_faster_setting(monkeypatch):
     clock = {"t": 0.0, "cost": {2: 1.0, 1: 3.0}}
     monkeypatch.setattr(T.time, "perf_counter", lambda: clock["t"])
     old = torch.get_num_threads()
-    tuner = T._ThreadTuner((2, 1), probe=3, period=10, warmup=2)
+    tuner = T._ThreadTuner((2, 1), probe=3, period=10, warmup=2, max_seconds=1e9)
     used = []
     try:
         for step in range(60):
@@ -211,3 +211,25 @@ def test_thread_tuner_follows_the_faster_setting(monkeypatch):
     # the change at step 30 falls in a run phase; the probes at 34-39 find 1 thread faster
     assert set(used[40:50]) == {1} and used[50:56] == [2, 2, 2, 1, 1, 1] and set(used[56:]) == {1}
     assert sum(tuner.steps.values()) == 60
+
+def test_thread_tuner_probes_again_after_max_seconds(monkeypatch):
+    """A run phase ends after max_seconds even before `period` steps (the load may have changed)."""
+    import torch
+
+    clock = {"t": 0.0}
+    monkeypatch.setattr(T.time, "perf_counter", lambda: clock["t"])
+    old = torch.get_num_threads()
+    tuner = T._ThreadTuner((2, 1), probe=3, period=1000, warmup=2, max_seconds=10.0)
+    used = []
+    try:
+        for step in range(30):
+            tuner.begin()
+            threads = torch.get_num_threads()
+            used.append(threads)
+            clock["t"] += 1.0 if threads == 2 else 3.0  # 2 threads faster: runs use 2
+            tuner.end()
+    finally:
+        torch.set_num_threads(old)
+    # 2 warm-up + 3 + 3 probes (steps 0-7), then a run of 10 one-second steps (8-17) ends at 10 s,
+    # and the probes start again at step 18: 3 x 2 threads, 3 x 1 thread
+    assert set(used[8:18]) == {2} and used[18:24] == [2, 2, 2, 1, 1, 1] and set(used[24:]) == {2}
