@@ -37,6 +37,15 @@ uninterrupted run bit for bit (``tests/test_image_train.py`` kills a run with SI
 
 :func:`result_rows` turns a run into tidy rows, one per model-selection protocol
 (:data:`hmc.metrics.levels.SELECTION_PROTOCOLS`) and metric.
+
+Sweeps: the result tables name a run by a method *label* (:data:`METHOD_LABELS`): HCAL as the
+authors run it (``hcal``), its ablations (``hcal-noagg``, ``hcal-noperturb``, ``hcal-gauss``, one
+``hcal-<balancer>`` per other balancer) and the baselines; :func:`method_config` gives a label's
+:class:`ImageRunConfig`. :func:`run_image_sweep` runs units ``(dataset, label, seed)`` one after the
+other, each with its own checkpoint, and appends their rows to a results CSV and a history CSV
+(rewritten atomically after each unit), so a sweep killed at any moment resumes where it stopped:
+finished units are read back, the unit in progress continues from its last epoch. It can also keep
+the t-SNE material of the HCAL runs (:func:`save_embeddings`, :func:`load_embeddings`).
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +82,7 @@ from hmc.metrics.levels import (
 )
 from hmc.models import derive_seed
 from hmc.models.images import MMoE, CHMCNNHeads, FlatMultiTask, HCALNet
+from hmc.train import Unit, write_results_atomic
 
 METHODS = ("hcal", "flat", "mmoe", "chmcnn")
 """Values of ``ImageRunConfig.method``."""
@@ -665,3 +675,252 @@ def result_rows(dataset: str, method_label: str, seed: int, result: ImageRunResu
                          "epoch": int(test["epoch"].iloc[i]), "metric": metric,
                          "value": float(test[column].iloc[i]), **settings})
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+# ------------------------------------------------------------------------------------- sweeps
+LABEL_SETTINGS: dict[str, dict[str, Any]] = {
+    "hcal": {"method": "hcal"},
+    "hcal-noagg": {"method": "hcal", "aggregate": False},
+    "hcal-noperturb": {"method": "hcal", "eps": 0.0},
+    "hcal-gauss": {"method": "hcal", "noise": "gaussian"},
+    **{f"hcal-{b}": {"method": "hcal", "balancer": b} for b in ("convergence_rate", "dwa", "uncertainty", "equal")},
+    "flat": {"method": "flat"},
+    "mmoe": {"method": "mmoe"},
+    "chmcnn": {"method": "chmcnn"},
+}
+"""Method label -> the :class:`ImageRunConfig` fields it sets; every other field keeps its default
+(HCAL: balancer ``softmax_loss``, aggregation on, uniform perturbation with eps 0.01) or the sweep's
+shared setting. ``hcal-noperturb`` is eps = 0; ``hcal-gauss`` is N(0, eps^2) noise with eps 0.01."""
+METHOD_LABELS = tuple(LABEL_SETTINGS)
+"""The method labels of the result tables: ``hcal``, its ablations, then the baselines ``flat``,
+``mmoe``, ``chmcnn``."""
+LABEL_FIELDS = ("method", "balancer", "aggregate", "eps", "noise")
+"""Config fields that the labels define; :func:`method_config` refuses them as shared settings."""
+SWEEP_KEY = ("dataset", "method", "seed")
+"""Columns that name a unit in the results and history CSVs (``method`` holds the label)."""
+
+
+def method_config(label: str, epochs: int, **common) -> ImageRunConfig:
+    """The :class:`ImageRunConfig` of a method label (:data:`METHOD_LABELS`).
+
+    ``ImageRunConfig(epochs=epochs, **LABEL_SETTINGS[label], **common)``. ``common`` are the shared
+    settings of a study (``batch_size``, ``schedule``, ``lr_*``, ``device``, ``pretrained``,
+    ``seed``, ...); the fields a label defines (:data:`LABEL_FIELDS`) are not accepted there.
+
+    Raises ValueError on an unknown label, a label field or an unknown field in ``common``, and
+    on settings that :class:`ImageRunConfig` refuses.
+
+    >>> method_config("hcal-noagg", 5).aggregate
+    False
+    """
+    if label not in LABEL_SETTINGS:
+        raise ValueError(f"unknown method label {label!r}; known: {', '.join(METHOD_LABELS)}")
+    fixed = sorted(set(common) & set(LABEL_FIELDS))
+    if fixed:
+        raise ValueError(f"{fixed} are set by the method labels, not shared settings (got {common})")
+    known = {f.name for f in dataclasses.fields(ImageRunConfig)}
+    unknown = sorted(set(common) - known)
+    if unknown:
+        raise ValueError(f"unknown ImageRunConfig field(s) {unknown}; known: {sorted(known - set(LABEL_FIELDS))}")
+    return ImageRunConfig(epochs=epochs, **LABEL_SETTINGS[label], **common)
+
+
+def checkpoint_path(checkpoint_dir: str | os.PathLike, dataset: str, label: str, seed: int) -> Path:
+    """Where :func:`run_image_sweep` keeps a unit's checkpoint: ``<checkpoint_dir>/<dataset>/<label>/seed<k>.pt``."""
+    return Path(checkpoint_dir) / dataset / label / f"seed{int(seed)}.pt"
+
+
+def embeddings_path(embeddings_dir: str | os.PathLike, dataset: str, label: str, seed: int) -> Path:
+    """Where :func:`run_image_sweep` keeps a unit's embeddings: ``<embeddings_dir>/<dataset>__<label>__seed<k>.npz``."""
+    return Path(embeddings_dir) / f"{dataset}__{label}__seed{int(seed)}.npz"
+
+
+def save_embeddings(result: ImageRunResult, path: str | os.PathLike, n: int = 500) -> None:
+    """Write ``result.embeddings(n=n)`` to ``path`` as a compressed npz, atomically.
+
+    Arrays: ``features`` float16 (n, d), ``labels`` int64 (n, m), ``index`` int64 (n,),
+    ``prototypes_<k>`` float32 (C_k, d) for each level k (HCAL only), ``level_names`` (m,) str.
+    Read it back with :func:`load_embeddings`.
+    """
+    emb = result.embeddings(n=n)
+    arrays = {
+        "features": emb["features"].astype(np.float16),
+        "labels": emb["labels"],
+        "index": emb["index"],
+        "level_names": np.array(result.level_names, dtype=str),
+        **{f"prototypes_{k}": p.astype(np.float32) for k, p in enumerate(emb["prototypes"])},
+    }
+    with atomic_write(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+def load_embeddings(path: str | os.PathLike) -> dict[str, Any]:
+    """The npz of :func:`save_embeddings` as a dict: ``features`` float32 (n, d), ``labels`` (n, m),
+    ``index`` (n,), ``prototypes`` list of (C_k, d) (empty for a baseline), ``level_names`` tuple."""
+    with np.load(path, allow_pickle=False) as z:
+        n_banks = sum(1 for key in z.files if key.startswith("prototypes_"))
+        return {
+            "features": z["features"].astype(np.float32),
+            "labels": z["labels"],
+            "index": z["index"],
+            "prototypes": [z[f"prototypes_{k}"] for k in range(n_banks)],
+            "level_names": tuple(str(v) for v in z["level_names"]),
+        }
+
+
+def _read_csv(path: str | os.PathLike, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The CSV at ``path`` (an empty frame with ``columns`` when absent or empty)."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=list(columns))
+    return pd.read_csv(path)
+
+
+def _unit_mask(table: pd.DataFrame, unit: Unit) -> pd.Series:
+    return ((table["dataset"].astype(str) == unit.dataset) & (table["method"].astype(str) == unit.method)
+            & (table["seed"].astype(int) == unit.seed))
+
+
+def _replace_unit_rows(path: str | os.PathLike, rows: pd.DataFrame, unit: Unit, columns: tuple[str, ...]) -> None:
+    """Rewrite the CSV at ``path`` atomically with the unit's old rows (if any) replaced by ``rows``."""
+    table = _read_csv(path, columns)
+    kept = table[~_unit_mask(table, unit)] if len(table) else table
+    write_results_atomic(pd.concat([kept, rows], ignore_index=True) if len(kept) else rows, path)
+
+
+def _sweep_units(units: Iterable) -> list[Unit]:
+    """Units as :class:`hmc.train.Unit`, duplicates dropped, labels checked."""
+    out: list[Unit] = []
+    for u in units:
+        unit = Unit(str(u[0]), str(u[1]), int(u[2]))
+        if unit.method not in LABEL_SETTINGS:
+            raise ValueError(f"unknown method label {unit.method!r} in {tuple(u)}; known: {', '.join(METHOD_LABELS)}")
+        if unit not in out:
+            out.append(unit)
+    return out
+
+
+def _check_finished(rows: pd.DataFrame, config: ImageRunConfig, unit: Unit, results_csv) -> None:
+    """ValueError when a finished unit's rows were produced with other recorded settings."""
+    wanted: dict[str, Any] = {"epochs": config.epochs, "batch_size": config.batch_size, "schedule": config.schedule}
+    if config.pretrained is not None:
+        wanted["pretrained_used"] = config.pretrained
+    stored = {key: rows[key].unique().tolist() for key in wanted}
+    differs = [key for key in wanted if stored[key] != [wanted[key]]]
+    if differs:
+        raise ValueError(
+            f"{results_csv} already holds unit {tuple(unit)} with settings "
+            f"{ {k: stored[k] for k in differs} }, not { {k: wanted[k] for k in differs} }: use another results "
+            "file (one per profile), or delete that unit's rows and its checkpoint"
+        )
+
+
+def _in_unit_order(table: pd.DataFrame, units: list[Unit]) -> pd.DataFrame:
+    """The rows of ``table`` that belong to ``units``, grouped in the order of ``units``."""
+    if table.empty:
+        return table.reset_index(drop=True)
+    keys = pd.DataFrame(units, columns=list(SWEEP_KEY))
+    t = table.assign(dataset=table["dataset"].astype(str), method=table["method"].astype(str),
+                     seed=table["seed"].astype(int))
+    return keys.merge(t, on=list(SWEEP_KEY), how="inner")[list(table.columns)]
+
+
+def run_image_sweep(
+    units: Iterable[Unit | tuple[str, str, int]],
+    results_csv: str | os.PathLike,
+    history_csv: str | os.PathLike,
+    *,
+    load: Callable[[str], ImageHierarchy],
+    epochs: int,
+    checkpoint_dir: str | os.PathLike,
+    progress: bool = True,
+    on_unit_done: Callable[[pd.DataFrame], None] | None = None,
+    embeddings_dir: str | os.PathLike | None = None,
+    **common,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train the unfinished units of a sweep, one at a time, resumably; return the units' results and histories.
+
+    Parameters
+    ----------
+    units
+        ``(dataset, label, seed)`` triples, ``label`` in :data:`METHOD_LABELS`; run in the order
+        given (duplicates once).
+    results_csv
+        Tidy results (:data:`RESULT_COLUMNS`, ``method`` = the label). A unit with rows there is
+        finished and read back, not trained, provided the settings those rows record match this
+        call's: ``epochs``, ``batch_size``, ``schedule``, and ``pretrained_used`` when
+        ``pretrained`` is given (True / False); otherwise ValueError. The other settings (learning
+        rates, device, ...) are not in the rows: keep one results file per profile.
+    history_csv
+        Every unit's :attr:`ImageRunResult.history` with ``dataset, method, seed`` in front
+        (the ``acc_<k>``, ``loss_<k>``, ``weight_<k>`` columns of the largest number of levels
+        present; NaN where a dataset has fewer).
+    load
+        ``load(dataset) -> ImageHierarchy``; called only for datasets with an unfinished unit, and
+        one dataset is held at a time (units of a dataset are best given together).
+    epochs
+        Training epochs of every unit.
+    checkpoint_dir
+        A unit trains with the checkpoint :func:`checkpoint_path` (``<dir>/<dataset>/<label>/seed<k>.pt``),
+        so a unit killed mid-way continues from its last epoch (and refuses another config there).
+    progress
+        The trainer's tqdm bar.
+    on_unit_done
+        Called with a unit's result rows after they are written (only for units trained by this call).
+    embeddings_dir
+        If given, each HCAL-family unit trained by this call (``config.method == "hcal"``) also
+        writes :func:`save_embeddings` (500 test images) to :func:`embeddings_path`.
+    common
+        Shared :class:`ImageRunConfig` settings (:func:`method_config`); ``seed`` comes from the units.
+
+    Returns
+    -------
+    (results, histories)
+        The rows of the requested units from the two CSVs, grouped in the order of ``units``.
+
+    Each trained unit: :func:`train_image_model` with its checkpoint; the embeddings (if asked);
+    then its history, and last its result rows, replace any rows of that unit in the two CSVs
+    (whole file rewritten atomically by :func:`hmc.train.write_results_atomic`). The result rows
+    mark a unit finished, so a kill between the writes re-runs the unit, which returns at once
+    from its final checkpoint. The model is dropped after each unit (CUDA cache emptied).
+    """
+    if "seed" in common:
+        raise ValueError(f"seed is set per unit, not a shared setting (got seed={common['seed']!r})")
+    units = _sweep_units(units)
+    configs = {u: method_config(u.method, epochs, seed=u.seed, **common) for u in units}
+    results = _read_csv(results_csv, RESULT_COLUMNS)
+    missing = set(RESULT_COLUMNS) - set(results.columns)
+    if missing:
+        raise ValueError(f"{results_csv} lacks the columns {sorted(missing)}; is it a results table of run_image_sweep?")
+    pending = []
+    for unit in units:
+        rows = results[_unit_mask(results, unit)] if len(results) else results
+        if len(rows):
+            _check_finished(rows, configs[unit], unit, results_csv)
+        else:
+            pending.append(unit)
+
+    loaded_name, data = None, None
+    for unit in pending:
+        if unit.dataset != loaded_name:
+            data = None  # release the previous dataset before loading the next
+            data, loaded_name = load(unit.dataset), unit.dataset
+        config = configs[unit]
+        result = train_image_model(data, config, checkpoint=checkpoint_path(checkpoint_dir, *unit), progress=progress)
+        if embeddings_dir is not None and config.method == "hcal":
+            save_embeddings(result, embeddings_path(embeddings_dir, *unit))
+        on_cuda = result.device == "cuda"
+        result.model = result.data = None
+        rows = result_rows(unit.dataset, unit.method, unit.seed, result)
+        history = result.history.copy()
+        for i, (key, value) in enumerate(zip(SWEEP_KEY, unit)):
+            history.insert(i, key, value)
+        del result
+        if on_cuda:
+            torch.cuda.empty_cache()
+        _replace_unit_rows(history_csv, history, unit, (*SWEEP_KEY, *history_columns(data.n_levels)))
+        _replace_unit_rows(results_csv, rows, unit, RESULT_COLUMNS)
+        if on_unit_done is not None:
+            on_unit_done(rows)
+    history_table = _read_csv(history_csv, (*SWEEP_KEY, "epoch", "split"))
+    return (_in_unit_order(_read_csv(results_csv, RESULT_COLUMNS), units), _in_unit_order(history_table, units))

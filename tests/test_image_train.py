@@ -1,8 +1,10 @@
-"""Tests of hmc.image_train: every method trains, runs are seeded, a killed run resumes exactly.
+"""Tests of hmc.image_train: every method trains, runs are seeded, a killed run resumes exactly;
+method labels and the resumable sweep.
 
-Tiny CPU runs: synthetic 8x8 images, 64 training images, batch 16, ResNet-18 from random weights,
-one torch thread. The resume test kills a training subprocess with SIGKILL after its first
-checkpoint and checks that the continued run equals an uninterrupted one bit for bit.
+Tiny CPU runs: synthetic 8x8 images, 64 training images (16 in the sweep tests), batch 16 (8),
+ResNet-18 from random weights, one torch thread. The resume test kills a training subprocess with
+SIGKILL after its first checkpoint and checks that the continued run equals an uninterrupted one
+bit for bit; the sweep tests stop a sweep between units and inside a unit and check what it redoes.
 """
 
 from __future__ import annotations
@@ -26,14 +28,21 @@ import torch
 import torch.nn.functional as F
 
 from hmc.data.synthetic_images import make_synthetic_images
+import hmc.image_train as image_train
 from hmc.image_train import (
+    METHOD_LABELS,
     RESULT_COLUMNS,
     ImageRunConfig,
     ImageRunResult,
     _test_view,
     _train_view,
+    checkpoint_path,
+    embeddings_path,
     history_columns,
+    load_embeddings,
+    method_config,
     result_rows,
+    run_image_sweep,
     train_image_model,
 )
 
@@ -319,3 +328,173 @@ def test_result_rows_from_a_real_run_and_embeddings():
     assert np.allclose(np.linalg.norm(emb["features"], axis=1), 1.0, atol=1e-5)
     assert np.array_equal(emb["labels"], _data("three").y_test.numpy()[emb["index"]])
     assert [p.shape for p in emb["prototypes"]] == [(8, 256), (4, 256), (2, 256)]
+
+
+# ------------------------------------------------------------------------------------- method labels
+def test_method_labels_map_to_their_configs():
+    assert METHOD_LABELS == ("hcal", "hcal-noagg", "hcal-noperturb", "hcal-gauss", "hcal-convergence_rate",
+                             "hcal-dwa", "hcal-uncertainty", "hcal-equal", "flat", "mmoe", "chmcnn")
+    shared = {"batch_size": 8, "schedule": "cosine", "lr_backbone": 0.02, "seed": 3}
+    expected = {  # written out by hand: the defaults are softmax_loss, aggregation, eps 0.01 uniform
+        "hcal": ImageRunConfig("hcal", 4, **shared),
+        "hcal-noagg": ImageRunConfig("hcal", 4, aggregate=False, **shared),
+        "hcal-noperturb": ImageRunConfig("hcal", 4, eps=0.0, **shared),
+        "hcal-gauss": ImageRunConfig("hcal", 4, noise="gaussian", **shared),
+        "hcal-convergence_rate": ImageRunConfig("hcal", 4, balancer="convergence_rate", **shared),
+        "hcal-dwa": ImageRunConfig("hcal", 4, balancer="dwa", **shared),
+        "hcal-uncertainty": ImageRunConfig("hcal", 4, balancer="uncertainty", **shared),
+        "hcal-equal": ImageRunConfig("hcal", 4, balancer="equal", **shared),
+        "flat": ImageRunConfig("flat", 4, **shared),
+        "mmoe": ImageRunConfig("mmoe", 4, **shared),
+        "chmcnn": ImageRunConfig("chmcnn", 4, **shared),
+    }
+    for label in METHOD_LABELS:
+        assert method_config(label, 4, **shared) == expected[label], label
+    hcal = method_config("hcal", 4)
+    assert (hcal.balancer, hcal.aggregate, hcal.eps, hcal.noise) == ("softmax_loss", True, 0.01, "uniform")
+
+
+@pytest.mark.parametrize("label, common", [
+    ("hcal-focal", {}),          # unknown label
+    ("HCAL", {}),
+    ("hcal", {"balancer": "dwa"}),  # a field the labels define
+    ("flat", {"eps": 0.0}),
+    ("hcal", {"learning_rate": 0.1}),  # not a config field
+    ("hcal", {"batch_size": 0}),  # refused by ImageRunConfig
+])
+def test_method_config_rejects_bad_labels_and_settings(label, common):
+    with pytest.raises(ValueError):
+        method_config(label, 2, **common)
+
+
+# ------------------------------------------------------------------------------------- sweeps
+SWEEP_DATA = {  # 16 training images each
+    "two": {"branching": (2, 2), "n_per_class": 4, "n_test_per_class": 2, "size": 8, "validation": True},
+    "three": {"branching": (2, 2, 2), "n_per_class": 2, "n_test_per_class": 1, "size": 8, "validation": True},
+}
+SWEEP = {"batch_size": 8, "pretrained": False, "device": "cpu"}
+
+
+@lru_cache(maxsize=None)
+def _sweep_data(name: str):
+    return make_synthetic_images(**SWEEP_DATA[name], seed=0)
+
+
+def _paths(tmp_path):
+    return tmp_path / "results.csv", tmp_path / "history.csv"
+
+
+def test_sweep_trains_writes_and_reads_back_without_training(tmp_path, monkeypatch):
+    results_csv, history_csv = _paths(tmp_path)
+    ckpt, emb = tmp_path / "ckpt", tmp_path / "emb"
+    units = [("two", "hcal", 0), ("two", "flat", 0), ("three", "hcal-noagg", 1), ("two", "hcal", 0)]
+    loads, done = [], []
+
+    def load(name):
+        loads.append(name)
+        return _sweep_data(name)
+
+    kw = {"load": load, "epochs": 1, "checkpoint_dir": ckpt, "progress": False, "on_unit_done": done.append,
+          "embeddings_dir": emb, **SWEEP}
+    results, histories = run_image_sweep(units, results_csv, history_csv, **kw)
+    assert loads == ["two", "three"] and len(done) == 3  # the duplicate unit runs once
+    assert list(results.columns) == list(RESULT_COLUMNS)
+    keys = [("two", "hcal", 0), ("two", "flat", 0), ("three", "hcal-noagg", 1)]
+    assert list(results[["dataset", "method", "seed"]].drop_duplicates().itertuples(index=False, name=None)) == keys
+    assert list(histories.columns[:5]) == ["dataset", "method", "seed", "epoch", "split"]
+    assert histories.groupby(["dataset", "method", "seed"], sort=False).size().tolist() == [2, 2, 2]  # test, val
+    assert histories.loc[histories.dataset == "two", "acc_2"].isna().all()
+    assert histories.loc[histories.dataset == "three", "acc_2"].notna().all()
+
+    # the label's config with the unit's seed, as a direct run gives it
+    config = method_config("hcal-noagg", 1, seed=1, **SWEEP)
+    direct = train_image_model(_sweep_data("three"), config, progress=False)
+    mine = results[(results.dataset == "three")].reset_index(drop=True)
+    expected = result_rows("three", "hcal-noagg", 1, direct)
+    pd.testing.assert_frame_equal(mine.drop(columns="wall_time_s"), expected.drop(columns="wall_time_s"),
+                                  check_dtype=False)
+    mine_history = histories[histories.dataset == "three"].iloc[:, 3:].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine_history[direct.history.columns], direct.history, check_dtype=False)
+
+    # checkpoints where the contract says, holding the unit's config
+    for dataset, label, seed in keys:
+        state = torch.load(checkpoint_path(ckpt, dataset, label, seed), weights_only=True)
+        assert state["epoch"] == 1
+        assert state["config"] == dataclasses.asdict(method_config(label, 1, seed=seed, **SWEEP))
+    assert checkpoint_path(ckpt, "two", "flat", 0) == ckpt / "two" / "flat" / "seed0.pt"
+
+    # embeddings of the HCAL-family units only
+    assert sorted(p.name for p in emb.iterdir()) == ["three__hcal-noagg__seed1.npz", "two__hcal__seed0.npz"]
+    assert embeddings_path(emb, "two", "hcal", 0) == emb / "two__hcal__seed0.npz"
+    got = load_embeddings(emb / "three__hcal-noagg__seed1.npz")
+    ref = direct.embeddings(n=500)
+    assert got["features"].dtype == np.float32 and got["features"].shape == (8, 256)  # every test image
+    assert np.allclose(got["features"], ref["features"], atol=1e-3)  # stored as float16
+    assert np.array_equal(got["labels"], _sweep_data("three").y_test.numpy()[got["index"]])
+    assert [p.shape for p in got["prototypes"]] == [(8, 256), (4, 256), (2, 256)]
+    assert np.allclose(got["prototypes"][1], ref["prototypes"][1], atol=1e-6)
+    assert got["level_names"] == ("fine", "middle", "coarse")
+
+    # a second call reads everything back: no loading, no training
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished unit was trained again")
+
+    monkeypatch.setattr(image_train, "train_image_model", no_training)
+    loads.clear()
+    done.clear()
+    again_results, again_histories = run_image_sweep(units, results_csv, history_csv, **kw)
+    assert loads == [] and done == []
+    pd.testing.assert_frame_equal(again_results, results)
+    pd.testing.assert_frame_equal(again_histories, histories)
+    # a subset comes back in the order asked
+    sub, _ = run_image_sweep([("three", "hcal-noagg", 1), ("two", "hcal", 0)], results_csv, history_csv, **kw)
+    assert sub.method.unique().tolist() == ["hcal-noagg", "hcal"]
+
+    # other recorded settings, a seed as a shared setting, an unknown label: ValueError, nothing written
+    before = results_csv.read_bytes(), history_csv.read_bytes()
+    for change in ({"epochs": 2}, {"batch_size": 4}, {"schedule": "cosine"}, {"pretrained": True}, {"seed": 0}):
+        with pytest.raises(ValueError):
+            run_image_sweep(units, results_csv, history_csv, **{**kw, **change})
+    with pytest.raises(ValueError, match="unknown method label"):
+        run_image_sweep([("two", "hcal-max", 0)], results_csv, history_csv, **kw)
+    assert (results_csv.read_bytes(), history_csv.read_bytes()) == before
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_sweep_stopped_between_and_inside_units_resumes(tmp_path, monkeypatch):
+    results_csv, history_csv = _paths(tmp_path)
+    ckpt = tmp_path / "ckpt"
+    units = [("two", "flat", 0), ("two", "hcal", 0)]
+    kw = {"load": _sweep_data, "epochs": 2, "checkpoint_dir": ckpt, "progress": False, **SWEEP}
+
+    def killed(rows):
+        raise _Killed
+
+    with pytest.raises(_Killed):  # stopped right after the first unit's rows were written
+        run_image_sweep(units, results_csv, history_csv, on_unit_done=killed, **kw)
+    first = pd.read_csv(results_csv)
+    assert set(first.method) == {"flat"} and set(pd.read_csv(history_csv).method) == {"flat"}
+
+    # the second unit stopped inside: its checkpoint holds epoch 1 only
+    config = method_config("hcal", 2, seed=0, **SWEEP)
+    with pytest.raises(_Stop):
+        train_image_model(_sweep_data("two"), config, checkpoint=checkpoint_path(ckpt, "two", "hcal", 0),
+                          progress=False, on_epoch_end=_stop_after_epoch_1)
+
+    calls, epochs_run = [], []
+    real = train_image_model
+
+    def counting(data, config, **kwargs):
+        calls.append((config.method, config.seed, Path(kwargs["checkpoint"])))
+        return real(data, config, on_epoch_end=epochs_run.append, **kwargs)
+
+    monkeypatch.setattr(image_train, "train_image_model", counting)
+    results, histories = run_image_sweep(units, results_csv, history_csv, **kw)
+    assert calls == [("hcal", 0, checkpoint_path(ckpt, "two", "hcal", 0))]  # flat read back
+    assert epochs_run == [2]  # hcal continued after its checkpointed epoch 1
+    assert results.method.unique().tolist() == ["flat", "hcal"]
+    pd.testing.assert_frame_equal(results[results.method == "flat"].reset_index(drop=True), first)
+    assert histories[histories.method == "hcal"].epoch.tolist() == [1, 1, 2, 2]
