@@ -4,6 +4,10 @@
     python -m hmc run --all --profile quick
     python -m hmc data status
     python -m hmc data fetch NAME
+
+Exit status of ``run``: 0 when every notebook ran, 1 when a cell raised, 3 when the only problem was
+a dataset that is not on disk (the notebook stopped cleanly and the message says how to get it),
+2 for bad arguments or parameters.
 """
 
 from __future__ import annotations
@@ -38,22 +42,28 @@ def _run(args: argparse.Namespace) -> int:
     except runner.ParameterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    failures = []
+    failures, stopped = [], []
     for i, source in enumerate(sources, 1):
         print(f"[{i}/{len(sources)}] {source} (profile {args.profile})", flush=True)
         start = time.time()
         try:
             out = runner.run_notebook(source, args.profile, overrides, args.out, args.results,
                                       progress=not args.no_progress)
+        except runner.DataMissing as err:
+            print(f"STOPPED: {err}", file=sys.stderr, flush=True)
+            stopped.append(str(source))
+            continue
         except runner.NotebookFailed as err:
             print(f"FAILED: {err}", file=sys.stderr, flush=True)
             failures.append(str(source))
             continue
         print(f"      wrote {out} in {time.time() - start:.1f} s", flush=True)
+    if stopped:
+        print(f"error: {len(stopped)} notebook(s) stopped for missing data: {', '.join(stopped)}", file=sys.stderr)
     if failures:
         print(f"error: {len(failures)} notebook(s) failed: {', '.join(failures)}", file=sys.stderr)
         return 1
-    return 0
+    return 3 if stopped else 0
 
 
 def _data(args: argparse.Namespace) -> int:

@@ -55,6 +55,18 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
         "quick": {"datasets": ["cellcycle_FUN", "spo_FUN"], "n_seeds": 3, "epoch_fraction": 0.01},
         "full": {"datasets": ["fun_go"], "n_seeds": 10, "epoch_fraction": 1.0},
     },
+    "06_hcal": {
+        # smoke: a tiny synthetic hierarchy at 8 px; quick: the synthetic 3-level hierarchy and 3 Omniglot
+        # alphabets x 5 characters at 16 px, 2 epochs (about ten minutes on a 2-core CPU); full: all of
+        # Omniglot at 28 px with a shortened cosine schedule (a deviation from the spec's 500 epochs; GPU)
+        "smoke": {"datasets": ["synthetic"], "image_size": 8, "synthetic_branching": [2, 2, 2],
+                  "synthetic_per_class": 4, "n_seeds": 2, "epochs": 2, "tsne_points": 100},
+        "quick": {"datasets": ["synthetic", "omniglot"], "image_size": 16, "synthetic_branching": [3, 2, 2],
+                  "synthetic_per_class": 16, "omniglot_alphabets": 3, "omniglot_characters": 5, "n_seeds": 2,
+                  "epochs": 2},
+        "full": {"datasets": ["omniglot"], "image_size": 28, "omniglot_alphabets": 0, "omniglot_characters": 0,
+                 "n_seeds": 3, "epochs": 30, "schedule": "cosine", "tsne_points": 1000},
+    },
 }
 
 

@@ -9,7 +9,9 @@ A notebook source is a jupytext ``py:percent`` file under ``notebooks/`` with on
 3. appends a provenance cell, executes the notebook with papermill, writes it to ``book/<stem>.ipynb``
    (or another folder), and
 4. writes a JSON manifest (parameters, profile, commit, versions, device, wall time, status) to
-   ``<results>/<profile>/manifests/<stem>.json``.
+   ``<results>/<profile>/manifests/<stem>.json``; the status is ``"ok"``, ``"failed"`` (a cell
+   raised) or ``"missing data"`` (a cell raised :class:`hmc.errors.DatasetMissingError`: the notebook
+   stopped cleanly because a dataset is not on disk, see :class:`DataMissing`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hmc import profiles, provenance
+from hmc.errors import DatasetMissingError
 from hmc.fileio import atomic_write
 
 
@@ -31,6 +34,15 @@ class ParameterError(ValueError):
 
 class NotebookFailed(RuntimeError):
     """A notebook cell raised; the message names the notebook and the cell."""
+
+
+class DataMissing(NotebookFailed):
+    """A notebook stopped because a dataset it needs is not on disk.
+
+    Raised instead of :class:`NotebookFailed` when the failing cell raised
+    :class:`hmc.errors.DatasetMissingError`; the message is that error's (which file, where it was
+    looked for, how to get it). A clean stop: nothing is wrong with the code.
+    """
 
 
 @dataclass(frozen=True)
@@ -162,7 +174,9 @@ def run_notebook(
 
     The parameters are checked first (:func:`resolve_parameters`); nothing executes if they are
     wrong. A failing cell raises :class:`NotebookFailed` naming the notebook and the cell; the
-    partly executed notebook is still written, and the manifest records the failure.
+    partly executed notebook is still written, and the manifest records the failure (status
+    ``"failed"``). A cell that raised :class:`hmc.errors.DatasetMissingError` (a dataset not on
+    disk) raises :class:`DataMissing` instead, and the manifest's status is ``"missing data"``.
     """
     import jupytext
     import nbformat
@@ -180,27 +194,34 @@ def run_notebook(
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{source.stem}.ipynb"
     os.environ["HMC_RESULTS_DIR"] = str(Path(results_dir).resolve())
-    failure = None
+    failure, status = None, "ok"
     try:
         papermill.execute_notebook(nb, str(output), parameters=values, progress_bar=progress, kernel_name="python3")
     except PapermillExecutionError as err:
-        first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
-        failure = (f"{source}: cell {err.cell_index} of the executed notebook (execution count {err.exec_count}, "
-                   f"starting `{first_line}`) raised {err.ename}: {err.evalue}")
-    _write_manifest(source, profile, values, started_at, failure, output, Path(results_dir))
+        if err.ename == DatasetMissingError.__name__:
+            status = "missing data"
+            failure = f"{source} stopped: a dataset it needs is not on disk. {err.evalue}"
+        else:
+            status = "failed"
+            first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
+            failure = (f"{source}: cell {err.cell_index} of the executed notebook (execution count "
+                       f"{err.exec_count}, starting `{first_line}`) raised {err.ename}: {err.evalue}")
+    _write_manifest(source, profile, values, started_at, status, failure, output, Path(results_dir))
+    if status == "missing data":
+        raise DataMissing(failure)
     if failure:
         raise NotebookFailed(failure)
     return output
 
 
-def _write_manifest(source, profile, values, started_at, failure, output, results_dir) -> Path:
+def _write_manifest(source, profile, values, started_at, status, failure, output, results_dir) -> Path:
     """Write ``<results_dir>/<profile>/manifests/<stem>.json`` atomically."""
     record = {
         "notebook": str(source),
         "executed": str(output),
         "profile": profile,
         "parameters": values,
-        "status": "failed" if failure else "ok",
+        "status": status,
         "error": failure,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started_at)),
         **provenance.collect(started_at),

@@ -117,6 +117,34 @@ def test_cli_exit_code_on_failing_cell(tmp_path):
     assert "00_what_is_hmc.py" in run.stderr and "ValueError: boom" in run.stderr and "cell" in run.stderr
 
 
+MISSING = ("from hmc.errors import DatasetMissingError\n"
+           "raise DatasetMissingError(\"missing data file 'x.npz'; looked for /nowhere/x.npz. To get it: fetch x\")")
+
+
+def test_missing_dataset_is_a_clean_stop_not_a_failure(tiny, tmp_path):
+    tiny.write_text(TINY.replace("total = n * scale", MISSING))
+    with pytest.raises(runner.DataMissing) as err:
+        runner.run_notebook(tiny, "quick", [], tmp_path / "out", tmp_path / "res", progress=False)
+    message = str(err.value)
+    assert message.startswith(f"{tiny} stopped: a dataset it needs is not on disk.")
+    assert message.endswith("missing data file 'x.npz'; looked for /nowhere/x.npz. To get it: fetch x")
+    assert isinstance(err.value, runner.NotebookFailed)  # callers that catch failures still catch it
+    manifest = json.loads((tmp_path / "res" / "quick" / "manifests" / "99_tiny.json").read_text())
+    assert manifest["status"] == "missing data" and "To get it: fetch x" in manifest["error"]
+    assert (tmp_path / "out" / "99_tiny.ipynb").is_file()  # the partly executed notebook is kept
+
+
+def test_cli_missing_dataset_exits_3_with_the_message_and_no_traceback(tmp_path):
+    source = tmp_path / "00_what_is_hmc.py"  # a registered name, so the profile table applies
+    source.write_text(NB00.read_text().replace("import matplotlib.pyplot as plt", MISSING))
+    run = cli("run", str(source), "--profile", "smoke", "--out", str(tmp_path / "out"),
+              "--results", str(tmp_path / "res"), "--no-progress")
+    assert run.returncode == 3, run.stderr
+    assert "STOPPED:" in run.stderr and "FAILED" not in run.stderr
+    assert "To get it: fetch x" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+
+
 def test_run_ends_with_provenance_and_writes_manifest(tiny, tmp_path):
     out = runner.run_notebook(tiny, "smoke", [], tmp_path / "out", tmp_path / "res", progress=False)
     nb = nbformat.read(out, as_version=4)
