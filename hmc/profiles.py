@@ -65,7 +65,7 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
                   "synthetic_per_class": 16, "omniglot_alphabets": 3, "omniglot_characters": 5, "n_seeds": 2,
                   "epochs": 2},
         "full": {"datasets": ["omniglot"], "image_size": 28, "omniglot_alphabets": 0, "omniglot_characters": 0,
-                 "n_seeds": 3, "epochs": 30, "schedule": "cosine", "tsne_points": 1000},
+                 "n_seeds": 3, "epochs": 30, "schedule": "cosine", "tsne_points": 500},
     },
 }
 

@@ -75,9 +75,10 @@ batch_size = 32  # training batch (the spec: 32)
 pretrained = "auto"  # ImageNet ResNet-18 weights: "auto" (when the file is on disk), "yes" (required) or "no"
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 num_threads = 1  # torch CPU threads (0: torch's default); ignored on a GPU
-tsne_points = 400  # test images in the t-SNE figure
+tsne_points = 400  # test images in the t-SNE figure (at most the 500 the sweep stores per run)
 results_file = ""  # results CSV; empty for results/PROFILE/06_hcal.csv (the history goes next to it)
 checkpoint_dir = ""  # per-epoch checkpoints; empty for _build/checkpoints/06_hcal/PROFILE (git-ignored)
+keep_checkpoints = False  # keep a unit's checkpoint (~90 MB) after its results are written
 
 # %%
 import json
@@ -98,7 +99,8 @@ from hmc.data.images import IMAGE_HIERARCHIES
 from hmc.errors import DatasetMissingError
 from hmc.hcal_evidence import (HCAL_CONVENTIONS, hcal_scorecard, level_table, verdict_protocols,
                                 weight_balance)
-from hmc.image_train import METHOD_LABELS, embeddings_path, load_embeddings, method_config, run_image_sweep
+from hmc.image_train import (METHOD_LABELS, checkpoint_path, embeddings_path, load_embeddings, method_config,
+                             run_image_sweep)
 from hmc.metrics.levels import SELECTION_PROTOCOLS
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -238,14 +240,22 @@ for name, data in loaded.items():
 # saves HCAL's test features and prototypes for section 6. While a unit trains, a checkpoint is
 # written after every epoch to `_build/checkpoints/06_hcal/<profile>/<dataset>/<method>/seed<k>.pt`
 # (git-ignored, never committed): a killed run continues from its last epoch, with the same numbers
-# as an uninterrupted one on a CPU.
+# as an uninterrupted one on a CPU. Once a unit's rows are in the results table its checkpoint
+# (model, optimiser and history, about 90 MB for a ResNet-18) is deleted, unless `keep_checkpoints`.
 
 # %%
+def unit_done(rows):
+    """After a unit's rows are written: delete its checkpoint (the results table now marks it finished)."""
+    if not keep_checkpoints:
+        first = rows.iloc[0]
+        checkpoint_path(checkpoints, first.dataset, first.method, int(first.seed)).unlink(missing_ok=True)
+
+
 units = [(name, label, seed) for name in loaded for label in methods for seed in range(n_seeds)]
 results, history = run_image_sweep(units, results_path, history_path, load=loaded.__getitem__, epochs=epochs,
                                    checkpoint_dir=checkpoints, embeddings_dir=embeddings_dir, progress=False,
-                                   batch_size=batch_size, schedule=schedule, pretrained=pretrained_flag,
-                                   device=device)
+                                   on_unit_done=unit_done, batch_size=batch_size, schedule=schedule,
+                                   pretrained=pretrained_flag, device=device)
 key = ["dataset", "method", "seed"]
 cost = (results.drop_duplicates(key).groupby(["dataset", "method"], sort=False)
         .agg(seeds=("seed", "size"), epochs=("epochs", "first"), seconds=("wall_time_s", "sum"),
