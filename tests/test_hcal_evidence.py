@@ -403,3 +403,13 @@ def test_scorecard_reads_result_rows_of_the_trainer():
     table = level_table(results, "validation").set_index(["method", "metric"])
     assert table.loc[("hcal", "acc_fine"), "mean"] == pytest.approx(0.81)
     assert table.loc[("hcal", "acc_fine"), "std"] == pytest.approx(statistics.stdev([0.8, 0.82]))
+
+
+def test_claim3_mean_tie_that_differs_in_the_last_bit_counts_as_not_lower():
+    # mean(0.15, 0.15) = 0.15 but mean(0.1, 0.2) = 0.15000000000000002: equal means one rounding
+    # step apart (as in a quick run); worst level 0.15 > 0.1, so (a) and (b) hold: "reproduced"
+    assert np.mean([0.15, 0.15]) < np.mean([0.1, 0.2])
+    tie = tidy({("d", "hcal"): {"acc_fine": 0.15, "acc_coarse": 0.15},
+                ("d", "hcal-equal"): {"acc_fine": 0.1, "acc_coarse": 0.2}}, seeds=1)
+    r = row(hcal_scorecard(tie), 3)
+    assert r.verdict == "reproduced", r.evidence
