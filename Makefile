@@ -12,7 +12,7 @@ export HMC_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: book test notebooks html clean
+.PHONY: book test notebooks html clean chromium
 
 # Create or update the virtual environment: reinstalls when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -31,8 +31,26 @@ html: $(STAMP)
 	$(VENV)/bin/jupyter-book build --all . -n --keep-going
 	@echo "Open _build/html/book/intro.html in a browser."
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m pytest
+
+# A headless browser for tests/test_book_browser.py (it skips without one). Installs Debian's
+# chromium (about 30 s) where it is missing and this runs as root with apt-get; otherwise it says
+# why and goes on. Never fails the build.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	    || command -v google-chrome >/dev/null 2>&1 || [ -n "$$HMC_CHROMIUM" ]; then \
+	  :; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "chromium: not installed and not root, so not installing it: the browser test will skip"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "chromium: not installed and no apt-get: the browser test will skip"; \
+	else \
+	  echo "chromium: installing Debian's chromium for the browser test"; \
+	  DEBIAN_FRONTEND=noninteractive timeout 180 sh -c 'apt-get update -qq \
+	    && apt-get install -y -qq --no-install-recommends chromium >/dev/null' \
+	    || echo "chromium: apt-get install failed: the browser test will skip"; \
+	fi
 
 clean:
 	rm -rf _build

@@ -4,6 +4,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -46,20 +48,52 @@ def test_every_notebook_is_in_the_toc_and_executed_in_book():
         assert "provenance" in nb.cells[-1].metadata.tags
 
 
+@dataclass
+class BookBuild:
+    """One strict build of a copy of the working tree (see :func:`strict_book_build`)."""
+
+    tree: Path
+    html: Path
+    returncode: int
+    log: str
+    seconds: float
+
+
+_BOOK_BUILD = pytest.StashKey[BookBuild]()
+
+
+def strict_book_build(config: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
+    """Build the book once per pytest session, shared by every test that needs the HTML.
+
+    Builds a copy, so the tests never touch the working tree's _build/. Kept in the session's
+    stash (not only in a fixture), so that test modules importing the fixture share one build.
+    """
+    if _BOOK_BUILD not in config.stash:
+        tree = tmp_path_factory.mktemp("book") / "tree"
+        ignore = shutil.ignore_patterns(".venv", "_build", ".git", "results", "__pycache__", ".pytest_cache")
+        shutil.copytree(ROOT, tree, ignore=ignore)
+        jb = Path(sys.executable).with_name("jupyter-book")
+        start = time.monotonic()
+        run = subprocess.run([str(jb), "build", "--all", ".", "-W", "-n", "--keep-going"], cwd=tree,
+                             capture_output=True, text=True, timeout=600)
+        config.stash[_BOOK_BUILD] = BookBuild(tree, tree / "_build" / "html", run.returncode,
+                                              run.stdout + run.stderr, time.monotonic() - start)
+    return config.stash[_BOOK_BUILD]
+
+
+@pytest.fixture(scope="session")
+def book_build(request, tmp_path_factory) -> BookBuild:
+    """The strict build of the book (``jupyter-book build --all . -W -n --keep-going``), once."""
+    return strict_book_build(request.config, tmp_path_factory)
+
+
 @pytest.mark.slow
-def test_strict_book_build_has_no_warnings(tmp_path):
-    # Build a copy, so the test never touches the working tree's _build/.
-    tree = tmp_path / "tree"
-    ignore = shutil.ignore_patterns(".venv", "_build", ".git", "results", "__pycache__", ".pytest_cache")
-    shutil.copytree(ROOT, tree, ignore=ignore)
-    jb = Path(sys.executable).with_name("jupyter-book")
-    run = subprocess.run([str(jb), "build", "--all", ".", "-W", "-n", "--keep-going"], cwd=tree,
-                         capture_output=True, text=True, timeout=600)
-    log = run.stdout + run.stderr
+def test_strict_book_build_has_no_warnings(book_build):
+    log = book_build.log
     warnings = [ln for ln in log.splitlines() if re.search(r"\bWARNING\b|: warning:|ERROR", ln)]
-    assert run.returncode == 0, log[-3000:]
+    assert book_build.returncode == 0, log[-3000:]
     assert not warnings, "\n".join(warnings)
-    html = tree / "_build" / "html"
+    html = book_build.html
     for page in toc_files():
         assert (html / f"{page}.html").is_file(), f"{page}.html not built"
     for source in SOURCES:
