@@ -1,0 +1,321 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Reproduce it: commands, profiles, measured times and the execution status
+#
+# **Overview.** Every page of this book that shows a number is a notebook executed by one command,
+# and every run leaves a manifest behind (`results/<profile>/manifests/<notebook>.json`: the
+# parameters, the git commit, the package versions, the device, the wall time and whether it
+# finished). This page lists the commands, shows the profiles as `hmc/profiles.py` defines them, and
+# reads the manifests and the executed notebooks to report, with no number typed by hand:
+#
+# 1. how long each notebook took under each profile, and on which device;
+# 2. how much training time the results tables hold (a resumable sweep reads finished units back, so
+#    the wall time of its last run can be far below what its results cost);
+# 3. the execution status of every page: which profile, when, on which device, at which commit.
+#
+# The code that reads the files is folded under each "Show code cell source" button.
+# **Prerequisites.**
+#
+# | Concepts | Importance | Notes |
+# |---|---|---|
+# | A shell, `make`, Python virtual environments | necessary | the commands below |
+# | {doc}`intro` (profiles, what a chapter runs) | helpful | |
+# | Git commits | helpful | the execution status names the commit each page ran at |
+#
+# *Time to run:* seconds on any CPU under every profile (it trains nothing: it reads JSON
+# manifests, the results tables and the executed notebooks in `book/`). No GPU, no data files.
+#
+# ## The commands
+#
+# From a clone of the repository (Python >= 3.10, `make`, about 7 GB of disk for PyTorch's wheels):
+#
+# ```bash
+# make book                 # create .venv, install the project, execute every notebook (quick), build the HTML
+# make book PROFILE=full    # the same with the papers' settings (a GPU's work)
+# make html                 # only rebuild the HTML from the executed notebooks in book/
+# make test                 # create or update .venv and run the test suite (every notebook under smoke,
+#                           # and the strict book build)
+# ```
+#
+# One notebook, a profile, and single-parameter overrides (`-p NAME VALUE`, repeatable). Unknown
+# names and wrong types are refused before anything executes, with the list of valid parameters:
+#
+# ```bash
+# .venv/bin/python -m hmc run notebooks/03_rare_node_loss.py                       # quick (the default)
+# .venv/bin/python -m hmc run notebooks/03_rare_node_loss.py --profile smoke       # seconds
+# .venv/bin/python -m hmc run notebooks/03_rare_node_loss.py -p n_seeds 5 -p measures '["gmu", "bbma"]'
+# .venv/bin/python -m hmc run notebooks/06_hcal.py --profile smoke --out /tmp/try --results /tmp/try/results
+# .venv/bin/python -m hmc run --all --profile quick                                # every notebook in order
+# ```
+#
+# `--out` (default `book/`) is where the executed notebook goes, `--results` (default `results/`)
+# where the results tables and the manifest go: point both elsewhere to try something without
+# touching the book's record. Exit status: 0 when every notebook ran, 1 when a cell raised (the
+# message names the notebook and the cell), 2 for bad arguments or parameters, 3 when a notebook
+# stopped cleanly because a dataset is not on disk.
+#
+# The data: datasets are looked up in `$HMC_DATA_DIR`, then in a per-user cache directory.
+#
+# ```bash
+# .venv/bin/python -m hmc data status                        # every dataset: present or missing, and where
+# .venv/bin/python -m hmc data fetch cellcycle_FUN spo_FUN   # download from the public source, checksum checked
+# ```
+#
+# The sweeps of chapters 02 to 06 are resumable: finished (dataset, method, seed) units are stored
+# in `results/<profile>/<notebook>.csv` and read back on a rerun (only if their training settings
+# match), so an interrupted run continues where it stopped; chapter 06 also checkpoints every epoch.
+
+# %% tags=["parameters"]
+profile = "quick"  # run profile (set by `python -m hmc run --profile`); this page reads every profile
+root = ""  # the repository to report on; empty for the checkout that holds the `hmc` package
+profiles_shown = ["smoke", "quick", "full"]  # profiles whose manifests are read, in this order
+
+# %% tags=["hide-input"]
+import json
+from datetime import datetime
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import nbformat
+import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+import hmc
+from hmc import profiles as hmc_profiles
+from hmc.runner import notebook_sources
+
+sns.set_theme(style="whitegrid", context="notebook")
+repo = Path(root) if root else Path(hmc.__file__).resolve().parents[1]
+THIS_PAGE = "90_reproduce"
+stems = [s.stem for s in notebook_sources(repo / "notebooks")]
+print(f"repository: {repo}")
+print(f"notebooks: {', '.join(stems)}")
+
+# %% [markdown]
+# ## 1. The profiles
+#
+# A profile sets some of a notebook's parameters; the others keep the defaults of the notebook's
+# `parameters` cell. `smoke` only checks that everything runs (the test suite uses it), `quick` (the
+# default) is the book's setting on a laptop CPU, `full` is the papers' setting and meant for a GPU.
+# The table is read from `hmc.profiles.NOTEBOOK_PROFILES`, the one place where profiles are defined.
+
+# %% tags=["hide-input"]
+def _short(value) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+profile_table = pd.DataFrame(
+    [{"notebook": nb, "profile": p,
+      "settings": "; ".join(f"{k} = {_short(v)}" for k, v in settings[p].items()) or "(the notebook's defaults)"}
+     for nb, settings in hmc_profiles.NOTEBOOK_PROFILES.items() for p in hmc_profiles.PROFILE_NAMES]
+).set_index(["notebook", "profile"])
+print(f"default profile: {hmc_profiles.DEFAULT_PROFILE}")
+profile_table.style.set_properties(**{"text-align": "left", "font-size": "0.9em"})
+
+# %% [markdown]
+# ## 2. Measured time per notebook and profile
+#
+# One row per manifest found under `results/<profile>/manifests/`: the wall time of the last run of
+# that notebook under that profile (from the start of `python -m hmc run` to the notebook's last
+# cell: kernel start-up, imports, data loading and training included), the device, and when it
+# finished. Manifests of the `smoke` profile are not committed (`results/smoke/` is git-ignored), so
+# a `smoke` column appears only where this page was executed on a machine that ran them. A missing
+# cell means no run of that notebook under that profile has been recorded.
+
+# %% tags=["hide-input"]
+records = []
+for prof in profiles_shown:
+    for path in sorted((repo / "results" / prof / "manifests").glob("*.json")):
+        m = json.loads(path.read_text())
+        records.append({
+            "notebook": path.stem, "profile": m.get("profile", prof), "status": m.get("status", "?"),
+            "wall_time_s": m.get("wall_time_s"), "device": m.get("device", "?"),
+            "finished": m.get("finished", "?"), "commit": m.get("commit", "?"),
+            "started": m.get("started"), "executed": m.get("executed", ""),
+        })
+manifests = pd.DataFrame(records, columns=["notebook", "profile", "status", "wall_time_s", "device", "finished",
+                                           "commit", "started", "executed"])
+print(f"{len(manifests)} manifests read from {repo / 'results'}/*/manifests")
+
+
+def _duration(seconds) -> str:
+    if seconds is None or pd.isna(seconds):
+        return ""
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _device(text: str) -> str:
+    """'cpu: AMD EPYC (2 logical cores, torch threads 2)' -> 'CPU, 2 cores'; 'cuda: NAME' -> 'NAME'."""
+    if text.startswith("cuda:"):
+        return text.split(":", 1)[1].strip()
+    if "logical cores" in text:
+        return f"CPU, {text.split('(', 1)[1].split(' logical', 1)[0]} cores"
+    return text
+
+
+times = manifests.assign(cell=[
+    f"{_duration(t)} ({_device(d)})" + ("" if s == "ok" else f", {s}")
+    for t, d, s in zip(manifests.wall_time_s, manifests.device, manifests.status, strict=True)])
+time_table = (times.pivot(index="notebook", columns="profile", values="cell")
+              .reindex(index=stems, columns=[p for p in profiles_shown if p in set(times.profile)])
+              .fillna(""))
+time_table
+
+# %% [markdown]
+# The same wall times as bars, on a log scale (one notebook can take seconds under one profile and
+# hours under another):
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(stems), 4) + 1))
+plotted = manifests.dropna(subset=["wall_time_s"])
+if len(plotted):
+    sns.barplot(data=plotted, y="notebook", x="wall_time_s", hue="profile", order=stems,
+                hue_order=[p for p in profiles_shown if p in set(plotted.profile)], ax=ax, orient="h")
+    ax.set_xscale("log")
+    ax.legend(title="profile", loc="lower right")
+else:
+    ax.text(0.5, 0.5, "no run manifests found", ha="center", va="center", transform=ax.transAxes)
+ax.set_xlabel("wall time of the last run (s, log scale)")
+ax.set_ylabel("")
+ax.set_title("Wall time of `python -m hmc run` per notebook and profile")
+fig.tight_layout()
+plt.show()
+
+# For the introduction (glued): the chapters (this page excluded) with a recorded `quick` run, and their total.
+chapters = [s for s in stems if s != THIS_PAGE]
+quick_runs = manifests[(manifests.profile == "quick") & manifests.notebook.isin(chapters)]
+quick_total, quick_count = float(quick_runs.wall_time_s.sum()), len(quick_runs)
+glue("quick_total_min", quick_total / 60, display=False)
+glue("quick_count", quick_count, display=False)
+print(f"quick profile: {quick_count} of {len(chapters)} chapters have a recorded run; "
+      f"their wall times add up to {_duration(quick_total)}")
+
+# %% [markdown]
+# ## 3. Training time held in the results tables
+#
+# The sweeps of chapters 02 to 06 store one row per (dataset, method, seed) unit with that unit's
+# share of the training wall time (`wall_time_s`: the wall time of a batch of seeds divided by its
+# seeds). A rerun reads finished units back instead of training them again, so the last run of a
+# long sweep can take seconds while its table holds hours of training. Summed per notebook, profile
+# and dataset:
+
+# %% tags=["hide-input"]
+stored = []
+for prof in profiles_shown:
+    for stem in stems:
+        path = repo / "results" / prof / f"{stem}.csv"
+        if not path.is_file():
+            continue
+        table = pd.read_csv(path)
+        if "wall_time_s" not in table:
+            continue
+        key = [c for c in ("dataset", "method", "seed") if c in table]
+        units = table.groupby(key, sort=False).agg(wall_time_s=("wall_time_s", "first"),
+                                                   device=("device", "first")).reset_index()
+        for dataset, group in units.groupby("dataset", sort=False):
+            stored.append({"notebook": stem, "profile": prof, "dataset": dataset, "units": len(group),
+                           "methods": group.method.nunique(), "seeds": group.seed.nunique(),
+                           "training time": _duration(group.wall_time_s.sum()),
+                           "training_s": group.wall_time_s.sum(),
+                           "device": ", ".join(sorted(set(group.device.astype(str))))})
+stored = pd.DataFrame(stored, columns=["notebook", "profile", "dataset", "units", "methods", "seeds",
+                                       "training time", "training_s", "device"])
+if len(stored):
+    display(stored.drop(columns="training_s").set_index(["notebook", "profile", "dataset"]))
+    totals = stored.groupby(["profile", "notebook"], sort=False).training_s.sum().map(_duration)
+    display(Markdown("Per notebook and profile, all datasets together:"))
+    display(totals.rename("training time").to_frame())
+else:
+    print("no results tables found")
+
+# %% [markdown]
+# ## 4. Execution status of every page
+#
+# Each executed page in `book/` records the parameters it was run with (papermill's metadata) and
+# ends with a provenance cell. The table joins each page with the manifest of its profile: when the
+# page was executed, on which device, at which commit (`+dirty`: with uncommitted changes outside
+# `results/` and `book/*.ipynb`), how long it took and whether it finished. "manifest" says whether
+# the manifest describes this very execution of the page (its start time matches); a later run of the
+# same notebook under the same profile that wrote elsewhere (`--out`) would replace the manifest, and
+# the row then shows only what the page itself records. This page's own provenance is at its bottom.
+
+# %% tags=["hide-input"]
+def _parse_time(text):
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+            return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed.astimezone().replace(tzinfo=None)
+        except ValueError:
+            continue
+    return None
+
+
+status_rows = []
+for stem in stems:
+    if stem == THIS_PAGE:
+        continue
+    page = repo / "book" / f"{stem}.ipynb"
+    if not page.is_file():
+        status_rows.append({"page": stem, "profile": "", "executed": "", "device": "", "commit": "",
+                            "wall time": "", "status": "not executed", "manifest": ""})
+        continue
+    nb = nbformat.read(page, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    page_profile = meta.get("parameters", {}).get("profile", "?")
+    page_start, page_end = _parse_time(meta.get("start_time")), _parse_time(meta.get("end_time"))
+    failed = bool(meta.get("exception")) or any(
+        o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    match = manifests[(manifests.notebook == stem) & (manifests.profile == page_profile)]
+    m = match.iloc[0] if len(match) else None
+    m_start = _parse_time(m.started) if m is not None else None
+    same_run = (m is not None and m_start is not None and page_start is not None
+                and abs((page_start - m_start).total_seconds()) < 120)
+    status_rows.append({
+        "page": stem,
+        "profile": page_profile,
+        "executed": page_end.strftime("%Y-%m-%d %H:%M") if page_end else "?",
+        "device": _device(m.device) if same_run else "",
+        "commit": m.commit if same_run else "",
+        "wall time": _duration(m.wall_time_s) if same_run else _duration(meta.get("duration")),
+        "status": (m.status if same_run else ("failed" if failed else "ok")),
+        "manifest": "this run" if same_run else ("another run" if m is not None else "none"),
+    })
+status = pd.DataFrame(status_rows).set_index("page")
+status
+
+# %% [markdown]
+# ## Summary
+#
+# - `make book` and `make test` do all the set-up; `python -m hmc run NOTEBOOK --profile P -p NAME VALUE`
+#   reruns one chapter with other parameters, and `--out` / `--results` keep a trial away from the
+#   book's record.
+# - The profiles come from one table in `hmc/profiles.py`; sections 2 and 3 show what each run cost,
+#   read from the manifests and the results tables, and section 4 shows when, where and at which
+#   commit every page was executed.
+# - The wall time of a resumable sweep's last run is not its cost: the results tables hold the
+#   training time of every unit.
+#
+# **What's next:** {doc}`classroom` turns single-parameter reruns into exercises; {doc}`cite` says
+# how to cite the study.
