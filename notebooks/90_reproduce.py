@@ -216,8 +216,8 @@ print(f"quick profile: {quick_count} of {len(chapters)} chapters have a recorded
 # The sweeps of chapters 02 to 06 store one row per (dataset, method, seed) unit with that unit's
 # share of the training wall time (`wall_time_s`: the wall time of a batch of seeds divided by its
 # seeds). A rerun reads finished units back instead of training them again, so the last run of a
-# long sweep can take seconds while its table holds hours of training. Summed per notebook, profile
-# and dataset:
+# long sweep can take seconds while its table holds hours of training. A sweep still in progress
+# when this page ran counts the units finished by then. Summed per notebook, profile and dataset:
 
 # %% tags=["hide-input"]
 stored = []
