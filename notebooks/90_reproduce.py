@@ -102,8 +102,8 @@ sns.set_theme(style="whitegrid", context="notebook")
 repo = Path(root) if root else Path(hmc.__file__).resolve().parents[1]
 THIS_PAGE = "90_reproduce"
 stems = [s.stem for s in notebook_sources(repo / "notebooks")]
-print(f"repository: {repo}")
-print(f"notebooks: {', '.join(stems)}")
+print(f"{len(stems)} notebooks in notebooks/:")
+print("\n".join(f"  {s}" for s in stems))
 
 # %% [markdown]
 # ## 1. The profiles
@@ -150,7 +150,7 @@ for prof in profiles_shown:
         })
 manifests = pd.DataFrame(records, columns=["notebook", "profile", "status", "wall_time_s", "device", "finished",
                                            "commit", "started", "executed"])
-print(f"{len(manifests)} manifests read from {repo / 'results'}/*/manifests")
+print(f"{len(manifests)} manifests read from results/*/manifests/")
 
 
 def _duration(seconds) -> str:
@@ -192,7 +192,7 @@ if len(plotted):
     sns.barplot(data=plotted, y="notebook", x="wall_time_s", hue="profile", order=stems,
                 hue_order=[p for p in profiles_shown if p in set(plotted.profile)], ax=ax, orient="h")
     ax.set_xscale("log")
-    ax.legend(title="profile", loc="lower right")
+    ax.legend(title="profile", loc="upper left", bbox_to_anchor=(1.01, 1))
 else:
     ax.text(0.5, 0.5, "no run manifests found", ha="center", va="center", transform=ax.transAxes)
 ax.set_xlabel("wall time of the last run (s, log scale)")
@@ -207,8 +207,8 @@ quick_runs = manifests[(manifests.profile == "quick") & manifests.notebook.isin(
 quick_total, quick_count = float(quick_runs.wall_time_s.sum()), len(quick_runs)
 glue("quick_total_min", quick_total / 60, display=False)
 glue("quick_count", quick_count, display=False)
-print(f"quick profile: {quick_count} of {len(chapters)} chapters have a recorded run; "
-      f"their wall times add up to {_duration(quick_total)}")
+print(f"quick profile: {quick_count} of {len(chapters)} chapters have a recorded run;")
+print(f"their wall times add up to {_duration(quick_total)}")
 
 # %% [markdown]
 # ## 3. Training time held in the results tables
@@ -217,7 +217,8 @@ print(f"quick profile: {quick_count} of {len(chapters)} chapters have a recorded
 # share of the training wall time (`wall_time_s`: the wall time of a batch of seeds divided by its
 # seeds). A rerun reads finished units back instead of training them again, so the last run of a
 # long sweep can take seconds while its table holds hours of training. A sweep still in progress
-# when this page ran counts the units finished by then. Summed per notebook, profile and dataset:
+# when this page ran counts the units finished by then. Summed per notebook, profile and dataset
+# (`units`: the (method, seed) units the table holds for that dataset):
 
 # %% tags=["hide-input"]
 stored = []
@@ -234,12 +235,11 @@ for prof in profiles_shown:
                                                    device=("device", "first")).reset_index()
         for dataset, group in units.groupby("dataset", sort=False):
             stored.append({"notebook": stem, "profile": prof, "dataset": dataset, "units": len(group),
-                           "methods": group.method.nunique(), "seeds": group.seed.nunique(),
                            "training time": _duration(group.wall_time_s.sum()),
                            "training_s": group.wall_time_s.sum(),
                            "device": ", ".join(sorted(set(group.device.astype(str))))})
-stored = pd.DataFrame(stored, columns=["notebook", "profile", "dataset", "units", "methods", "seeds",
-                                       "training time", "training_s", "device"])
+stored = pd.DataFrame(stored, columns=["notebook", "profile", "dataset", "units", "training time", "training_s",
+                                       "device"])
 if len(stored):
     display(stored.drop(columns="training_s").set_index(["notebook", "profile", "dataset"]))
     totals = stored.groupby(["profile", "notebook"], sort=False).training_s.sum().map(_duration)
