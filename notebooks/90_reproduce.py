@@ -241,10 +241,11 @@ for prof in profiles_shown:
 stored = pd.DataFrame(stored, columns=["notebook", "profile", "dataset", "units", "training time", "training_s",
                                        "device"])
 if len(stored):
-    display(stored.drop(columns="training_s").set_index(["notebook", "profile", "dataset"]))
-    totals = stored.groupby(["profile", "notebook"], sort=False).training_s.sum().map(_duration)
-    display(Markdown("Per notebook and profile, all datasets together:"))
-    display(totals.rename("training time").to_frame())
+    display(stored.drop(columns=["training_s", "device"]).set_index(["notebook", "profile", "dataset"]))
+    totals = stored.groupby(["profile", "notebook"], sort=False).agg(
+        training_s=("training_s", "sum"), device=("device", lambda d: ", ".join(sorted(set(d)))))
+    display(Markdown("Per notebook and profile, all datasets together, and the device the units trained on:"))
+    display(totals.assign(**{"training time": totals.training_s.map(_duration)})[["training time", "device"]])
 else:
     print("no results tables found")
 
