@@ -67,6 +67,12 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
         "full": {"datasets": ["omniglot"], "image_size": 28, "omniglot_alphabets": 0, "omniglot_characters": 0,
                  "n_seeds": 3, "epochs": 30, "schedule": "cosine", "tsne_points": 500},
     },
+    "80_verdicts": {
+        # reads the chapters' pages, manifests and results tables; trains nothing, same in every profile
+        "smoke": {},
+        "quick": {},
+        "full": {},
+    },
     "90_reproduce": {
         # reads the manifests, the results tables and the executed pages; trains nothing, same in every profile
         "smoke": {},

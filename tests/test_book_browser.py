@@ -21,7 +21,7 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 #: name -> (page, required): pages photographed for a reader's look; a missing optional page skips.
 SHOTS = {
     "intro": ("book/intro.html", True),
-    "verdicts": ("book/verdicts.html", False),
+    "verdicts": ("book/80_verdicts.html", False),
     "02_chmcnn_reproduction": ("book/02_chmcnn_reproduction.html", True),
 }
 

@@ -1,0 +1,461 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Verdicts: every claim of both studies on one page
+#
+# **Overview.** The book tests eleven claims: six of the rare-node paper {cite:p}`xu2026rarenodes`
+# (chapters 03 to 05, scorecard in {doc}`05_schedules_and_resampling`) and five of HCAL
+# {cite:p}`jiang2025hcal` (scorecard in {doc}`06_hcal`). This page gathers both scorecards: for every
+# claim its verdict, a one-line summary of the evidence and links to the chapter sections that show
+# it. Nothing on it is typed by hand: the page
+#
+# 1. reads which profile each chapter page in `book/` was executed with (its papermill metadata) and
+#    that run's manifest (`results/<profile>/manifests/<chapter>.json`), and says what budget the
+#    verdicts rest on;
+# 2. recomputes each scorecard from that profile's results tables with the same functions the
+#    chapters call (`hmc.scorecard.scorecard`, `hmc.hcal_evidence.hcal_scorecard`), and checks that
+#    the chapter pages show the same verdicts;
+# 3. counts the verdicts and glues the counts (`myst_nb.glue`, names `verdicts_<study>_<verdict>`)
+#    so that a prose page can quote them.
+#
+# The verdict rules were fixed in `hmc.scorecard` and `hmc.hcal_evidence` before any number was
+# seen; the chapters list them, and the folded output under each table here repeats each claim's
+# rule with its full evidence.
+#
+# **Prerequisites.**
+#
+# | Concepts | Importance | Notes |
+# |---|---|---|
+# | {doc}`methods_rare_nodes`, {doc}`methods_hcal` | helpful | what the claims mean |
+# | Profiles (`smoke`, `quick`, `full`) | necessary | {doc}`90_reproduce`, section 1 |
+#
+# *Time to run:* seconds on any CPU under every profile (it trains nothing: it reads the manifests,
+# the results tables and the executed chapter pages). No GPU, no data files.
+
+# %% tags=["parameters"]
+profile = "quick"  # run profile (set by `python -m hmc run --profile`); the same page under every profile
+root = ""  # the repository to report on; empty for the checkout that holds the `hmc` package
+results_profile = ""  # empty: each chapter's results under the profile its page in book/ was executed with
+
+# %% tags=["hide-input"]
+import json
+import re
+import textwrap
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import nbformat
+import pandas as pd
+from docutils.nodes import make_id
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+import hmc
+from hmc.hcal_evidence import HCAL_CLAIMS, HCAL_VERDICT_RULES, hcal_scorecard
+from hmc.profiles import PROFILE_NAMES
+from hmc.scorecard import CHAPTER_FILES, CLAIMS, VERDICT_RULES, VERDICTS, read_chapter_tables, scorecard
+
+repo = Path(root) if root else Path(hmc.__file__).resolve().parents[1]
+if results_profile and results_profile not in PROFILE_NAMES:
+    raise ValueError(f"results_profile must be empty or one of {PROFILE_NAMES}, got {results_profile!r}")
+
+STUDIES = {
+    "rare": {"title": "Rare-node claims (Xu et al. 2026)",
+             "chapters": ["03_rare_node_loss", "04_ensembles_and_dropout", "05_schedules_and_resampling"],
+             "scorecard_at": ("05_schedules_and_resampling", "The claims scorecard")},
+    "hcal": {"title": "HCAL claims (Jiang et al. 2025)", "chapters": ["06_hcal"],
+             "scorecard_at": ("06_hcal", "The claims scorecard")},
+}
+#: claim -> the chapter sections that show its evidence: (chapter page, start of the section's title)
+EVIDENCE_AT = {
+    "rare": {
+        1: [("03_rare_node_loss", "Evidence for claims 1 and 2"), ("03_rare_node_loss", "Rare nodes: recall")],
+        2: [("03_rare_node_loss", "Evidence for claims 1 and 2"), ("04_ensembles_and_dropout", "Claim 2, size part")],
+        3: [("05_schedules_and_resampling", "AU(PRC) and macro precision"), ("05_schedules_and_resampling", "Significance")],
+        4: [("04_ensembles_and_dropout", "Claim 4: time and peak memory"), ("04_ensembles_and_dropout", "Claim 4, F1 part")],
+        5: [("05_schedules_and_resampling", "AU(PRC) and macro precision"), ("05_schedules_and_resampling", "Significance")],
+        6: [("05_schedules_and_resampling", "The claims scorecard")],
+    },
+    "hcal": {
+        1: [("06_hcal", "HCAL against the baselines")],
+        2: [("06_hcal", "HCAL against the baselines")],
+        3: [("06_hcal", "Level weights and per-level accuracy"), ("06_hcal", "Ablations")],
+        4: [("06_hcal", "Ablations")],
+        5: [("06_hcal", "Ablations")],
+    },
+}
+COLOURS = {"reproduced": "#c7e9c0", "partly": "#fdd0a2", "not reproduced": "#fcbba1", "not tested here": "#e0e0e0"}
+SYMBOLS = {"reproduced": "✔", "partly": "◐", "not reproduced": "✘", "not tested here": "○"}
+
+
+def _time(text):
+    """papermill's ISO time or a manifest's 'YYYY-mm-dd HH:MM:SS UTC', as an aware datetime (None if absent)."""
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S %Z"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+pages = {}
+for stem in sorted({c for s in STUDIES.values() for c in s["chapters"]}):
+    path = repo / "book" / f"{stem}.ipynb"
+    if not path.is_file():
+        raise FileNotFoundError(f"book/{stem}.ipynb is missing: run `python -m hmc run notebooks/{stem}.py` first")
+    pages[stem] = nbformat.read(path, as_version=4)
+
+BUDGET_KEYS = ("n_seeds", "epoch_fraction", "epochs", "n_members", "ensemble_sizes", "image_size")
+
+
+def chapter_basis(stem):
+    meta = pages[stem].metadata.get("papermill", {})
+    page_profile = meta.get("parameters", {}).get("profile", "?")
+    used = results_profile or page_profile
+    manifest_path = repo / "results" / used / "manifests" / f"{stem}.json"
+    m = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    page_start, m_start = _time(meta.get("start_time")), _time(m.get("started"))
+    same = bool(m) and page_start is not None and m_start is not None and abs((page_start - m_start).total_seconds()) < 120
+    params = m.get("parameters") or meta.get("parameters", {})
+    table = repo / "results" / used / f"{stem}.csv"
+    datasets = sorted(pd.read_csv(table, usecols=["dataset"])["dataset"].unique()) if table.is_file() else []
+    device = m.get("device", "?")
+    return {
+        "chapter": stem, "page profile": page_profile, "results profile": used,
+        "datasets": ", ".join(datasets) or "(no results table)",
+        "budget": ", ".join(f"{k} = {json.dumps(params[k])}" for k in BUDGET_KEYS if k in params),
+        "device": device.split(" (")[0] if device.startswith("cpu") else device,
+        "executed": _time(meta.get("end_time")).strftime("%Y-%m-%d %H:%M UTC") if meta.get("end_time") else "?",
+        "status": m.get("status", "?"),
+        "manifest": ("this run" if same else "another run") if m else "none",
+    }
+
+
+basis = pd.DataFrame([chapter_basis(s) for s in pages]).set_index("chapter")
+
+# %% tags=["hide-input"] mystnb={"markdown_format": "myst"}
+MEANING = {
+    "smoke": "the `smoke` profile (seconds per chapter, tiny data): it only checks that the code runs",
+    "quick": "the `quick` profile (the book's laptop setting: few datasets, 2-3 seeds, one or two epochs): it "
+             "checks the pipeline from results to verdicts",
+    "full": "the `full` profile (the papers' settings, run on a GPU)",
+}
+
+
+def study_basis(key):
+    rows = basis.loc[STUDIES[key]["chapters"]]
+    profiles_used = list(dict.fromkeys(rows["results profile"]))
+    where = "; ".join(f"chapter {stem[:2]} under `{r['results profile']}` ({r['datasets']}; {r['budget']}; "
+                      f"{r['device']})" for stem, r in rows.iterrows())
+    return profiles_used, f"**{STUDIES[key]['title']}**: {where}."
+
+
+lines, used_profiles = [], []
+for key in STUDIES:
+    p, text = study_basis(key)
+    used_profiles += p
+    lines.append("- " + text)
+used_profiles = list(dict.fromkeys(used_profiles))
+meaning = "; ".join(MEANING.get(p, f"the `{p}` profile") for p in used_profiles)
+if all(p == "full" for p in used_profiles):
+    kind, title = "note", "The verdicts rest on the `full` profile"
+    verdict_text = f"Every verdict below comes from {meaning}."
+else:
+    kind, title = "warning", "Pipeline checks, not evidence"
+    verdict_text = (f"The verdicts below come from {meaning}. They show that the results become verdicts by the "
+                    "fixed rules; they are **not** evidence for or against the papers' claims, which needs the "
+                    "`full` profile (its settings: {doc}`90_reproduce`, section 1).")
+display(Markdown(f":::{{admonition}} {title}\n:class: {kind}\n\n{verdict_text}\n\n" + "\n".join(lines) + "\n:::"))
+
+# %% [markdown]
+# ## 1. What the verdicts rest on
+#
+# One row per chapter whose results enter a scorecard: the profile its page in `book/` was executed
+# with, and the budget of that run as its manifest records it (the datasets are those of the
+# results table the verdicts are computed from). "manifest" says whether the manifest describes the
+# very run that produced the page (same start time); a later run of the same notebook elsewhere
+# (`--out`) would replace it.
+
+# %% tags=["hide-input"]
+basis.style.set_properties(**{"text-align": "left"})
+
+# %% [markdown]
+# ## 2. The rare-node claims
+#
+# Recomputed by `hmc.scorecard.scorecard` from the results tables of chapters 03, 04 (with its cost
+# table) and 05, each under the profile its page was executed with. The evidence column shortens
+# the scorecard's evidence to its first clause per part ((a), (b), ...); the folded output below the
+# table ("Show code cell output") has each claim's full evidence, test and rule. The links go to
+# the chapter sections that show the numbers.
+
+# %% tags=["hide-input"]
+def find_section(stem, title_start):
+    """(number, title, html id) of the '## N. Title' heading of a chapter page whose title starts so."""
+    for cell in pages[stem].cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            m = re.match(r"^## (?:(\d+)\. )?(.+?)\s*$", line)
+            if m and m.group(2).lower().startswith(title_start.lower()):
+                return m.group(1), m.group(2), make_id(m.group(2))
+    return None
+
+
+missing_sections = []
+
+
+def section_link(stem, title_start):
+    found = find_section(stem, title_start)
+    if found is None:
+        missing_sections.append(f"{stem}: {title_start!r}")
+        return f"[chapter {stem[:2]}]({stem}.html)"
+    number, title, anchor = found
+    label = f"chapter {stem[:2]}, section {number}" if number else f"chapter {stem[:2]}, {title}"
+    return f"[{label}]({stem}.html#{anchor} \"{title.replace(chr(34), '')}\")"
+
+
+def split_top(text, sep):
+    """Split at ``sep`` outside parentheses and brackets."""
+    out, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and text.startswith(sep, i):
+            out.append(text[start:i])
+            start = i = i + len(sep)
+            continue
+        i += 1
+    return out + [text[start:]]
+
+
+def shorten(text, limit=120):
+    """At most about ``limit`` characters, cut at a space and before a parenthesis the cut would leave open."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    depth, open_at = 0, []
+    for i, ch in enumerate(cut):
+        if ch == "(":
+            open_at.append(i)
+        elif ch == ")" and open_at:
+            open_at.pop()
+    if open_at:
+        cut = cut[:open_at[0]]
+    return cut.rstrip(" ,;:") + " …"
+
+
+PART = re.compile(r"^\(([a-z])\) (?:(holds|fails|n/a): )?")
+
+
+def one_line(evidence):
+    """The scorecard's evidence in short, one line per part ((a), (b), ...).
+
+    The clauses before the first part are kept whole when they are short, else up to the first listing
+    (cut at its colon, at most about 160 characters each); a part marked holds/fails/n/a keeps its first clause, an unmarked one its first
+    clause up to a listing; each line at most about 120 characters (:func:`shorten`).
+    """
+    clauses = [c.strip() for c in split_top(evidence, "; ") if c.strip()]
+    lead, parts = [], []
+    for c in clauses:
+        m = PART.match(c)
+        if m:
+            body = c[m.end():] if m.group(2) else split_top(c[m.end():], ": ")[0]
+            parts.append(f"({m.group(1)}) " + (f"{m.group(2)}: " if m.group(2) else "") + shorten(body))
+        elif not parts:
+            lead.append(c)
+    if len("; ".join(lead)) > 160:
+        short = []
+        for c in lead:
+            head = split_top(c, ": ")
+            short.append(shorten(head[0], 160))
+            if len(head) > 1:
+                break
+        lead = short
+    return ["; ".join(lead)] * bool(lead) + parts
+
+
+def md_escape(text):
+    return re.sub(r"([\\`*_|<>\[\]#])", r"\\\1", text)
+
+
+def badge(verdict):
+    return (f'<span style="background-color: {COLOURS.get(verdict, "#ffffff")}; padding: 0.1em 0.4em; '
+            f'border-radius: 0.3em; white-space: nowrap">{SYMBOLS.get(verdict, "?")} {verdict}</span>')
+
+
+def verdict_table(key, card):
+    head = "| Claim | Statement | Verdict | Evidence, in short | Where to see it |\n|---|---|---|---|---|\n"
+    rows = []
+    for r in card.itertuples():
+        evidence = "<br>".join(md_escape(line) for line in one_line(r.evidence))
+        links = "<br>".join(section_link(stem, title) for stem, title in EVIDENCE_AT[key][int(r.claim)])
+        rows.append(f"| {r.claim} | {md_escape(r.statement)} | {badge(r.verdict)} | {evidence} | {links} |")
+    return head + "\n".join(rows)
+
+
+def chapter_verdicts(key):
+    """The verdicts the chapter page showing the scorecard displays: {claim: verdict} ({} if not found)."""
+    stem = STUDIES[key]["scorecard_at"][0]
+    for cell in pages[stem].cells:
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if key == "rare" and "scorecard_from_results(" in cell.source:
+                html = out.get("data", {}).get("text/html", "")
+                found = re.findall(r'<td id="T_\w+_row(\d+)_col1"[^>]*>([^<]*)</td>', html)
+                if found:
+                    return {int(row) + 1: v.strip() for row, v in found}
+            if key == "hcal" and "for row in card.itertuples" in cell.source:
+                found = re.findall(r"^Claim (\d+): .*\n\s+verdict:\s+(.+)$", out.get("text", ""), re.M)
+                if found:
+                    return {int(c): v.strip() for c, v in found}
+    return {}
+
+
+def agreement(key, card):
+    stem = STUDIES[key]["scorecard_at"][0]
+    shown = chapter_verdicts(key)
+    where = f"{section_link(*STUDIES[key]['scorecard_at'])} (page executed {basis.loc[stem, 'executed']})"
+    if not shown:
+        return f"The verdicts could not be read from {where}."
+    ours = {int(r.claim): r.verdict for r in card.itertuples()}
+    diff = [f"claim {c}: here {ours.get(c)}, there {shown.get(c)}" for c in sorted(set(ours) | set(shown))
+            if ours.get(c) != shown.get(c)]
+    if not diff:
+        return f"The scorecard of {where} shows the same {len(ours)} verdicts."
+    return (f"**These verdicts differ from those of {where}** (its results tables changed after it ran): "
+            + "; ".join(diff) + ".")
+
+
+def full_evidence(card, rules):
+    for r in card.itertuples():
+        print(f"Claim {r.claim}: {r.statement}\n  verdict:  {r.verdict}")
+        for label, text in (("evidence", r.evidence), ("test", r.test), ("rule", rules[int(r.claim)])):
+            print(textwrap.fill(text, width=110, initial_indent=f"  {label + ':':<10}", subsequent_indent=" " * 12))
+        print()
+
+
+# the chapters' tables, each under the profile of its chapter's page
+rare_tables = {}
+for table_key, file_name in CHAPTER_FILES.items():
+    stem = next(s for s in STUDIES["rare"]["chapters"] if file_name.startswith(s))
+    rare_tables[table_key] = read_chapter_tables(repo / "results", basis.loc[stem, "results profile"])[table_key]
+rare_where = "results/" + "+".join(dict.fromkeys(basis.loc[STUDIES["rare"]["chapters"], "results profile"]))
+rare_card = scorecard(rare_tables, where=rare_where)
+assert list(rare_card.claim) == list(CLAIMS), "the scorecard's claims changed: update EVIDENCE_AT"
+
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
+display(Markdown(verdict_table("rare", rare_card) + "\n\n" + agreement("rare", rare_card)))
+
+# %% tags=["hide-output", "hide-input"]
+full_evidence(rare_card, VERDICT_RULES)
+
+# %% [markdown]
+# ## 3. The HCAL claims
+#
+# Recomputed by `hmc.hcal_evidence.hcal_scorecard` from chapter 06's results and history tables
+# under the profile its page was executed with (per dataset, the validation protocol where every
+# run has it, never the authors' selection on the test set). Same layout as above.
+
+# %% tags=["hide-input"]
+hcal_profile = basis.loc["06_hcal", "results profile"]
+hcal_results_path = repo / "results" / hcal_profile / "06_hcal.csv"
+hcal_history_path = hcal_results_path.with_name("06_hcal_history.csv")
+if hcal_results_path.is_file():
+    hcal_results = pd.read_csv(hcal_results_path)
+    hcal_history = pd.read_csv(hcal_history_path) if hcal_history_path.is_file() else None
+    hcal_card = hcal_scorecard(hcal_results, hcal_history)
+else:
+    hcal_card = pd.DataFrame([{"claim": k, "statement": s, "verdict": "not tested here", "test": "-",
+                               "evidence": f"results/{hcal_profile}/06_hcal.csv not found", "rule": HCAL_VERDICT_RULES[k]}
+                              for k, s in HCAL_CLAIMS.items()])
+assert list(hcal_card.claim) == list(HCAL_CLAIMS), "the scorecard's claims changed: update EVIDENCE_AT"
+
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
+display(Markdown(verdict_table("hcal", hcal_card) + "\n\n" + agreement("hcal", hcal_card)))
+
+# %% tags=["hide-output", "hide-input"]
+full_evidence(hcal_card, HCAL_VERDICT_RULES)
+
+# %% [markdown]
+# ## 4. The verdicts counted
+#
+# Per study and in all. The counts are glued for prose pages as `verdicts_<study>_<verdict>` (study
+# `rare`, `hcal` or `all`; verdict `reproduced`, `partly`, `not_reproduced`, `not_tested_here`;
+# quoted with `` {glue:text}`80_verdicts.ipynb::verdicts_all_partly` `` from another page), with
+# `verdicts_<study>_claims` (the number of claims) and `verdicts_<study>_profile` (the profile the
+# study's results come from).
+
+# %% tags=["hide-input"]
+cards = {"rare": rare_card, "hcal": hcal_card}
+counts = pd.DataFrame({STUDIES[k]["title"]: c["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
+                       for k, c in cards.items()}).T
+counts.loc["all claims"] = counts.sum()
+counts["claims"] = counts[list(VERDICTS)].sum(axis=1)
+
+study_keys = dict(zip(counts.index, [*cards, "all"]))
+for label, key in study_keys.items():
+    for v in VERDICTS:
+        glue(f"verdicts_{key}_{v.replace(' ', '_')}", int(counts.loc[label, v]), display=False)
+    glue(f"verdicts_{key}_claims", int(counts.loc[label, "claims"]), display=False)
+    chapters = [c for k in (cards if key == "all" else [key]) for c in STUDIES[k]["chapters"]]
+    glue(f"verdicts_{key}_profile", "+".join(dict.fromkeys(basis.loc[chapters, "results profile"])), display=False)
+
+if missing_sections:
+    print("WARNING: sections not found (links go to the chapter's top): " + "; ".join(missing_sections))
+fig, ax = plt.subplots(figsize=(9, 2.4))
+left = pd.Series(0, index=counts.index[:-1])
+for v in VERDICTS:
+    values = counts.loc[counts.index[:-1], v]
+    ax.barh(list(values.index), values, left=left, color=COLOURS[v], edgecolor="#555555", label=f"{SYMBOLS[v]} {v}")
+    for y, (x0, n) in enumerate(zip(left, values)):
+        if n:
+            ax.text(x0 + n / 2, y, str(n), ha="center", va="center")
+    left += values
+ax.invert_yaxis()
+ax.set_xlabel("claims")
+ax.xaxis.get_major_locator().set_params(integer=True)
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+ax.set_title(f"Verdicts per study (results profile: {'+'.join(used_profiles)})")
+fig.tight_layout()
+plt.show()
+
+summary = []
+for label, key in study_keys.items():
+    parts = [f"{int(counts.loc[label, v])} {v}" for v in VERDICTS if counts.loc[label, v]]
+    summary.append(f"- {label}: " + ", ".join(parts) + f" (of {int(counts.loc[label, 'claims'])})")
+display(Markdown("\n".join(summary)))
+
+# %% [markdown]
+# ## Summary
+#
+# - Of the {glue:text}`verdicts_all_claims` claims, {glue:text}`verdicts_all_reproduced` are
+#   reproduced, {glue:text}`verdicts_all_partly` partly, {glue:text}`verdicts_all_not_reproduced`
+#   not reproduced and {glue:text}`verdicts_all_not_tested_here` not tested here, on results of the
+#   {glue:text}`verdicts_all_profile` profile; the box in section 1 says what that budget can and
+#   cannot show.
+# - Each verdict above is recomputed from the results tables by the rules fixed in `hmc.scorecard`
+#   and `hmc.hcal_evidence`, and checked against the verdict its chapter page shows.
+#
+# **What's next:** the linked chapter sections show the numbers behind each verdict;
+# {doc}`90_reproduce` says how to rerun any chapter, under the `full` profile for the study's own
+# verdicts.
