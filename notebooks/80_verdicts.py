@@ -14,24 +14,14 @@
 # %% [markdown]
 # # Verdicts: every claim of both studies on one page
 #
-# **Overview.** The book tests eleven claims: six of the rare-node paper {cite:p}`xu2026rarenodes`
-# (chapters 03 to 05, scorecard in {doc}`05_schedules_and_resampling`) and five of HCAL
-# {cite:p}`jiang2025hcal` (scorecard in {doc}`06_hcal`). This page gathers both scorecards: for every
-# claim its verdict, a one-line summary of the evidence and links to the chapter sections that show
-# it. Nothing on it is typed by hand: the page
-#
-# 1. reads which profile each chapter page in `book/` was executed with (its papermill metadata) and
-#    that run's manifest (`results/<profile>/manifests/<chapter>.json`), and says what budget the
-#    verdicts rest on;
-# 2. recomputes each scorecard from that profile's results tables with the same functions the
-#    chapters call (`hmc.scorecard.scorecard`, `hmc.hcal_evidence.hcal_scorecard`), and checks that
-#    the chapter pages show the same verdicts;
-# 3. counts the verdicts and glues the counts (`myst_nb.glue`, names `verdicts_<study>_<verdict>`)
-#    so that a prose page can quote them.
-#
-# The verdict rules were fixed in `hmc.scorecard` and `hmc.hcal_evidence` before any number was
-# seen; the chapters list them, and the folded output under each table here repeats each claim's
-# rule with its full evidence.
+# **Overview.** The book tests the claims of two papers: the rare-node loss {cite:p}`xu2026rarenodes`
+# (chapters 03 to 05, scorecard in {doc}`05_schedules_and_resampling`) and HCAL {cite:p}`jiang2025hcal`
+# (scorecard in {doc}`06_hcal`). This page gathers both scorecards: for every claim its verdict, the
+# evidence in short and links to the chapter sections that show it. Nothing on it is typed by hand:
+# it reads which profile each chapter page was executed with and that run's manifest, recomputes
+# each scorecard from that profile's results tables with the functions the chapters call, checks
+# that the chapter pages show the same verdicts, and counts them. The box below says what budget the
+# verdicts rest on.
 #
 # **Prerequisites.**
 #
@@ -41,14 +31,14 @@
 # | Profiles (`smoke`, `quick`, `full`) | necessary | {doc}`90_reproduce`, section 1 |
 #
 # *Time to run:* seconds on any CPU under every profile (it trains nothing: it reads the manifests,
-# the results tables and the executed chapter pages). No GPU, no data files.
+# the results tables and the executed chapter pages in `book/`). No GPU, no data files.
 
 # %% tags=["parameters"]
 profile = "quick"  # run profile (set by `python -m hmc run --profile`); the same page under every profile
 root = ""  # the repository to report on; empty for the checkout that holds the `hmc` package
 results_profile = ""  # empty: each chapter's results under the profile its page in book/ was executed with
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"markdown_format": "myst"}
 import json
 import re
 import textwrap
@@ -63,7 +53,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import hmc
-from hmc.hcal_evidence import HCAL_CLAIMS, HCAL_VERDICT_RULES, hcal_scorecard
+from hmc.hcal_evidence import HCAL_CLAIMS, HCAL_VERDICT_RULES, hcal_scorecard, verdict_protocols
 from hmc.profiles import PROFILE_NAMES
 from hmc.scorecard import CHAPTER_FILES, CLAIMS, VERDICT_RULES, VERDICTS, read_chapter_tables, scorecard
 
@@ -121,6 +111,8 @@ for stem in sorted({c for s in STUDIES.values() for c in s["chapters"]}):
     pages[stem] = nbformat.read(path, as_version=4)
 
 BUDGET_KEYS = ("n_seeds", "epoch_fraction", "epochs", "n_members", "ensemble_sizes", "image_size")
+TABLES = {stem: [n for n in [*CHAPTER_FILES.values(), "06_hcal.csv", "06_hcal_history.csv"] if n.startswith(stem)]
+          for stem in pages}
 
 
 def chapter_basis(stem):
@@ -134,6 +126,11 @@ def chapter_basis(stem):
     params = m.get("parameters") or meta.get("parameters", {})
     table = repo / "results" / used / f"{stem}.csv"
     datasets = sorted(pd.read_csv(table, usecols=["dataset"])["dataset"].unique()) if table.is_file() else []
+    files = []
+    for name in TABLES[stem]:
+        path = repo / "results" / used / name
+        rows = sum(1 for _ in path.open()) - 1 if path.is_file() else None
+        files.append(f"{name} ({rows} rows)" if rows is not None else f"{name} (missing)")
     device = m.get("device", "?")
     return {
         "chapter": stem, "page profile": page_profile, "results profile": used,
@@ -142,34 +139,27 @@ def chapter_basis(stem):
         "device": device.split(" (")[0] if device.startswith("cpu") else device,
         "executed": _time(meta.get("end_time")).strftime("%Y-%m-%d %H:%M UTC") if meta.get("end_time") else "?",
         "status": m.get("status", "?"),
-        "manifest": ("this run" if same else "another run") if m else "none",
+        "manifest": (f"this run ({m.get('status', '?')}, commit {m.get('commit', '?')})" if same
+                     else "another run") if m else "none",
+        "tables": files,
     }
 
 
 basis = pd.DataFrame([chapter_basis(s) for s in pages]).set_index("chapter")
 
-# %% tags=["hide-input"] mystnb={"markdown_format": "myst"}
 MEANING = {
     "smoke": "the `smoke` profile (seconds per chapter, tiny data): it only checks that the code runs",
     "quick": "the `quick` profile (the book's laptop setting: few datasets, 2-3 seeds, one or two epochs): it "
              "checks the pipeline from results to verdicts",
     "full": "the `full` profile (the papers' settings, run on a GPU)",
 }
-
-
-def study_basis(key):
-    rows = basis.loc[STUDIES[key]["chapters"]]
-    profiles_used = list(dict.fromkeys(rows["results profile"]))
-    where = "; ".join(f"chapter {stem[:2]} under `{r['results profile']}` ({r['datasets']}; {r['budget']}; "
-                      f"{r['device']})" for stem, r in rows.iterrows())
-    return profiles_used, f"**{STUDIES[key]['title']}**: {where}."
-
-
 lines, used_profiles = [], []
-for key in STUDIES:
-    p, text = study_basis(key)
-    used_profiles += p
-    lines.append("- " + text)
+for key, study in STUDIES.items():
+    rows = basis.loc[study["chapters"]]
+    used_profiles += list(rows["results profile"])
+    lines.append(f"- **{study['title']}**:")
+    lines += [f"  - chapter {stem[:2]} under `{r['results profile']}`: {r['datasets']}; {r['budget']}; {r['device']}"
+              for stem, r in rows.iterrows()]
 used_profiles = list(dict.fromkeys(used_profiles))
 meaning = "; ".join(MEANING.get(p, f"the `{p}` profile") for p in used_profiles)
 if all(p == "full" for p in used_profiles):
@@ -186,24 +176,34 @@ display(Markdown(f":::{{admonition}} {title}\n:class: {kind}\n\n{verdict_text}\n
 # ## 1. What the verdicts rest on
 #
 # One row per chapter whose results enter a scorecard: the profile its page in `book/` was executed
-# with, and the budget of that run as its manifest records it (the datasets are those of the
-# results table the verdicts are computed from). "manifest" says whether the manifest describes the
-# very run that produced the page (same start time); a later run of the same notebook elsewhere
-# (`--out`) would replace it.
+# with, when and where, and the results tables the verdicts below are computed from (under the
+# profile in the box above). "Manifest" says whether `results/<profile>/manifests/<chapter>.json`
+# describes the very run that produced the page (same start time), with its status and commit; a
+# later run of the same notebook that wrote elsewhere (`--out`) would replace the manifest.
 
-# %% tags=["hide-input"]
-basis.style.set_properties(**{"text-align": "left"})
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
+def md_escape(text):
+    return re.sub(r"([\\`*_|<>\[\]#])", r"\\\1", str(text))
+
+
+basis_rows = ["| Chapter | Profile | Executed | Device | Manifest | Results tables |", "|---|---|---|---|---|---|"]
+for stem, r in basis.iterrows():
+    prof = r["page profile"] if r["page profile"] == r["results profile"] else \
+        f"page {r['page profile']}, results {r['results profile']}"
+    basis_rows.append(f"| [{stem}]({stem}.html) | {prof} | {r['executed']} | {md_escape(r['device'])} | "
+                      f"{md_escape(r['manifest'])} | " + "<br>".join(md_escape(t) for t in r["tables"]) + " |")
+display(Markdown("\n".join(basis_rows)))
 
 # %% [markdown]
 # ## 2. The rare-node claims
 #
 # Recomputed by `hmc.scorecard.scorecard` from the results tables of chapters 03, 04 (with its cost
-# table) and 05, each under the profile its page was executed with. The evidence column shortens
-# the scorecard's evidence to its first clause per part ((a), (b), ...); the folded output below the
-# table ("Show code cell output") has each claim's full evidence, test and rule. The links go to
-# the chapter sections that show the numbers.
+# table) and 05, each under the profile in the box above. The evidence is the scorecard's, shortened
+# to one line per part ((a), (b), ...); the folded output under the table ("Show code cell output")
+# has each claim's full evidence, test and rule. The links go to the chapter sections that show the
+# numbers.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 def find_section(stem, title_start):
     """(number, title, html id) of the '## N. Title' heading of a chapter page whose title starts so."""
     for cell in pages[stem].cells:
@@ -225,8 +225,8 @@ def section_link(stem, title_start):
         missing_sections.append(f"{stem}: {title_start!r}")
         return f"[chapter {stem[:2]}]({stem}.html)"
     number, title, anchor = found
-    label = f"chapter {stem[:2]}, section {number}" if number else f"chapter {stem[:2]}, {title}"
-    return f"[{label}]({stem}.html#{anchor} \"{title.replace(chr(34), '')}\")"
+    label = f"ch.&nbsp;{stem[:2]}&nbsp;§{number}" if number else f"ch.&nbsp;{stem[:2]}, {md_escape(title)}"
+    return f"[{label}]({stem}.html#{anchor} \"chapter {stem[:2]}, section {number}: {title.replace(chr(34), '')}\")"
 
 
 def split_top(text, sep):
@@ -252,7 +252,7 @@ def shorten(text, limit=120):
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]
-    depth, open_at = 0, []
+    open_at = []
     for i, ch in enumerate(cut):
         if ch == "(":
             open_at.append(i)
@@ -270,8 +270,8 @@ def one_line(evidence):
     """The scorecard's evidence in short, one line per part ((a), (b), ...).
 
     The clauses before the first part are kept whole when they are short, else up to the first listing
-    (cut at its colon, at most about 160 characters each); a part marked holds/fails/n/a keeps its first clause, an unmarked one its first
-    clause up to a listing; each line at most about 120 characters (:func:`shorten`).
+    (cut at its colon, at most about 160 characters each); a part marked holds/fails/n/a keeps its first
+    clause, an unmarked one its first clause up to a listing; each line at most about 120 characters (:func:`shorten`).
     """
     clauses = [c.strip() for c in split_top(evidence, "; ") if c.strip()]
     lead, parts = [], []
@@ -293,22 +293,21 @@ def one_line(evidence):
     return ["; ".join(lead)] * bool(lead) + parts
 
 
-def md_escape(text):
-    return re.sub(r"([\\`*_|<>\[\]#])", r"\\\1", text)
-
-
 def badge(verdict):
     return (f'<span style="background-color: {COLOURS.get(verdict, "#ffffff")}; padding: 0.1em 0.4em; '
             f'border-radius: 0.3em; white-space: nowrap">{SYMBOLS.get(verdict, "?")} {verdict}</span>')
 
 
-def verdict_table(key, card):
-    head = "| Claim | Statement | Verdict | Evidence, in short | Where to see it |\n|---|---|---|---|---|\n"
+def verdict_table(key, card, drop_lead=""):
+    """The study's table: claim, statement, verdict with its evidence in short, links to the evidence.
+    ``drop_lead``: a first evidence clause every row shares (stated once above the table instead)."""
+    head = "| Claim | Statement | Verdict and evidence, in short | See |\n|---|---|---|---|\n"
     rows = []
     for r in card.itertuples():
-        evidence = "<br>".join(md_escape(line) for line in one_line(r.evidence))
+        evidence = r.evidence[len(drop_lead):].lstrip("; ") if drop_lead else r.evidence
+        lines = [badge(r.verdict)] + [md_escape(line) for line in one_line(evidence)]
         links = "<br>".join(section_link(stem, title) for stem, title in EVIDENCE_AT[key][int(r.claim)])
-        rows.append(f"| {r.claim} | {md_escape(r.statement)} | {badge(r.verdict)} | {evidence} | {links} |")
+        rows.append(f"| {r.claim} | {md_escape(r.statement)} | {'<br>'.join(lines)} | {links} |")
     return head + "\n".join(rows)
 
 
@@ -363,37 +362,44 @@ rare_where = "results/" + "+".join(dict.fromkeys(basis.loc[STUDIES["rare"]["chap
 rare_card = scorecard(rare_tables, where=rare_where)
 assert list(rare_card.claim) == list(CLAIMS), "the scorecard's claims changed: update EVIDENCE_AT"
 
-# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 display(Markdown(verdict_table("rare", rare_card) + "\n\n" + agreement("rare", rare_card)))
 
-# %% tags=["hide-output", "hide-input"]
+# %% tags=["remove-input", "hide-output"]
 full_evidence(rare_card, VERDICT_RULES)
 
 # %% [markdown]
 # ## 3. The HCAL claims
 #
 # Recomputed by `hmc.hcal_evidence.hcal_scorecard` from chapter 06's results and history tables
-# under the profile its page was executed with (per dataset, the validation protocol where every
-# run has it, never the authors' selection on the test set). Same layout as above.
+# under the profile in the box above. The verdicts select each run's epoch by the validation
+# protocol where every run of a dataset has a validation split (else the last epoch), never by the
+# authors' selection on the test set. Same layout as above.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 hcal_profile = basis.loc["06_hcal", "results profile"]
 hcal_results_path = repo / "results" / hcal_profile / "06_hcal.csv"
 hcal_history_path = hcal_results_path.with_name("06_hcal_history.csv")
+protocol_note, lead = "", ""
 if hcal_results_path.is_file():
     hcal_results = pd.read_csv(hcal_results_path)
     hcal_history = pd.read_csv(hcal_history_path) if hcal_history_path.is_file() else None
     hcal_card = hcal_scorecard(hcal_results, hcal_history)
+    firsts = {split_top(e, "; ")[0] for e in hcal_card.evidence}
+    if len(firsts) == 1 and next(iter(firsts)).startswith("protocol"):
+        lead = firsts.pop()
+        chosen = verdict_protocols(hcal_results)
+        per_dataset = (f"the {next(iter(set(chosen.values())))} protocol on every dataset ({', '.join(chosen)})"
+                       if len(set(chosen.values())) == 1 else ", ".join(f"{d}: {p}" for d, p in chosen.items()))
+        protocol_note = f"Model selection for every verdict below: {md_escape(per_dataset)}.\n\n"
 else:
     hcal_card = pd.DataFrame([{"claim": k, "statement": s, "verdict": "not tested here", "test": "-",
                                "evidence": f"results/{hcal_profile}/06_hcal.csv not found", "rule": HCAL_VERDICT_RULES[k]}
                               for k, s in HCAL_CLAIMS.items()])
 assert list(hcal_card.claim) == list(HCAL_CLAIMS), "the scorecard's claims changed: update EVIDENCE_AT"
+display(Markdown(protocol_note + verdict_table("hcal", hcal_card, drop_lead=lead) + "\n\n"
+                 + agreement("hcal", hcal_card)))
 
-# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
-display(Markdown(verdict_table("hcal", hcal_card) + "\n\n" + agreement("hcal", hcal_card)))
-
-# %% tags=["hide-output", "hide-input"]
+# %% tags=["remove-input", "hide-output"]
 full_evidence(hcal_card, HCAL_VERDICT_RULES)
 
 # %% [markdown]
@@ -405,7 +411,7 @@ full_evidence(hcal_card, HCAL_VERDICT_RULES)
 # `verdicts_<study>_claims` (the number of claims) and `verdicts_<study>_profile` (the profile the
 # study's results come from).
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 cards = {"rare": rare_card, "hcal": hcal_card}
 counts = pd.DataFrame({STUDIES[k]["title"]: c["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
                        for k, c in cards.items()}).T
