@@ -123,25 +123,26 @@ def chapter_basis(stem):
     m = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     page_start, m_start = _time(meta.get("start_time")), _time(m.get("started"))
     same = bool(m) and page_start is not None and m_start is not None and abs((page_start - m_start).total_seconds()) < 120
-    params = m.get("parameters") or meta.get("parameters", {})
+    # the budget of the run behind the results: its manifest's, else the page's own when it ran that profile
+    params = m.get("parameters") or (meta.get("parameters", {}) if page_profile == used else {})
     table = repo / "results" / used / f"{stem}.csv"
     datasets = sorted(pd.read_csv(table, usecols=["dataset"])["dataset"].unique()) if table.is_file() else []
-    files = []
+    rows = {}
     for name in TABLES[stem]:
         path = repo / "results" / used / name
-        rows = sum(1 for _ in path.open()) - 1 if path.is_file() else None
-        files.append(f"{name} ({rows} rows)" if rows is not None else f"{name} (missing)")
-    device = m.get("device", "?")
+        rows[name] = sum(1 for _ in path.open()) - 1 if path.is_file() else None
+    device = m.get("device", "device unknown (no manifest)")
     return {
         "chapter": stem, "page profile": page_profile, "results profile": used,
         "datasets": ", ".join(datasets) or "(no results table)",
-        "budget": ", ".join(f"{k} = {json.dumps(params[k])}" for k in BUDGET_KEYS if k in params),
+        "budget": ", ".join(f"{k} = {json.dumps(params[k])}" for k in BUDGET_KEYS if k in params)
+                  or "settings unknown (no manifest)",
         "device": device.split(" (")[0] if device.startswith("cpu") else device,
         "executed": _time(meta.get("end_time")).strftime("%Y-%m-%d %H:%M UTC") if meta.get("end_time") else "?",
         "status": m.get("status", "?"),
-        "manifest": (f"this run ({m.get('status', '?')}, commit {m.get('commit', '?')})" if same
+        "manifest": (f"this run, {m.get('status', '?')}, commit {m.get('commit', '?')}" if same
                      else "another run") if m else "none",
-        "tables": files,
+        "rows": rows,
     }
 
 
@@ -162,9 +163,15 @@ for key, study in STUDIES.items():
               for stem, r in rows.iterrows()]
 used_profiles = list(dict.fromkeys(used_profiles))
 meaning = "; ".join(MEANING.get(p, f"the `{p}` profile") for p in used_profiles)
-if all(p == "full" for p in used_profiles):
+unfinished = [stem[:2] for stem, r in basis.iterrows() if not r["manifest"].startswith("this run, ok")]
+if all(p == "full" for p in used_profiles) and not unfinished:
     kind, title = "note", "The verdicts rest on the `full` profile"
     verdict_text = f"Every verdict below comes from {meaning}."
+elif all(p == "full" for p in used_profiles):
+    kind, title = "warning", "The `full` results may be incomplete"
+    verdict_text = (f"The verdicts below come from {meaning}, but for chapter(s) {', '.join(unfinished)} no manifest "
+                    "shows a finished `full` run behind the page in `book/` (section 1): their tables may hold a "
+                    "sweep in progress or an older run.")
 else:
     kind, title = "warning", "Pipeline checks, not evidence"
     verdict_text = (f"The verdicts below come from {meaning}. They show that the results become verdicts by the "
@@ -176,22 +183,33 @@ display(Markdown(f":::{{admonition}} {title}\n:class: {kind}\n\n{verdict_text}\n
 # ## 1. What the verdicts rest on
 #
 # One row per chapter whose results enter a scorecard: the profile its page in `book/` was executed
-# with, when and where, and the results tables the verdicts below are computed from (under the
-# profile in the box above). "Manifest" says whether `results/<profile>/manifests/<chapter>.json`
-# describes the very run that produced the page (same start time), with its status and commit; a
-# later run of the same notebook that wrote elsewhere (`--out`) would replace the manifest.
+# with and when (the budget and device of that run are in the box above). "Manifest" says whether
+# `results/<profile>/manifests/<chapter>.json` describes the very run that produced the page (same
+# start time), with its status and commit; a later run of the same notebook that wrote elsewhere
+# (`--out`) would replace the manifest. "Rows read" counts the rows of the results tables the
+# verdicts below are computed from, `results/<profile>/<chapter>.csv` (with chapter 04's cost table
+# and chapter 06's history table).
 
 # %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 def md_escape(text):
     return re.sub(r"([\\`*_|<>\[\]#])", r"\\\1", str(text))
 
 
-basis_rows = ["| Chapter | Profile | Executed | Device | Manifest | Results tables |", "|---|---|---|---|---|---|"]
+def rows_text(rows):
+    """'2430' for a chapter's table; '810 + 6 (cost)' with a second table; 'missing' for an absent one."""
+    parts = []
+    for name, n in rows.items():
+        extra = Path(name).stem.rsplit("_", 1)[-1]
+        parts.append(("missing" if n is None else str(n)) + ("" if not parts else f" ({extra})"))
+    return " + ".join(parts)
+
+
+basis_rows = ["| Chapter | Profile | Executed (UTC) | Manifest | Rows read |", "|---|---|---|---|---|"]
 for stem, r in basis.iterrows():
     prof = r["page profile"] if r["page profile"] == r["results profile"] else \
         f"page {r['page profile']}, results {r['results profile']}"
-    basis_rows.append(f"| [{stem}]({stem}.html) | {prof} | {r['executed']} | {md_escape(r['device'])} | "
-                      f"{md_escape(r['manifest'])} | " + "<br>".join(md_escape(t) for t in r["tables"]) + " |")
+    basis_rows.append(f"| [ch.&nbsp;{stem[:2]}]({stem}.html \"{stem}\") | {prof} | {r['executed'].removesuffix(' UTC')} | "
+                      f"{md_escape(r['manifest'])} | {rows_text(r['rows'])} |")
 display(Markdown("\n".join(basis_rows)))
 
 # %% [markdown]
@@ -457,8 +475,8 @@ display(Markdown("\n".join(summary)))
 # - Of the {glue:text}`verdicts_all_claims` claims, {glue:text}`verdicts_all_reproduced` are
 #   reproduced, {glue:text}`verdicts_all_partly` partly, {glue:text}`verdicts_all_not_reproduced`
 #   not reproduced and {glue:text}`verdicts_all_not_tested_here` not tested here, on results of the
-#   {glue:text}`verdicts_all_profile` profile; the box in section 1 says what that budget can and
-#   cannot show.
+#   {glue:text}`verdicts_all_profile` profile; the box at the top of the page says what that budget
+#   can and cannot show.
 # - Each verdict above is recomputed from the results tables by the rules fixed in `hmc.scorecard`
 #   and `hmc.hcal_evidence`, and checked against the verdict its chapter page shows.
 #
