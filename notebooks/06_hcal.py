@@ -528,6 +528,10 @@ for row in card.itertuples():
 #   the first steps of training, not the converged models the claims are about; `full` uses a
 #   shortened cosine schedule (the spec allows it as a named profile). Verdicts from a short schedule
 #   say what holds after that budget only.
+# - **CPU runs of `full`.** Without a GPU a `full` run can only afford part of the design (a ResNet-18
+#   step on all of Omniglot costs about a second on a 2-core CPU): fewer epochs, seeds or methods,
+#   or a smaller image size. The table after this list shows what this run used; after one epoch
+#   the accuracies sit near chance and the verdicts are no evidence either way.
 # - **Omniglot.** Not one of the paper's datasets (its third dataset was not named in what was
 #   available): character -> alphabet, a 2-level tree, split per character by drawing, 15 train / 5
 #   test drawings (13 / 2 / 5 with the validation split). `quick` uses the first 5 characters of the
