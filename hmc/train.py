@@ -185,7 +185,7 @@ class _ThreadTuner:
         self._times: dict[int, list[float]] = {c: [] for c in self.candidates}
         self._best = self.candidates[0]
         self._count = 0  # steps into the current cycle
-        self._current = self._best
+        self._current = torch.get_num_threads()  # so that the first step sets candidates[0] if it differs
         self._t0 = 0.0
         self._probing = False
 

@@ -29,7 +29,15 @@ from hmc.augment import (
     resized_crop_params,
 )
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread in this file's tests (the machine is small), restored afterwards so that
+    other files' tests run with the thread count they expect."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

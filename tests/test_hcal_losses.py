@@ -20,7 +20,15 @@ from hmc.losses import (
     prototype_ce,
 )
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread in this file's tests (the machine is small), restored afterwards so that
+    other files' tests run with the thread count they expect."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 DT = torch.float64
 
 

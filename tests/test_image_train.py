@@ -46,7 +46,15 @@ from hmc.image_train import (
     train_image_model,
 )
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One torch thread in this file's tests (the machine is small), restored afterwards so that
+    other files' tests run with the thread count they expect."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = {  # 64 training images each
