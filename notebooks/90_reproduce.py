@@ -274,12 +274,15 @@ def _parse_time(text):
 
 
 status_rows = []
+pages = []  # (page name, executed notebook, source stem): book/<stem>.ipynb, then pages in subfolders (book/full/)
 for stem in stems:
-    if stem == THIS_PAGE:
-        continue
-    page = repo / "book" / f"{stem}.ipynb"
+    if stem != THIS_PAGE:
+        pages.append((stem, repo / "book" / f"{stem}.ipynb", stem))
+pages += [(str(path.relative_to(repo / "book").with_suffix("")), path, path.stem)
+          for path in sorted((repo / "book").glob("*/*.ipynb")) if path.stem in stems]
+for name, page, stem in pages:
     if not page.is_file():
-        status_rows.append({"page": stem, "profile": "", "executed": "", "device": "", "commit": "",
+        status_rows.append({"page": name, "profile": "", "executed": "", "device": "", "commit": "",
                             "wall time": "", "status": "not executed", "manifest": ""})
         continue
     nb = nbformat.read(page, as_version=4)
@@ -294,7 +297,7 @@ for stem in stems:
     same_run = (m is not None and m_start is not None and page_start is not None
                 and abs((page_start - m_start).total_seconds()) < 120)
     status_rows.append({
-        "page": stem,
+        "page": name,
         "profile": page_profile,
         "executed": page_end.strftime("%Y-%m-%d %H:%M") if page_end else "?",
         "device": _device(m.device) if same_run else "",
