@@ -82,7 +82,7 @@ from hmc.metrics.levels import (
 )
 from hmc.models import derive_seed
 from hmc.models.images import MMoE, CHMCNNHeads, FlatMultiTask, HCALNet
-from hmc.train import Unit, write_results_atomic
+from hmc.train import Unit, read_results, unique_units, write_results_atomic
 
 METHODS = ("hcal", "flat", "mmoe", "chmcnn")
 """Values of ``ImageRunConfig.method``."""
@@ -768,14 +768,6 @@ def load_embeddings(path: str | os.PathLike) -> dict[str, Any]:
         }
 
 
-def _read_csv(path: str | os.PathLike, columns: tuple[str, ...]) -> pd.DataFrame:
-    """The CSV at ``path`` (an empty frame with ``columns`` when absent or empty)."""
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=list(columns))
-    return pd.read_csv(path)
-
-
 def _unit_mask(table: pd.DataFrame, unit: Unit) -> pd.Series:
     return ((table["dataset"].astype(str) == unit.dataset) & (table["method"].astype(str) == unit.method)
             & (table["seed"].astype(int) == unit.seed))
@@ -783,20 +775,17 @@ def _unit_mask(table: pd.DataFrame, unit: Unit) -> pd.Series:
 
 def _replace_unit_rows(path: str | os.PathLike, rows: pd.DataFrame, unit: Unit, columns: tuple[str, ...]) -> None:
     """Rewrite the CSV at ``path`` atomically with the unit's old rows (if any) replaced by ``rows``."""
-    table = _read_csv(path, columns)
+    table = read_results(path, columns)
     kept = table[~_unit_mask(table, unit)] if len(table) else table
     write_results_atomic(pd.concat([kept, rows], ignore_index=True) if len(kept) else rows, path)
 
 
 def _sweep_units(units: Iterable) -> list[Unit]:
     """Units as :class:`hmc.train.Unit`, duplicates dropped, labels checked."""
-    out: list[Unit] = []
-    for u in units:
-        unit = Unit(str(u[0]), str(u[1]), int(u[2]))
+    out = unique_units(units)
+    for unit in out:
         if unit.method not in LABEL_SETTINGS:
-            raise ValueError(f"unknown method label {unit.method!r} in {tuple(u)}; known: {', '.join(METHOD_LABELS)}")
-        if unit not in out:
-            out.append(unit)
+            raise ValueError(f"unknown method label {unit.method!r} in {tuple(unit)}; known: {', '.join(METHOD_LABELS)}")
     return out
 
 
@@ -888,7 +877,7 @@ def run_image_sweep(
         raise ValueError(f"seed is set per unit, not a shared setting (got seed={common['seed']!r})")
     units = _sweep_units(units)
     configs = {u: method_config(u.method, epochs, seed=u.seed, **common) for u in units}
-    results = _read_csv(results_csv, RESULT_COLUMNS)
+    results = read_results(results_csv, RESULT_COLUMNS)
     missing = set(RESULT_COLUMNS) - set(results.columns)
     if missing:
         raise ValueError(f"{results_csv} lacks the columns {sorted(missing)}; is it a results table of run_image_sweep?")
@@ -922,5 +911,5 @@ def run_image_sweep(
         _replace_unit_rows(results_csv, rows, unit, RESULT_COLUMNS)
         if on_unit_done is not None:
             on_unit_done(rows)
-    history_table = _read_csv(history_csv, (*SWEEP_KEY, "epoch", "split"))
-    return (_in_unit_order(_read_csv(results_csv, RESULT_COLUMNS), units), _in_unit_order(history_table, units))
+    history_table = read_results(history_csv, (*SWEEP_KEY, "epoch", "split"))
+    return (_in_unit_order(read_results(results_csv, RESULT_COLUMNS), units), _in_unit_order(history_table, units))

@@ -495,11 +495,11 @@ def result_rows(dataset: str, method: str, result: TrainResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
-def read_results(path: str | os.PathLike) -> pd.DataFrame:
-    """The results CSV as a DataFrame (empty, with :data:`RESULT_COLUMNS`, when absent)."""
+def read_results(path: str | os.PathLike, columns: Sequence[str] = RESULT_COLUMNS) -> pd.DataFrame:
+    """The results CSV as a DataFrame (empty, with ``columns``, when absent or empty)."""
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=list(RESULT_COLUMNS))
+        return pd.DataFrame(columns=list(columns))
     return pd.read_csv(path)
 
 
@@ -512,7 +512,8 @@ def write_results_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
         frame.to_csv(fh, index=False)
 
 
-def _as_units(units: Iterable) -> list[Unit]:
+def unique_units(units: Iterable) -> list[Unit]:
+    """``(dataset, method, seed)`` triples as :class:`Unit`, in order, duplicates dropped."""
     out, seen = [], set()
     for u in units:
         unit = Unit(str(u[0]), str(u[1]), int(u[2]))
@@ -593,7 +594,7 @@ def run_sweep(
     """
     if load is None:
         from hmc.data import load_benchmark as load
-    units = _as_units(units)
+    units = unique_units(units)
     for unit in units:
         if resolve_method(unit.method) is None:
             raise ValueError(f"unknown method {unit.method!r} in {unit}; known: {', '.join(METHODS)}")

@@ -30,14 +30,7 @@ from hmc.augment import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread in this file's tests (the machine is small), restored afterwards so that
-    other files' tests run with the thread count they expect."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

@@ -13,14 +13,7 @@ from hmc.models import CHMCNNHeads, FlatMultiTask, HCALNet, MMoE, find_resnet18_
 from hmc.models.images import RESNET18_WEIGHTS_FILE
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One torch thread in this file's tests (the machine is small), restored afterwards so that
-    other files' tests run with the thread count they expect."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 N_CLASSES = (5, 3)
 PARENTS = [np.array([0, 0, 1, 2, 2])]
