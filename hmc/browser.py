@@ -11,7 +11,8 @@ byte. That needs no network port, no extra Python package and no browser downloa
         browser.screenshot(Path("intro.png"))
 
 :func:`check_site` visits every page of a built HTML site and reports the pages that do not load,
-images with no rendered size, internal links to missing files or ids, and error outputs.
+images with no rendered size, internal links to missing files or ids, error outputs, and formulas
+left as raw TeX or cut off at the column edge.
 """
 
 from __future__ import annotations
@@ -56,7 +57,12 @@ _INSPECT_JS = r"""
   while (Date.now() < deadline && images.some(img => !img.complete)) {
     await new Promise(resolve => setTimeout(resolve, 50));
   }
+  // MathJax typesets after the load event: wait for it where the page loads it (its promise).
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await Promise.race([MathJax.startup.promise, new Promise(r => setTimeout(r, deadline - Date.now()))]);
+  }
   const describe = el => (el.outerHTML || "").slice(0, 160);
+  const visible = el => el.checkVisibility ? el.checkVisibility() : el.offsetParent !== null;
   return {
     url: location.href,
     title: document.title,
@@ -79,6 +85,15 @@ _INSPECT_JS = r"""
     errors: Array.from(document.querySelectorAll(errorSelector)).map(el => ({
       classes: el.className, text: (el.innerText || "").trim().slice(0, 300), html: describe(el),
     })),
+    // Sphinx writes formulas as .math elements holding TeX; typeset, each holds an mjx-container.
+    rawMath: Array.from(document.querySelectorAll(".math"))
+      .filter(el => !el.querySelector("mjx-container"))
+      .map(el => (el.textContent || "").trim().slice(0, 80)),
+    // A displayed formula wider than the text column is cut off at its right edge.
+    wideMath: Array.from(document.querySelectorAll("mjx-container[display='true']"))
+      .filter(el => visible(el) && el.scrollWidth > el.parentElement.clientWidth + 2)
+      .map(el => `${el.scrollWidth} px in a ${el.parentElement.clientWidth} px column: ` +
+                 (el.closest(".math")?.getAttribute("id") || (el.textContent || "").slice(0, 60))),
     height: Math.ceil(Math.max(document.documentElement.scrollHeight,
                                document.body ? document.body.scrollHeight : 0)),
   };
@@ -116,6 +131,8 @@ class PageReport:
     errors: list[dict] = field(default_factory=list)
     exceptions: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
+    raw_math: list[str] = field(default_factory=list)
+    wide_math: list[str] = field(default_factory=list)
     height: int = 0
 
     def broken_images(self) -> list[str]:
@@ -321,6 +338,7 @@ class Chromium:
         report.text_length = seen["textLength"]
         report.images, report.links, report.errors = seen["images"], seen["links"], seen["errors"]
         report.ids = set(seen["ids"])
+        report.raw_math, report.wide_math = seen["rawMath"], seen["wideMath"]
         report.height = seen["height"]
         urls = {}
         for event in self._events:
@@ -405,13 +423,14 @@ class SiteReport:
     error_outputs: list[str] = field(default_factory=list)
     script_errors: list[str] = field(default_factory=list)
     failed_resources: list[str] = field(default_factory=list)
+    math_problems: list[str] = field(default_factory=list)
     n_images: int = 0
     n_links: int = 0
 
     def summary(self) -> str:
         lines = [f"{len(self.pages)} pages, {self.n_images} images, {self.n_links} internal links"]
         for name in ("load_failures", "broken_images", "broken_links", "error_outputs", "script_errors",
-                     "failed_resources"):
+                     "failed_resources", "math_problems"):
             problems = getattr(self, name)
             lines.append(f"{name.replace('_', ' ')}: {len(problems)}")
             lines += [f"  {p}" for p in problems]
@@ -430,7 +449,8 @@ def check_site(root: Path, browser: Chromium, pages: list[Path] | None = None) -
     A page must load and show text; every image must load and, unless hidden on purpose, have a
     non-zero rendered size; every link to a local file must point to an existing file inside
     ``root`` and, with a ``#fragment``, to an element with that id; no page may show an error
-    output (:data:`ERROR_SELECTOR`). Uncaught JavaScript exceptions (script errors) and local
+    output (:data:`ERROR_SELECTOR`); every formula must be typeset by MathJax (served from the
+    site itself, so that it works offline) and fit the text column. Uncaught JavaScript exceptions (script errors) and local
     files the page asked for and did not get (failed resources: scripts, styles, images) are
     reported too. Redirect pages are checked for their target only.
     """
@@ -457,6 +477,8 @@ def check_site(root: Path, browser: Chromium, pages: list[Path] | None = None) -
         report.error_outputs += [f"{name}: {e['classes']}: {e['text'][:200]!r}" for e in seen.errors]
         report.script_errors += [f"{name}: {e.splitlines()[0] if e else e}" for e in seen.exceptions]
         report.failed_resources += [f"{name}: {r}" for r in seen.failed_requests]
+        report.math_problems += [f"{name}: formula left as TeX: {m!r}" for m in seen.raw_math]
+        report.math_problems += [f"{name}: formula wider than the text column (cut off), {m}" for m in seen.wide_math]
 
     for name, seen in list(report.pages.items()):  # _link_problem may add pages
         for link in seen.links:

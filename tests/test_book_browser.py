@@ -87,6 +87,10 @@ def test_no_page_shows_an_error_output(site):
     assert not site.error_outputs, _listing(site.error_outputs)
 
 
+def test_every_formula_is_typeset_and_fits_the_column(site):
+    assert not site.math_problems, _listing(site.math_problems)
+
+
 def test_no_unexpected_script_errors(site):
     unexpected = [e for e in site.script_errors if not any(k in e for k in KNOWN_SCRIPT_ERRORS)]
     assert not unexpected, _listing(unexpected)
@@ -124,6 +128,9 @@ def test_checker_finds_planted_problems(chromium, tmp_path):
         '<a href="nowhere.html">gone</a><a href="good.html#not-there">no id</a>'
         '<div class="cell_output docutils container"><div class="output stderr">a warning</div>'
         '<div class="output traceback highlight-ipythontb">ValueError: boom</div></div>'
+        '<span class="math notranslate">\\(x^2\\)</span>'
+        '<div style="width:300px"><mjx-container display="true" style="display:block">'
+        '<span style="display:inline-block;width:600px">wide</span></mjx-container></div>'
         '<script>undefinedFunction()</script></body></html>')
     (tmp_path / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=gone.html" />')
     report = browser.check_site(tmp_path, chromium)
@@ -138,3 +145,6 @@ def test_checker_finds_planted_problems(chromium, tmp_path):
     assert len(report.error_outputs) == 1 and "ValueError: boom" in report.error_outputs[0]
     assert report.script_errors == ["bad.html: ReferenceError: undefinedFunction is not defined"]
     assert len(report.failed_resources) == 1 and "missing.png" in report.failed_resources[0]
+    assert len(report.math_problems) == 2, report.math_problems
+    assert "left as TeX: '\\\\(x^2\\\\)'" in report.math_problems[0]
+    assert "600 px in a 300 px column" in report.math_problems[1]
