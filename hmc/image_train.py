@@ -66,6 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hmc import provenance
 from hmc.augment import augment_batch, random_resized_crop, resize_center_crop
 from hmc.constraint import mc_loss
 from hmc.data.images import ImageHierarchy
@@ -881,13 +882,15 @@ def run_image_sweep(
     missing = set(RESULT_COLUMNS) - set(results.columns)
     if missing:
         raise ValueError(f"{results_csv} lacks the columns {sorted(missing)}; is it a results table of run_image_sweep?")
-    pending = []
+    pending, read_back_s = [], 0.0
     for unit in units:
         rows = results[_unit_mask(results, unit)] if len(results) else results
         if len(rows):
             _check_finished(rows, configs[unit], unit, results_csv)
+            read_back_s += float(rows["wall_time_s"].iloc[0])
         else:
             pending.append(unit)
+    provenance.note_read_back(results_csv, len(units) - len(pending), read_back_s)
 
     loaded_name, data = None, None
     for unit in pending:

@@ -1,11 +1,14 @@
 """Provenance: how a result was made (git commit, package versions, device, wall time).
 
 Every executed notebook ends with a cell that calls :func:`show`, and every run writes the same
-facts into a JSON manifest (see :mod:`hmc.runner`).
+facts into a JSON manifest (see :mod:`hmc.runner`). A sweep that reads finished units back from its
+results table instead of computing them says so through :func:`note_read_back`, so that a page
+executed in seconds from stored results does not pass for the cost of those results.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -16,6 +19,13 @@ PACKAGES = (
     "hmc", "torch", "torchvision", "numpy", "scipy", "pandas", "scikit-learn", "statsmodels",
     "matplotlib", "seaborn", "papermill", "jupytext",
 )
+
+
+READ_BACK_LOG = "HMC_READ_BACK_LOG"
+"""Environment variable naming a file to which :func:`note_read_back` appends one JSON line per call
+(set by :func:`hmc.runner.run_notebook`, which adds the total to the run's manifest)."""
+
+_read_back: list[dict] = []  # this process's calls of note_read_back, for show()
 
 
 GENERATED_PATHS = (":(exclude)results", ":(exclude,glob)book/*.ipynb")
@@ -80,15 +90,51 @@ def collect(started_at: float | None = None) -> dict:
     return record
 
 
+def note_read_back(results_csv: str | os.PathLike, units: int, wall_time_s: float) -> None:
+    """Record that a sweep read ``units`` finished units back from ``results_csv`` instead of running them.
+
+    ``wall_time_s`` is what those units took when they ran (the sum of their stored wall times).
+    Nothing is recorded for ``units == 0``.
+    """
+    if units == 0:
+        return
+    table = os.path.abspath(results_csv)
+    if table.startswith(os.getcwd() + os.sep):  # a path a reader can follow from the checkout
+        table = os.path.relpath(table)
+    entry = {"table": table, "units": int(units), "wall_time_s": round(float(wall_time_s), 1)}
+    _read_back.append(entry)
+    log = os.environ.get(READ_BACK_LOG)
+    if log:
+        with open(log, "a") as fh:
+            fh.write(json.dumps(entry) + "\n")
+
+
+def summarise_read_back(entries: list[dict]) -> dict | None:
+    """Total units and stored wall time of :func:`note_read_back` entries, with their tables; None if none."""
+    if not entries:
+        return None
+    return {
+        "units": sum(e["units"] for e in entries),
+        "wall_time_s": round(sum(e["wall_time_s"] for e in entries), 1),
+        "tables": sorted({e["table"] for e in entries}),
+    }
+
+
 def show(started_at: float | None = None, profile: str | None = None) -> dict:
     """Display the provenance record as a table (in a notebook; printed elsewhere) and return it."""
     record = collect(started_at)
+    read_back = summarise_read_back(_read_back)
     rows = []
     if profile is not None:
         rows.append(("profile", profile))
     rows += [("git commit", record["commit"]), ("device", record["device"]), ("platform", record["platform"])]
     if "wall_time_s" in record:
-        rows.append(("wall time", f"{record['wall_time_s']} s (from the start of the run to this cell)"))
+        rows.append(("wall time", f"{record['wall_time_s']} s (from the start of this run to this cell)"))
+    if read_back is not None:
+        tables = ", ".join(read_back["tables"])
+        rows.append(("results read back", f"{read_back['units']} finished units from {tables}, not run "
+                     f"again: they took {read_back['wall_time_s'] / 60:.1f} min when they ran, not "
+                     "included in the wall time above"))
     rows.append(("finished", record["finished"]))
     rows.append(("packages", ", ".join(f"{k} {v}" for k, v in record["packages"].items())))
     try:
@@ -96,7 +142,8 @@ def show(started_at: float | None = None, profile: str | None = None) -> dict:
         from IPython.display import Markdown, display
 
         display(Markdown("**Provenance of this page**"))
-        display(pd.DataFrame(rows, columns=["", "value"]).set_index(""))
+        with pd.option_context("display.max_colwidth", None):  # pandas cuts cells at 50 characters
+            display(pd.DataFrame(rows, columns=["", "value"]).set_index(""))
     except ImportError:
         print("\n".join(f"{k}: {v}" for k, v in rows))
     return record

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,6 +195,9 @@ def run_notebook(
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{source.stem}.ipynb"
     os.environ["HMC_RESULTS_DIR"] = str(Path(results_dir).resolve())
+    fd, read_back_log = tempfile.mkstemp(prefix=f"{source.stem}-read-back-", suffix=".jsonl")
+    os.close(fd)
+    os.environ[provenance.READ_BACK_LOG] = read_back_log  # the kernel inherits it
     failure, status = None, "ok"
     try:
         papermill.execute_notebook(nb, str(output), parameters=values, progress_bar=progress, kernel_name="python3")
@@ -206,7 +210,12 @@ def run_notebook(
             first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
             failure = (f"{source}: cell {err.cell_index} of the executed notebook (execution count "
                        f"{err.exec_count}, starting `{first_line}`) raised {err.ename}: {err.evalue}")
-    _write_manifest(source, profile, values, started_at, status, failure, output, Path(results_dir))
+    finally:
+        del os.environ[provenance.READ_BACK_LOG]
+    with open(read_back_log) as fh:
+        read_back = provenance.summarise_read_back([json.loads(line) for line in fh if line.strip()])
+    os.unlink(read_back_log)
+    _write_manifest(source, profile, values, started_at, status, failure, output, Path(results_dir), read_back)
     if status == "missing data":
         raise DataMissing(failure)
     if failure:
@@ -214,8 +223,11 @@ def run_notebook(
     return output
 
 
-def _write_manifest(source, profile, values, started_at, status, failure, output, results_dir) -> Path:
-    """Write ``<results_dir>/<profile>/manifests/<stem>.json`` atomically."""
+def _write_manifest(source, profile, values, started_at, status, failure, output, results_dir, read_back) -> Path:
+    """Write ``<results_dir>/<profile>/manifests/<stem>.json`` atomically.
+
+    ``read_back``: :func:`hmc.provenance.summarise_read_back` of the units the run's sweeps read
+    back from their results tables instead of running (None when they ran everything)."""
     record = {
         "notebook": str(source),
         "executed": str(output),
@@ -225,6 +237,7 @@ def _write_manifest(source, profile, values, started_at, status, failure, output
         "error": failure,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started_at)),
         **provenance.collect(started_at),
+        "read_back": read_back,
     }
     path = results_dir / profile / "manifests" / f"{source.stem}.json"
     with atomic_write(path) as fh:

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hmc import provenance
 from hmc.constraint import MaxConstraint, mc_loss
 from hmc.fileio import atomic_write
 from hmc.metrics import au_prc
@@ -610,6 +611,7 @@ def run_sweep(
     for unit in units:
         groups.setdefault((unit.dataset, unit.method), []).append(unit.seed)
     plan: list[tuple[str, str, list[int]]] = []
+    read_back_units, read_back_s = 0, 0.0
     for (dataset, method), seeds in groups.items():
         settings = _settings_for(dataset, load, loaded, train_kwargs)
         pending = []
@@ -623,10 +625,13 @@ def run_sweep(
                         f"{stored}, not {({k: settings[k] for k in PARAM_COLUMNS})}: use another results file, "
                         "or force=True to replace those rows"
                     )
+                read_back_units += 1
+                read_back_s += float(table[mask]["wall_time_s"].iloc[0])  # the unit's share, on every row
                 continue
             pending.append(seed)
         step = seeds_per_batch or max(len(pending), 1)
         plan += [(dataset, method, pending[i : i + step]) for i in range(0, len(pending), step)]
+    provenance.note_read_back(results_csv, read_back_units, read_back_s)
 
     for dataset, method, seeds in plan:
         if dataset not in loaded:

@@ -133,7 +133,9 @@ profile_table.style.set_properties(**{"text-align": "left", "font-size": "0.9em"
 # One row per manifest found under `results/<profile>/manifests/`: the wall time of the last run of
 # that notebook under that profile (from the start of `python -m hmc run` to the notebook's last
 # cell: kernel start-up, imports, data loading and training included), the device, and when it
-# finished. Manifests of the `smoke` profile are not committed (`results/smoke/` is git-ignored), so
+# finished. A run whose sweeps read finished units back from their results tables instead of
+# training them again says so, with what those units took when they ran: its own wall time is then
+# far below the cost of its results. Manifests of the `smoke` profile are not committed (`results/smoke/` is git-ignored), so
 # a `smoke` column appears only where this page was executed on a machine that ran them. A missing
 # cell means no run of that notebook under that profile has been recorded.
 
@@ -146,10 +148,10 @@ for prof in profiles_shown:
             "notebook": path.stem, "profile": m.get("profile", prof), "status": m.get("status", "?"),
             "wall_time_s": m.get("wall_time_s"), "device": m.get("device", "?"),
             "finished": m.get("finished", "?"), "commit": m.get("commit", "?"),
-            "started": m.get("started"), "executed": m.get("executed", ""),
+            "started": m.get("started"), "executed": m.get("executed", ""), "read_back": m.get("read_back"),
         })
 manifests = pd.DataFrame(records, columns=["notebook", "profile", "status", "wall_time_s", "device", "finished",
-                                           "commit", "started", "executed"])
+                                           "commit", "started", "executed", "read_back"])
 print(f"{len(manifests)} manifests read from results/*/manifests/")
 
 
@@ -173,9 +175,17 @@ def _device(text: str) -> str:
     return text
 
 
+def _read_back(read_back) -> str:
+    """', plus 90 units read back (3.4 h when they ran)' for a run whose sweeps read stored units back."""
+    if not isinstance(read_back, dict):
+        return ""
+    return f", plus {read_back['units']} units read back ({_duration(read_back['wall_time_s'])} when they ran)"
+
+
 times = manifests.assign(cell=[
-    f"{_duration(t)} ({_device(d)})" + ("" if s == "ok" else f", {s}")
-    for t, d, s in zip(manifests.wall_time_s, manifests.device, manifests.status, strict=True)])
+    f"{_duration(t)} ({_device(d)})" + _read_back(r) + ("" if s == "ok" else f", {s}")
+    for t, d, s, r in zip(manifests.wall_time_s, manifests.device, manifests.status, manifests.read_back,
+                          strict=True)])
 time_table = (times.pivot(index="notebook", columns="profile", values="cell")
               .reindex(index=stems, columns=[p for p in profiles_shown if p in set(times.profile)])
               .fillna(""))
@@ -302,7 +312,8 @@ for name, page, stem in pages:
         "executed": page_end.strftime("%Y-%m-%d %H:%M") if page_end else "?",
         "device": _device(m.device) if same_run else "",
         "commit": m.commit if same_run else "",
-        "wall time": _duration(m.wall_time_s) if same_run else _duration(meta.get("duration")),
+        "wall time": (_duration(m.wall_time_s) + _read_back(m.read_back)) if same_run
+                     else _duration(meta.get("duration")),
         "status": (m.status if same_run else ("failed" if failed else "ok")),
         "manifest": "this run" if same_run else ("another run" if m is not None else "none"),
     })

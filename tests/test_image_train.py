@@ -27,6 +27,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hmc import provenance
 from hmc.data.synthetic_images import make_synthetic_images
 import hmc.image_train as image_train
 from hmc.image_train import (
@@ -443,8 +444,14 @@ def test_sweep_trains_writes_and_reads_back_without_training(tmp_path, monkeypat
     monkeypatch.setattr(image_train, "train_image_model", no_training)
     loads.clear()
     done.clear()
+    log = tmp_path / "read_back.jsonl"
+    monkeypatch.setenv(provenance.READ_BACK_LOG, str(log))
     again_results, again_histories = run_image_sweep(units, results_csv, history_csv, **kw)
     assert loads == [] and done == []
+    per_unit = results.drop_duplicates(["dataset", "method", "seed"]).wall_time_s  # the 3 distinct units
+    assert [json.loads(line) for line in log.read_text().splitlines()] == [
+        {"table": str(results_csv), "units": 3, "wall_time_s": round(per_unit.sum(), 1)}]
+    monkeypatch.delenv(provenance.READ_BACK_LOG)
     pd.testing.assert_frame_equal(again_results, results)
     pd.testing.assert_frame_equal(again_histories, histories)
     # a subset comes back in the order asked

@@ -157,6 +157,20 @@ def test_run_ends_with_provenance_and_writes_manifest(tiny, tmp_path):
     manifest = json.loads((tmp_path / "res" / "smoke" / "manifests" / "99_tiny.json").read_text())
     assert manifest["status"] == "ok" and manifest["parameters"] == {"profile": "smoke", "n": 1}
     assert manifest["wall_time_s"] > 0 and manifest["packages"]["torch"]
+    assert manifest["read_back"] is None and "read back" not in text
+
+
+def test_units_read_back_are_shown_and_kept_in_the_manifest(tiny, tmp_path):
+    tiny.write_text(TINY.replace("total = n * scale", "import hmc.provenance\n"
+                                 "hmc.provenance.note_read_back('a.csv', 3, 150.0)\n"
+                                 "hmc.provenance.note_read_back('a.csv', 0, 99.0)\n"
+                                 "hmc.provenance.note_read_back('b.csv', 2, 30.0)\n"
+                                 "total = n * scale"))
+    out = runner.run_notebook(tiny, "smoke", [], tmp_path / "out", tmp_path / "res", progress=False)
+    text = json.dumps(nbformat.read(out, as_version=4).cells[-1].outputs)
+    assert "5 finished units from a.csv, b.csv" in text and "they took 3.0 min when they ran" in text
+    manifest = json.loads((tmp_path / "res" / "smoke" / "manifests" / "99_tiny.json").read_text())
+    assert manifest["read_back"] == {"units": 5, "wall_time_s": 180.0, "tables": ["a.csv", "b.csv"]}
 
 
 def test_every_notebook_has_every_profile_with_known_parameters():

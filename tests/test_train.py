@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from types import SimpleNamespace
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hmc import provenance
 from hmc import train as T
 from hmc.synthetic import make_tabular
 from hmc.train import METHOD_CHMCNN, Unit, read_results, run_sweep, train_chmcnn, write_results_atomic
@@ -147,6 +149,18 @@ def test_sweep_resumes_after_an_interruption(tmp_path):
     run_sweep(UNITS, path, load=_loader, on_batch_done=again.append, **SWEEP)
     assert again == []  # nothing left to do
     assert not read_results(path).duplicated(subset=["dataset", "method", "seed", "metric"]).any()
+
+
+def test_sweep_reports_the_units_it_reads_back(tmp_path, monkeypatch):
+    log = tmp_path / "read_back.jsonl"
+    monkeypatch.setenv(provenance.READ_BACK_LOG, str(log))
+    path = tmp_path / "r.csv"
+    run_sweep(UNITS[:2], path, load=_loader, **SWEEP)
+    assert not log.exists()  # both units ran: nothing read back
+    stored = read_results(path).drop_duplicates(["dataset", "method", "seed"])  # one row per unit
+    run_sweep(UNITS[:3], path, load=_loader, **SWEEP)  # seeds 0 and 1 read back, seed 2 runs
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entries == [{"table": str(path), "units": 2, "wall_time_s": round(stored.wall_time_s.sum(), 1)}]
 
 
 def test_sweep_refuses_mixed_settings_and_force_replaces(tmp_path):
