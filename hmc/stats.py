@@ -173,7 +173,7 @@ class FriedmanNemenyi(NamedTuple):
     statistic: float  # Friedman chi-square (scipy's, tie-corrected), k - 1 degrees of freedom
     pvalue: float  # its chi-square p-value
     f_statistic: float  # Iman-Davenport F = (N - 1) chi2 / (N (k - 1) - chi2)
-    f_pvalue: float  # its F(k - 1, (k - 1)(N - 1)) p-value
+    f_pvalue: float  # its F(k - 1, (k - 1)(N - 1)) p-value; NaN when f_statistic is infinite
     avg_ranks: pd.Series  # average rank per method (1 = best), in the matrix's column order
     cd: float  # Nemenyi critical difference at alpha
     q_alpha: float  # studentized-range critical value / sqrt(2)
@@ -181,6 +181,13 @@ class FriedmanNemenyi(NamedTuple):
     n_blocks: int  # N
     n_methods: int  # k
     alpha: float
+
+    @property
+    def f_pvalue_text(self) -> str:
+        """``f_pvalue`` for a sentence: ``"0.0123"``, or why there is none when F is infinite."""
+        if math.isnan(self.f_pvalue):
+            return "undefined: every block ranks the methods alike, F is infinite"
+        return f"{self.f_pvalue:.3g}"
 
 
 def friedman_nemenyi(
@@ -201,8 +208,10 @@ def friedman_nemenyi(
 
     with k - 1 degrees of freedom, as computed by ``scipy.stats.friedmanchisquare`` (which also applies
     the tie correction). Iman-Davenport's less conservative form
-    ``F_F = (N - 1) chi2_F / (N (k - 1) - chi2_F)`` follows F(k - 1, (k - 1)(N - 1)) (inf, p = 0, when every
-    block ranks the methods alike).
+    ``F_F = (N - 1) chi2_F / (N (k - 1) - chi2_F)`` follows F(k - 1, (k - 1)(N - 1)). When every block
+    ranks the methods alike, chi2_F reaches its maximum N (k - 1), F_F is infinite and the F
+    approximation says nothing: ``f_pvalue`` is then NaN, not 0 (with 2 blocks and 3 methods, for
+    example, the exact probability of perfect agreement under the null is 1/6).
 
     Nemenyi: two methods differ significantly at level alpha when their average ranks differ by more than
 
@@ -251,7 +260,7 @@ def friedman_nemenyi(
     chi2, p = float(chi2), float(p)
     denominator = n * (k - 1) - chi2
     f_stat = (n - 1) * chi2 / denominator if denominator > 0 else math.inf
-    f_p = float(stats.f.sf(f_stat, k - 1, (k - 1) * (n - 1))) if math.isfinite(f_stat) else 0.0
+    f_p = float(stats.f.sf(f_stat, k - 1, (k - 1) * (n - 1))) if math.isfinite(f_stat) else math.nan
     ranks = stats.rankdata(-x, axis=1).mean(axis=0)
     se = math.sqrt(k * (k + 1) / (6 * n))
     q_alpha = nemenyi_q_alpha(k, alpha)

@@ -34,7 +34,7 @@
 #
 # *Time to run:* a few seconds on a laptop CPU (no GPU, no data files).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 n_samples = 3000  # samples of the synthetic dataset
 depth = 5  # levels below the root
@@ -43,7 +43,7 @@ dag_fraction = 0.0  # share of nodes at depth 2 or more that get a second parent
 n_features = 20  # feature dimension
 seed = 0  # random seed of the generator and the split
 
-# %%
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -35,14 +35,14 @@
 # seconds afterwards (parsed data are cached). Datasets that are not on disk are listed with the
 # command that fetches them; with none at all the chapter falls back to a synthetic hierarchy.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 benchmarks = ["all"]  # benchmark names, or ["all"] for every benchmark of the study
 images = ["synthetic", "omniglot", "cifar100", "aircraft"]  # image hierarchies to describe
 rare_threshold = 5  # a node is rare when it has fewer training positives than this
 seed = 0  # seed of the synthetic image hierarchy
 
-# %%
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -40,7 +40,7 @@
 # seed bit for bit the model it would be alone (own initialisation, data order and dropout). The
 # MCM runs over the hierarchy's edges level by level, never over a dense B x C x C tensor.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 datasets = ["cellcycle_FUN", "spo_FUN", "cellcycle_GO", "enron"]  # benchmark names, or ["all"]
 n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset (the spec: 10)
@@ -49,7 +49,7 @@ imputation = "trainvalid"  # "trainvalid" (clean protocol) or "per_split" (the r
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 results_file = ""  # results CSV; empty for results/PROFILE/02_chmcnn_reproduction.csv
 
-# %%
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import math
 import os
 from pathlib import Path

@@ -56,7 +56,7 @@
 # for tabular data), `gmu` = gated margin uncertainty (`hmc.losses`). The names `bma`/`bbma` are this
 # study's mapping: the paper's exact definitions were not available.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 datasets = ["cellcycle_FUN", "spo_FUN", "derisi_FUN"]  # benchmark names, ["fun_go"] (all FUN and GO on disk) or ["all"]
 n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset and method (the spec: 10)
@@ -70,7 +70,7 @@ device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 num_threads = 1  # CPU threads per training run, 0 for the library's automatic choice
 results_file = ""  # results CSV; empty for results/PROFILE/03_rare_node_loss.csv
 
-# %%
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import dataclasses
 import os
 from pathlib import Path
@@ -458,7 +458,7 @@ else:
         print(f"Only {result.n_blocks} datasets: the ranks describe this run, and the test has almost no power "
               "(Demsar 2006 asks for about 10 or more datasets); do not read the p-value as evidence.")
     print(f"Friedman chi2 = {result.statistic:.2f} (p = {result.pvalue:.3g}), Iman-Davenport F = "
-          f"{result.f_statistic:.2f} (p = {result.f_pvalue:.3g}); Nemenyi CD = {result.cd:.2f} at alpha = {alpha}")
+          f"{result.f_statistic:.2f} (p = {result.f_pvalue_text}); Nemenyi CD = {result.cd:.2f} at alpha = {alpha}")
     ranks = result.avg_ranks.rename(index=labels)
     fig = critical_difference_figure(ranks, result.cd)
     fig.axes[0].set_title(f"Average rank on macro F1 over {result.n_blocks} datasets (H = {n_members})", fontsize=10)

@@ -61,7 +61,7 @@
 # one network per seed whose batch is passed H times per step with independent dropout masks, and
 # whose prediction is the mean of H passes with dropout on.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 datasets = ["cellcycle_FUN"]  # benchmark names, or ["fun_go"] or ["all"] (those on disk)
 n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset (the spec: 10)
@@ -76,7 +76,7 @@ device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 results_file = ""  # results CSV; empty for results/PROFILE/04_ensembles_and_dropout.csv
 cost_file = ""  # cost CSV; empty for results/PROFILE/04_ensembles_and_dropout_cost.csv
 
-# %%
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import dataclasses
 import math
 import os

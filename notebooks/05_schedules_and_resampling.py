@@ -42,7 +42,7 @@
 # seeds, the spec's epochs) is a GPU-sized run, estimated in section 6 from the measured times.
 # Finished (dataset, method, seed) units are kept in the results table and read back on a rerun.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 datasets = ["cellcycle_FUN", "spo_FUN"]  # names (or "synthetic"), ["fun_go"] (FUN and GO on disk), ["all"]
 n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset (the spec: 10)
@@ -52,7 +52,7 @@ synthetic_samples = 2000  # rows of the synthetic hierarchy used when no dataset
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 results_file = ""  # results CSV; empty for results/PROFILE/05_schedules_and_resampling.csv
 
-# %%
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import math
 import os
 from pathlib import Path
@@ -341,7 +341,7 @@ matrix = f1.groupby(["dataset", "method"])["value"].mean().unstack("method").rei
 if matrix.shape[0] >= 2 and matrix.shape[1] >= 3:
     fn = friedman_nemenyi(matrix)
     print(f"Friedman over {fn.n_blocks} datasets: chi2 = {fn.statistic:.2f}, p = {fn.pvalue:.3g}; "
-          f"Iman-Davenport p = {fn.f_pvalue:.3g}; CD = {fn.cd:.2f}")
+          f"Iman-Davenport p = {fn.f_pvalue_text}; CD = {fn.cd:.2f}")
     critical_difference_figure(fn.avg_ranks, fn.cd)
     plt.title("Average rank on macro F1 (1 = best)", fontsize=10)
     plt.show()

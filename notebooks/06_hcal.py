@@ -55,7 +55,7 @@
 # Finished (dataset, method, seed) units are read back from the results table on a rerun, and a unit
 # that was interrupted resumes from its last epoch's checkpoint.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 datasets = ["synthetic", "omniglot"]  # image hierarchies, in turn: synthetic, omniglot, cifar100, aircraft
 image_size = 16  # image side in pixels for synthetic, Omniglot and Aircraft (CIFAR-100 is 32; above 64: 224-px crops)
@@ -80,7 +80,7 @@ results_file = ""  # results CSV; empty for results/PROFILE/06_hcal.csv (the his
 checkpoint_dir = ""  # per-epoch checkpoints; empty for _build/checkpoints/06_hcal/PROFILE (git-ignored)
 keep_checkpoints = False  # keep a unit's checkpoint (~90 MB) after its results are written
 
-# %%
+# %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import json
 import os
 from pathlib import Path

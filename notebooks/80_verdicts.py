@@ -33,7 +33,7 @@
 # *Time to run:* seconds on any CPU under every profile (it trains nothing: it reads the manifests,
 # the results tables and the executed chapter pages in `book/`). No GPU, no data files.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`); the same page under every profile
 root = ""  # the repository to report on; empty for the checkout that holds the `hmc` package
 results_profile = ""  # empty: each chapter's results under the profile its page in book/ was executed with

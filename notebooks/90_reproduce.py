@@ -77,7 +77,7 @@
 # in `results/<profile>/<notebook>.csv` and read back on a rerun (only if their training settings
 # match), so an interrupted run continues where it stopped; chapter 06 also checkpoints every epoch.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`); this page reads every profile
 root = ""  # the repository to report on; empty for the checkout that holds the `hmc` package
 profiles_shown = ["smoke", "quick", "full"]  # profiles whose manifests are read, in this order

@@ -194,6 +194,14 @@ def test_claim4_verdicts(time_cut, memory_cut, f1_drop, expected):
     assert r.verdict == expected, r.evidence
 
 
+def test_claim4_evidence_names_a_gain_in_f1_as_no_drop():
+    r = row(scorecard(dict(zip(("04", "04_cost"), claim4_tables(0.70, 0.65, -0.25), strict=True))), 4)
+    assert r.verdict == "reproduced"
+    assert "no macro-F1 drop: MC-dropout's is 25.0% higher" in r.evidence, r.evidence
+    r = row(scorecard(dict(zip(("04", "04_cost"), claim4_tables(0.70, 0.65, 0.05), strict=True))), 4)
+    assert "relative macro-F1 drop 5.0%" in r.evidence, r.evidence
+
+
 def test_claim4_rss_column_and_no_dataset_column():
     t04, cost = claim4_tables(0.70, 0.65, 0.05, memory_column="peak_rss_bytes", per_dataset=False)
     r = row(scorecard({"04": t04, "04_cost": cost}), 4)

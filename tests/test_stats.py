@@ -135,7 +135,17 @@ def test_friedman_matches_hand_formula_without_ties():
                                                             name="avg_rank"))
     f = 5 * (16 / 3) / (6 * 2 - 16 / 3)
     assert got.f_statistic == pytest.approx(f) and got.f_pvalue == pytest.approx(stats.f.sf(f, 2, 10))
+    assert got.f_pvalue_text == f"{stats.f.sf(f, 2, 10):.3g}"
     assert (got.n_blocks, got.n_methods) == (6, 3)
+
+
+def test_iman_davenport_p_is_undefined_when_every_block_ranks_alike():
+    scores = pd.DataFrame([[3.0, 2.0, 1.0], [30.0, 20.0, 10.0]], columns=["a", "b", "c"])
+    got = friedman_nemenyi(scores)
+    # chi2 at its maximum N (k - 1) = 4: F = (N - 1) chi2 / (N (k - 1) - chi2) = 4 / 0
+    assert got.statistic == pytest.approx(4.0) and got.pvalue == pytest.approx(stats.chi2.sf(4.0, 2))
+    assert math.isinf(got.f_statistic) and math.isnan(got.f_pvalue)
+    assert got.f_pvalue_text.startswith("undefined")
 
 
 @pytest.mark.parametrize("seed", range(4))
