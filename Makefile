@@ -4,6 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= quick
+# Where the notebooks' results tables and manifests go. The sweeps read finished units back from
+# these tables, so with the committed results/ `make book` re-renders the book from them; point it
+# at an empty folder (`make book RESULTS=/tmp/fresh`) to train every unit again.
+RESULTS ?= results
 
 # In this project's own environment the data sit beside the checkout, in ../shared/data.
 ifeq ($(HMC_DATA_DIR),)
@@ -25,7 +29,7 @@ $(STAMP): pyproject.toml
 book: notebooks html
 
 notebooks: $(STAMP)
-	$(PY) -m hmc run --all --profile $(PROFILE)
+	$(PY) -m hmc run --all --profile $(PROFILE) --results $(RESULTS)
 
 html: $(STAMP)
 	$(VENV)/bin/jupyter-book build --all . -n --keep-going

@@ -40,6 +40,7 @@ results_profile = ""  # empty: each chapter's results under the profile its page
 
 # %% tags=["hide-input"] mystnb={"markdown_format": "myst"}
 import json
+import os
 import re
 import textwrap
 from datetime import datetime, timezone
@@ -58,6 +59,9 @@ from hmc.profiles import PROFILE_NAMES
 from hmc.scorecard import CHAPTER_FILES, CLAIMS, VERDICT_RULES, VERDICTS, read_chapter_tables, scorecard
 
 repo = Path(root) if root else Path(hmc.__file__).resolve().parents[1]
+# the results tables and manifests: where `python -m hmc run --results` put them, else the repo's
+results_root = (Path(os.environ["HMC_RESULTS_DIR"]) if "HMC_RESULTS_DIR" in os.environ and not root
+                else repo / "results")
 if results_profile and results_profile not in PROFILE_NAMES:
     raise ValueError(f"results_profile must be empty or one of {PROFILE_NAMES}, got {results_profile!r}")
 
@@ -119,17 +123,17 @@ def chapter_basis(stem):
     meta = pages[stem].metadata.get("papermill", {})
     page_profile = meta.get("parameters", {}).get("profile", "?")
     used = results_profile or page_profile
-    manifest_path = repo / "results" / used / "manifests" / f"{stem}.json"
+    manifest_path = results_root / used / "manifests" / f"{stem}.json"
     m = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     page_start, m_start = _time(meta.get("start_time")), _time(m.get("started"))
     same = bool(m) and page_start is not None and m_start is not None and abs((page_start - m_start).total_seconds()) < 120
     # the budget of the run behind the results: its manifest's, else the page's own when it ran that profile
     params = m.get("parameters") or (meta.get("parameters", {}) if page_profile == used else {})
-    table = repo / "results" / used / f"{stem}.csv"
+    table = results_root / used / f"{stem}.csv"
     datasets = sorted(pd.read_csv(table, usecols=["dataset"])["dataset"].unique()) if table.is_file() else []
     rows = {}
     for name in TABLES[stem]:
-        path = repo / "results" / used / name
+        path = results_root / used / name
         rows[name] = sum(1 for _ in path.open()) - 1 if path.is_file() else None
     device = m.get("device", "device unknown (no manifest)")
     return {
@@ -375,7 +379,7 @@ def full_evidence(card, rules):
 rare_tables = {}
 for table_key, file_name in CHAPTER_FILES.items():
     stem = next(s for s in STUDIES["rare"]["chapters"] if file_name.startswith(s))
-    rare_tables[table_key] = read_chapter_tables(repo / "results", basis.loc[stem, "results profile"])[table_key]
+    rare_tables[table_key] = read_chapter_tables(results_root, basis.loc[stem, "results profile"])[table_key]
 rare_where = "results/" + "+".join(dict.fromkeys(basis.loc[STUDIES["rare"]["chapters"], "results profile"]))
 rare_card = scorecard(rare_tables, where=rare_where)
 assert list(rare_card.claim) == list(CLAIMS), "the scorecard's claims changed: update EVIDENCE_AT"
@@ -395,7 +399,7 @@ full_evidence(rare_card, VERDICT_RULES)
 
 # %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 hcal_profile = basis.loc["06_hcal", "results profile"]
-hcal_results_path = repo / "results" / hcal_profile / "06_hcal.csv"
+hcal_results_path = results_root / hcal_profile / "06_hcal.csv"
 hcal_history_path = hcal_results_path.with_name("06_hcal_history.csv")
 protocol_note, lead = "", ""
 if hcal_results_path.is_file():
@@ -470,6 +474,49 @@ for label, key in study_keys.items():
 display(Markdown("\n".join(summary)))
 
 # %% [markdown]
+# ## 5. The same rules on the CPU runs of `full`
+#
+# Two chapters also have a page executed under `full` on this project's 2-core CPU, on a part of
+# the design only (no GPU was lent to the study so far): chapter 03's and chapter 06's, listed
+# under their chapters in the table of contents. The same scorecard functions give the verdicts
+# below from `results/full/`, with the budget read from the tables. Claims whose evidence lies in
+# chapters with no `full` results come out "not tested here". These verdicts are shown beside the
+# counts above, not added to them, and the linked pages say what their budget can and cannot show.
+
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
+def budget_of(table):
+    """'2 datasets (a, b), 5 methods, 3 seeds' for a tidy results table."""
+    units = table.drop_duplicates(["dataset", "method", "seed"])
+    return (f"{units.dataset.nunique()} dataset(s) ({', '.join(sorted(units.dataset.unique()))}), "
+            f"{units.method.nunique()} methods, {units.seed.nunique()} seed(s)")
+
+
+def short_table(card):
+    rows = [f"| {r.claim} | {md_escape(r.statement)} | "
+            + "<br>".join([badge(r.verdict)] + [md_escape(line) for line in one_line(r.evidence)]) + " |"
+            for r in card.itertuples()]
+    return "| Claim | Statement | Verdict and evidence, in short |\n|---|---|---|\n" + "\n".join(rows)
+
+
+full_blocks = []
+full_rare = read_chapter_tables(results_root, "full")
+if full_rare["03"] is not None and (repo / "book" / "full" / "03_rare_node_loss.ipynb").is_file():
+    card = scorecard(full_rare, where="results/full")
+    present = [k for k, t in full_rare.items() if t is not None]
+    full_blocks.append(f"**{STUDIES['rare']['title']}**, from the tables of {', '.join(present)} under `full`: "
+                       f"chapter 03 {budget_of(full_rare['03'])} "
+                       "([its page](full/03_rare_node_loss.html)).\n\n" + short_table(card))
+full_hcal = results_root / "full" / "06_hcal.csv"
+if full_hcal.is_file() and (repo / "book" / "full" / "06_hcal.ipynb").is_file():
+    results_full = pd.read_csv(full_hcal)
+    history_path = full_hcal.with_name("06_hcal_history.csv")
+    card = hcal_scorecard(results_full, pd.read_csv(history_path) if history_path.is_file() else None)
+    epochs = ", ".join(str(e) for e in sorted(results_full["epochs"].unique()))
+    full_blocks.append(f"**{STUDIES['hcal']['title']}**: chapter 06 {budget_of(results_full)}, {epochs} epoch(s) "
+                       "([its page](full/06_hcal.html)).\n\n" + short_table(card))
+display(Markdown("\n\n".join(full_blocks) if full_blocks else "No chapter has results under `full` here."))
+
+# %% [markdown]
 # ## Summary
 #
 # - Of the {glue:text}`verdicts_all_claims` claims, {glue:text}`verdicts_all_reproduced` are
@@ -479,6 +526,7 @@ display(Markdown("\n".join(summary)))
 #   can and cannot show.
 # - Each verdict above is recomputed from the results tables by the rules fixed in `hmc.scorecard`
 #   and `hmc.hcal_evidence`, and checked against the verdict its chapter page shows.
+# - Section 5 applies the same rules to the parts of `full` run on the CPU (chapters 03 and 06).
 #
 # **What's next:** the linked chapter sections show the numbers behind each verdict;
 # {doc}`90_reproduce` says how to rerun any chapter, under the `full` profile for the study's own

@@ -84,6 +84,7 @@ profiles_shown = ["smoke", "quick", "full"]  # profiles whose manifests are read
 
 # %% tags=["hide-input"]
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -100,6 +101,9 @@ from hmc.runner import notebook_sources
 
 sns.set_theme(style="whitegrid", context="notebook")
 repo = Path(root) if root else Path(hmc.__file__).resolve().parents[1]
+# the results tables and manifests: where `python -m hmc run --results` put them, else the repo's
+results_root = (Path(os.environ["HMC_RESULTS_DIR"]) if "HMC_RESULTS_DIR" in os.environ and not root
+                else repo / "results")
 THIS_PAGE = "90_reproduce"
 stems = [s.stem for s in notebook_sources(repo / "notebooks")]
 print(f"{len(stems)} notebooks in notebooks/:")
@@ -142,7 +146,7 @@ profile_table.style.set_properties(**{"text-align": "left", "font-size": "0.9em"
 # %% tags=["hide-input"]
 records = []
 for prof in profiles_shown:
-    for path in sorted((repo / "results" / prof / "manifests").glob("*.json")):
+    for path in sorted((results_root / prof / "manifests").glob("*.json")):
         m = json.loads(path.read_text())
         records.append({
             "notebook": path.stem, "profile": m.get("profile", prof), "status": m.get("status", "?"),
@@ -234,7 +238,7 @@ print(f"their wall times add up to {_duration(quick_total)}")
 stored = []
 for prof in profiles_shown:
     for stem in stems:
-        path = repo / "results" / prof / f"{stem}.csv"
+        path = results_root / prof / f"{stem}.csv"
         if not path.is_file():
             continue
         table = pd.read_csv(path)

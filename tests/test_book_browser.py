@@ -22,7 +22,7 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 SHOTS = {
     "intro": ("book/intro.html", True),
     "verdicts": ("book/80_verdicts.html", False),
-    "02_chmcnn_reproduction": ("book/02_chmcnn_reproduction.html", True),
+    "full_02_chmcnn_reproduction": ("book/full/02_chmcnn_reproduction.html", False),
 }
 
 #: Uncaught script errors that come from the toolchain, not from the book, and change nothing a
