@@ -28,7 +28,7 @@ READ_BACK_LOG = "HMC_READ_BACK_LOG"
 _read_back: list[dict] = []  # this process's calls of note_read_back, for show()
 
 
-GENERATED_PATHS = (":(exclude)results", ":(exclude,glob)book/*.ipynb")
+GENERATED_PATHS = (":(exclude)results", ":(exclude,glob)book/**/*.ipynb")
 """Pathspecs of run outputs, which do not make the work tree dirty (:func:`git_commit`)."""
 
 
@@ -36,7 +36,7 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str:
     """The current git commit (short hash), or ``unknown``.
 
     ``+dirty`` is appended when tracked files differ from the commit, outside what the runs
-    themselves write (``results/`` and the executed notebooks ``book/*.ipynb``): a notebook executed
+    themselves write (``results/`` and the executed notebooks ``book/**/*.ipynb``, ``book/full/`` included): a notebook executed
     while a sweep appends to a results table still names the code it ran.
     """
     try:

@@ -187,7 +187,7 @@ def test_git_commit_is_dirty_for_code_changes_but_not_for_run_outputs(tmp_path):
 
     git = lambda *args: subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
     git("init", "-q")
-    for rel in ["hmc/code.py", "results/full/table.csv", "book/ch.ipynb", "book/page.md"]:
+    for rel in ["hmc/code.py", "results/full/table.csv", "book/ch.ipynb", "book/full/ch.ipynb", "book/page.md"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("v1\n")
     git("add", ".")
@@ -195,6 +195,7 @@ def test_git_commit_is_dirty_for_code_changes_but_not_for_run_outputs(tmp_path):
     assert not git_commit(tmp_path).endswith("+dirty")
     (tmp_path / "results/full/table.csv").write_text("v2\n")
     (tmp_path / "book/ch.ipynb").write_text("v2\n")
+    (tmp_path / "book/full/ch.ipynb").write_text("v2\n")
     assert not git_commit(tmp_path).endswith("+dirty")
     (tmp_path / "book/page.md").write_text("v2\n")
     assert git_commit(tmp_path).endswith("+dirty")
