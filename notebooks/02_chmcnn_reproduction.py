@@ -79,7 +79,7 @@ names = benchmark_names(available_only=True) if datasets == ["all"] else list(da
 unknown = [n for n in names if n not in BENCHMARKS]
 if unknown:
     raise ValueError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}")
-print(f"device: {device}; results table: {results_path}")
+print(f"device: {device}; results table: {os.path.relpath(results_path)}")
 
 # %% [markdown]
 # ## 1. Training: every seed of every dataset

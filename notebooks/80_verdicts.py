@@ -484,11 +484,15 @@ display(Markdown("\n".join(summary)))
 # counts above, not added to them, and the linked pages say what their budget can and cannot show.
 
 # %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
+def count(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def budget_of(table):
     """'2 datasets (a, b), 5 methods, 3 seeds' for a tidy results table."""
     units = table.drop_duplicates(["dataset", "method", "seed"])
-    return (f"{units.dataset.nunique()} dataset(s) ({', '.join(sorted(units.dataset.unique()))}), "
-            f"{units.method.nunique()} methods, {units.seed.nunique()} seed(s)")
+    return (f"{count(units.dataset.nunique(), 'dataset')} ({', '.join(sorted(units.dataset.unique()))}), "
+            f"{count(units.method.nunique(), 'method')}, {count(units.seed.nunique(), 'seed')}")
 
 
 def short_table(card):
@@ -504,15 +508,16 @@ if full_rare["03"] is not None and (repo / "book" / "full" / "03_rare_node_loss.
     card = scorecard(full_rare, where="results/full")
     present = [k for k, t in full_rare.items() if t is not None]
     full_blocks.append(f"**{STUDIES['rare']['title']}**, from the tables of {', '.join(present)} under `full`: "
-                       f"chapter 03 {budget_of(full_rare['03'])} "
+                       f"chapter 03: {budget_of(full_rare['03'])} "
                        "([its page](full/03_rare_node_loss.html)).\n\n" + short_table(card))
 full_hcal = results_root / "full" / "06_hcal.csv"
 if full_hcal.is_file() and (repo / "book" / "full" / "06_hcal.ipynb").is_file():
     results_full = pd.read_csv(full_hcal)
     history_path = full_hcal.with_name("06_hcal_history.csv")
     card = hcal_scorecard(results_full, pd.read_csv(history_path) if history_path.is_file() else None)
-    epochs = ", ".join(str(e) for e in sorted(results_full["epochs"].unique()))
-    full_blocks.append(f"**{STUDIES['hcal']['title']}**: chapter 06 {budget_of(results_full)}, {epochs} epoch(s) "
+    epochs = sorted(results_full["epochs"].unique())
+    epochs = count(int(epochs[0]), "epoch") if len(epochs) == 1 else f"{', '.join(map(str, epochs))} epochs"
+    full_blocks.append(f"**{STUDIES['hcal']['title']}**: chapter 06: {budget_of(results_full)}, {epochs} "
                        "([its page](full/06_hcal.html)).\n\n" + short_table(card))
 display(Markdown("\n\n".join(full_blocks) if full_blocks else "No chapter has results under `full` here."))
 

@@ -326,7 +326,14 @@ for name, page, stem in pages:
         "manifest": "this run" if same_run else ("another run" if m is not None else "none"),
     })
 status = pd.DataFrame(status_rows).set_index("page")
-status
+# three columns, so that the table fits the page's text column without scrolling sideways
+shown = pd.DataFrame({
+    "run": [f"{r.profile}, {r.executed} UTC" + "".join(f"<br>{x}" for x in (r.device, r.commit and f"commit {r.commit}") if x)
+            for r in status.itertuples()],
+    "wall time": [t.replace(", plus ", "<br>plus ") for t in status["wall time"]],
+    "status": [f"{r.status}<br>manifest: {r.manifest}" if r.manifest else r.status for r in status.itertuples()],
+}, index=status.index)
+shown.style.set_properties(**{"text-align": "left", "font-size": "0.9em"})
 
 # %% [markdown]
 # ## Summary
