@@ -273,10 +273,11 @@ else:
 # Each executed page in `book/` records the parameters it was run with (papermill's metadata) and
 # ends with a provenance cell. The table joins each page with the manifest of its profile: when the
 # page was executed, on which device, at which commit (`+dirty`: with uncommitted changes outside
-# `results/` and `book/*.ipynb`), how long it took and whether it finished. "manifest" says whether
-# the manifest describes this very execution of the page (its start time matches); a later run of the
-# same notebook under the same profile that wrote elsewhere (`--out`) would replace the manifest, and
-# the row then shows only what the page itself records. This page's own provenance is at its bottom.
+# `results/` and the executed notebooks under `book/`), how long it took and whether it finished.
+# "manifest" says whether the manifest describes this very execution of the page (its start time
+# matches); a later run of the same notebook under the same profile that wrote elsewhere (`--out`)
+# would replace the manifest, and the row then shows only what the page itself records. This page's
+# own provenance is at its bottom.
 
 # %% tags=["hide-input"]
 def _parse_time(text):
