@@ -450,9 +450,9 @@ def check_site(root: Path, browser: Chromium, pages: list[Path] | None = None) -
     non-zero rendered size; every link to a local file must point to an existing file inside
     ``root`` and, with a ``#fragment``, to an element with that id; no page may show an error
     output (:data:`ERROR_SELECTOR`); every formula must be typeset by MathJax (served from the
-    site itself, so that it works offline) and fit the text column. Uncaught JavaScript exceptions (script errors) and local
-    files the page asked for and did not get (failed resources: scripts, styles, images) are
-    reported too. Redirect pages are checked for their target only.
+    site itself, so that it works offline) and fit the text column. Uncaught JavaScript exceptions
+    (script errors) and local files the page asked for and did not get (failed resources: scripts,
+    styles, images) are reported too. Redirect pages are checked for their target only.
     """
     root = Path(root).resolve()
     report = SiteReport()
@@ -478,7 +478,8 @@ def check_site(root: Path, browser: Chromium, pages: list[Path] | None = None) -
         report.script_errors += [f"{name}: {e.splitlines()[0] if e else e}" for e in seen.exceptions]
         report.failed_resources += [f"{name}: {r}" for r in seen.failed_requests]
         report.math_problems += [f"{name}: formula left as TeX: {m!r}" for m in seen.raw_math]
-        report.math_problems += [f"{name}: formula wider than the text column (cut off), {m}" for m in seen.wide_math]
+        report.math_problems += [f"{name}: formula wider than the text column (cut off), {m}"
+                                 for m in seen.wide_math]
 
     for name, seen in list(report.pages.items()):  # _link_problem may add pages
         for link in seen.links:

@@ -36,8 +36,9 @@ def git_commit(cwd: str | os.PathLike | None = None) -> str:
     """The current git commit (short hash), or ``unknown``.
 
     ``+dirty`` is appended when tracked files differ from the commit, outside what the runs
-    themselves write (``results/`` and the executed notebooks ``book/**/*.ipynb``, ``book/full/`` included): a notebook executed
-    while a sweep appends to a results table still names the code it ran.
+    themselves write (``results/`` and the executed notebooks ``book/**/*.ipynb``, those in
+    ``book/full/`` included): a notebook executed while a sweep appends to a results table still
+    names the code it ran.
     """
     try:
         run = lambda *args: subprocess.run(  # noqa: E731

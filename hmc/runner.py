@@ -212,9 +212,9 @@ def run_notebook(
                        f"{err.exec_count}, starting `{first_line}`) raised {err.ename}: {err.evalue}")
     finally:
         del os.environ[provenance.READ_BACK_LOG]
-    with open(read_back_log) as fh:
-        read_back = provenance.summarise_read_back([json.loads(line) for line in fh if line.strip()])
-    os.unlink(read_back_log)
+        with open(read_back_log) as fh:
+            read_back = provenance.summarise_read_back([json.loads(line) for line in fh if line.strip()])
+        os.unlink(read_back_log)
     _write_manifest(source, profile, values, started_at, status, failure, output, Path(results_dir), read_back)
     if status == "missing data":
         raise DataMissing(failure)
