@@ -13,6 +13,7 @@ import os
 import platform
 import subprocess
 import time
+from datetime import datetime, timezone
 from importlib import metadata
 
 PACKAGES = (
@@ -89,6 +90,21 @@ def collect(started_at: float | None = None) -> dict:
     if started_at is not None:
         record["wall_time_s"] = round(time.time() - started_at, 1)
     return record
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A time as papermill stores it (ISO 8601 with offset) or as a manifest does
+    (``YYYY-mm-dd HH:MM:SS UTC``), as an aware datetime; None if absent or unreadable.
+    A time without an offset is taken as UTC."""
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S %Z"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return None
 
 
 def note_read_back(results_csv: str | os.PathLike, units: int, wall_time_s: float) -> None:

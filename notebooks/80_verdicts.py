@@ -43,7 +43,6 @@ import json
 import os
 import re
 import textwrap
-from datetime import datetime, timezone
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -56,6 +55,7 @@ from myst_nb import glue
 import hmc
 from hmc.hcal_evidence import HCAL_CLAIMS, HCAL_VERDICT_RULES, hcal_scorecard, verdict_protocols
 from hmc.profiles import PROFILE_NAMES
+from hmc.provenance import parse_time
 from hmc.scorecard import CHAPTER_FILES, CLAIMS, VERDICT_RULES, VERDICTS, read_chapter_tables, scorecard
 
 repo = Path(root) if root else Path(hmc.__file__).resolve().parents[1]
@@ -94,19 +94,6 @@ COLOURS = {"reproduced": "#c7e9c0", "partly": "#fdd0a2", "not reproduced": "#fcb
 SYMBOLS = {"reproduced": "✔", "partly": "◐", "not reproduced": "✘", "not tested here": "○"}
 
 
-def _time(text):
-    """papermill's ISO time or a manifest's 'YYYY-mm-dd HH:MM:SS UTC', as an aware datetime (None if absent)."""
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S %Z"):
-        try:
-            parsed = datetime.strptime(text, fmt)
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    return None
-
-
 pages = {}
 for stem in sorted({c for s in STUDIES.values() for c in s["chapters"]}):
     path = repo / "book" / f"{stem}.ipynb"
@@ -125,7 +112,7 @@ def chapter_basis(stem):
     used = results_profile or page_profile
     manifest_path = results_root / used / "manifests" / f"{stem}.json"
     m = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    page_start, m_start = _time(meta.get("start_time")), _time(m.get("started"))
+    page_start, m_start = parse_time(meta.get("start_time")), parse_time(m.get("started"))
     same = bool(m) and page_start is not None and m_start is not None and abs((page_start - m_start).total_seconds()) < 120
     # the budget of the run behind the results: its manifest's, else the page's own when it ran that profile
     params = m.get("parameters") or (meta.get("parameters", {}) if page_profile == used else {})
@@ -142,7 +129,7 @@ def chapter_basis(stem):
         "budget": ", ".join(f"{k} = {json.dumps(params[k])}" for k in BUDGET_KEYS if k in params)
                   or "settings unknown (no manifest)",
         "device": device.split(" (")[0] if device.startswith("cpu") else device,
-        "executed": _time(meta.get("end_time")).strftime("%Y-%m-%d %H:%M UTC") if meta.get("end_time") else "?",
+        "executed": parse_time(meta.get("end_time")).strftime("%Y-%m-%d %H:%M UTC") if meta.get("end_time") else "?",
         "status": m.get("status", "?"),
         "manifest": (f"this run, {m.get('status', '?')}, commit {m.get('commit', '?')}" if same
                      else "another run") if m else "none",
@@ -320,16 +307,19 @@ def badge(verdict):
             f'border-radius: 0.3em; white-space: nowrap">{SYMBOLS.get(verdict, "?")} {verdict}</span>')
 
 
-def verdict_table(key, card, drop_lead=""):
+def verdict_table(key, card, drop_lead="", links=True):
     """The study's table: claim, statement, verdict with its evidence in short, links to the evidence.
-    ``drop_lead``: a first evidence clause every row shares (stated once above the table instead)."""
-    head = "| Claim | Statement | Verdict and evidence, in short | See |\n|---|---|---|---|\n"
+    ``drop_lead``: a first evidence clause every row shares (stated once above the table instead).
+    ``links=False``: no "See" column (for results whose chapter pages are not the ones linked)."""
+    head = ("| Claim | Statement | Verdict and evidence, in short |" + " See |" * links + "\n"
+            + "|---|---|---|" + "---|" * links + "\n")
     rows = []
     for r in card.itertuples():
         evidence = r.evidence[len(drop_lead):].lstrip("; ") if drop_lead else r.evidence
         lines = [badge(r.verdict)] + [md_escape(line) for line in one_line(evidence)]
-        links = "<br>".join(section_link(stem, title) for stem, title in EVIDENCE_AT[key][int(r.claim)])
-        rows.append(f"| {r.claim} | {md_escape(r.statement)} | {'<br>'.join(lines)} | {links} |")
+        see = ("<br>".join(section_link(stem, title) for stem, title in EVIDENCE_AT[key][int(r.claim)]) + " |"
+               if links else "")
+        rows.append(f"| {r.claim} | {md_escape(r.statement)} | {'<br>'.join(lines)} |{' ' + see if see else ''}")
     return head + "\n".join(rows)
 
 
@@ -495,13 +485,6 @@ def budget_of(table):
             f"{count(units.method.nunique(), 'method')}, {count(units.seed.nunique(), 'seed')}")
 
 
-def short_table(card):
-    rows = [f"| {r.claim} | {md_escape(r.statement)} | "
-            + "<br>".join([badge(r.verdict)] + [md_escape(line) for line in one_line(r.evidence)]) + " |"
-            for r in card.itertuples()]
-    return "| Claim | Statement | Verdict and evidence, in short |\n|---|---|---|\n" + "\n".join(rows)
-
-
 full_blocks = []
 full_rare = read_chapter_tables(results_root, "full")
 if full_rare["03"] is not None and (repo / "book" / "full" / "03_rare_node_loss.ipynb").is_file():
@@ -509,7 +492,7 @@ if full_rare["03"] is not None and (repo / "book" / "full" / "03_rare_node_loss.
     present = [k for k, t in full_rare.items() if t is not None]
     full_blocks.append(f"**{STUDIES['rare']['title']}**, from the tables of {', '.join(present)} under `full`: "
                        f"chapter 03: {budget_of(full_rare['03'])} "
-                       "([its page](full/03_rare_node_loss.html)).\n\n" + short_table(card))
+                       "([its page](full/03_rare_node_loss.html)).\n\n" + verdict_table("rare", card, links=False))
 full_hcal = results_root / "full" / "06_hcal.csv"
 if full_hcal.is_file() and (repo / "book" / "full" / "06_hcal.ipynb").is_file():
     results_full = pd.read_csv(full_hcal)
@@ -518,7 +501,7 @@ if full_hcal.is_file() and (repo / "book" / "full" / "06_hcal.ipynb").is_file():
     epochs = sorted(results_full["epochs"].unique())
     epochs = count(int(epochs[0]), "epoch") if len(epochs) == 1 else f"{', '.join(map(str, epochs))} epochs"
     full_blocks.append(f"**{STUDIES['hcal']['title']}**: chapter 06: {budget_of(results_full)}, {epochs} "
-                       "([its page](full/06_hcal.html)).\n\n" + short_table(card))
+                       "([its page](full/06_hcal.html)).\n\n" + verdict_table("hcal", card, links=False))
 display(Markdown("\n\n".join(full_blocks) if full_blocks else "No chapter has results under `full` here."))
 
 # %% [markdown]

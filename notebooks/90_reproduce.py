@@ -85,7 +85,7 @@ profiles_shown = ["smoke", "quick", "full"]  # profiles whose manifests are read
 # %% tags=["hide-input"]
 import json
 import os
-from datetime import datetime
+from datetime import timezone
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -97,6 +97,7 @@ from myst_nb import glue
 
 import hmc
 from hmc import profiles as hmc_profiles
+from hmc.provenance import parse_time
 from hmc.runner import notebook_sources
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -280,18 +281,6 @@ else:
 # own provenance is at its bottom.
 
 # %% tags=["hide-input"]
-def _parse_time(text):
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%d %H:%M:%S %Z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
-        try:
-            parsed = datetime.strptime(text, fmt)
-            return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed.astimezone().replace(tzinfo=None)
-        except ValueError:
-            continue
-    return None
-
-
 status_rows = []
 pages = []  # (page name, executed notebook, source stem): book/<stem>.ipynb, then pages in subfolders (book/full/)
 for stem in stems:
@@ -307,18 +296,18 @@ for name, page, stem in pages:
     nb = nbformat.read(page, as_version=4)
     meta = nb.metadata.get("papermill", {})
     page_profile = meta.get("parameters", {}).get("profile", "?")
-    page_start, page_end = _parse_time(meta.get("start_time")), _parse_time(meta.get("end_time"))
+    page_start, page_end = parse_time(meta.get("start_time")), parse_time(meta.get("end_time"))
     failed = bool(meta.get("exception")) or any(
         o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     match = manifests[(manifests.notebook == stem) & (manifests.profile == page_profile)]
     m = match.iloc[0] if len(match) else None
-    m_start = _parse_time(m.started) if m is not None else None
+    m_start = parse_time(m.started) if m is not None else None
     same_run = (m is not None and m_start is not None and page_start is not None
                 and abs((page_start - m_start).total_seconds()) < 120)
     status_rows.append({
         "page": name,
         "profile": page_profile,
-        "executed": page_end.strftime("%Y-%m-%d %H:%M") if page_end else "?",
+        "executed": page_end.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if page_end else "?",
         "device": _device(m.device) if same_run else "",
         "commit": m.commit if same_run else "",
         "wall time": (_duration(m.wall_time_s) + _read_back(m.read_back)) if same_run

@@ -199,3 +199,15 @@ def test_git_commit_is_dirty_for_code_changes_but_not_for_run_outputs(tmp_path):
     assert not git_commit(tmp_path).endswith("+dirty")
     (tmp_path / "book/page.md").write_text("v2\n")
     assert git_commit(tmp_path).endswith("+dirty")
+
+
+def test_parse_time_reads_papermill_and_manifest_times_as_utc():
+    from datetime import datetime, timezone
+
+    from hmc.provenance import parse_time
+
+    utc = datetime(2026, 11, 21, 8, 49, 31, tzinfo=timezone.utc)
+    assert parse_time("2026-11-21T10:49:31.000000+02:00") == utc  # papermill, another offset
+    assert parse_time("2026-11-21T08:49:31+00:00") == utc
+    assert parse_time("2026-11-21 08:49:31 UTC") == utc  # a manifest's "started"
+    assert parse_time("") is None and parse_time(None) is None and parse_time("yesterday") is None
