@@ -167,7 +167,7 @@ for ax, column, title in zip(axes, ["nodes", "labels per sample", "rare"],
     ax.set_title(title)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    if ax is not axes[-1]:
+    if ax is not axes[-1] and ax.get_legend() is not None:  # one family (no data on disk): no legend
         ax.get_legend().remove()
 fig.tight_layout()
 plt.show()
