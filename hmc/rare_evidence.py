@@ -71,6 +71,15 @@ F1 = "macro_f1"
 
 _LONG = {short: long for long, short in MEASURE_SHORT.items()}
 
+CHAPTER05_METHODS = (
+    "baseline", "imbalance-neg",
+    "sched-lin", "sched-exp", "sched-alt", "sched-global-lin", "sched-global-exp", "sched-global-alt",
+    "mixed-0.25", "mixed-0.5", "mixed-0.75",
+    "lpros", "lpros+imbalance-neg",
+)
+"""Chapter 05's 13 single-network methods (claims 3 and 5): the baseline and imbalance weighting
+they are compared with, the six schedules, three mixed losses, LPROS alone and with weights."""
+
 
 def chapter_methods(n_members: int, measures: Sequence[str] = MEASURES) -> dict[str, str]:
     """Role -> canonical method name for ensemble size H = ``n_members``, in the chapter's order.

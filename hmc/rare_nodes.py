@@ -121,6 +121,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hmc.checkpoint import TrainingPaused, load_checkpoint, save_checkpoint
 from hmc.constraint import MaxConstraint, mc_loss
 from hmc.losses import (
     UNCERTAINTY_MEASURES,
@@ -510,6 +511,8 @@ def train_rare_nodes(
     optimizer: str = "fused",
     eval_batch_size: int = 2048,
     step_callback: Callable[[int], None] | None = None,
+    checkpoint: str | None = None,
+    stop_at: float | None = None,
 ) -> TrainResult:
     """Train a rare-node configuration for every seed in ``seeds`` side by side; predict and score test.
 
@@ -533,6 +536,10 @@ def train_rare_nodes(
         gradient over 20 or more rows differs by 1 ulp; at the spec's layer sizes it did not), so
         for MC-dropout ``num_threads="auto"`` keeps the current thread count for the whole run
         (no switching between 1 and all threads) and the run is deterministic for a given count.
+    checkpoint, stop_at
+        A checkpoint path (saved after every epoch, resumed from when it exists) and a time to
+        pause at (an epoch boundary): see :func:`_fit`. The caller removes the checkpoint once the
+        results are stored.
 
     Returns
     -------
@@ -567,7 +574,8 @@ def train_rare_nodes(
             tuner = _ThreadTuner((torch.get_num_threads(), 1))
         threads = torch.get_num_threads()
         run = _Run(benchmark, seeds, config, settings, device, optimizer)
-        epoch_loss, n_steps = _fit(run, getattr(benchmark, "name", "data"), progress, step_callback, tuner)
+        epoch_loss, n_steps, previous_s = _fit(run, getattr(benchmark, "name", "data"), progress, step_callback,
+                                               tuner, checkpoint, stop_at)
         fitted = time.perf_counter()
         predictions = predict_rare_nodes(
             run.model, benchmark.x_test, benchmark.hierarchy, len(seeds), config.n_members,
@@ -588,10 +596,10 @@ def train_rare_nodes(
         au_prc=scores,
         epoch_loss=epoch_loss,
         settings={**settings, "device": device.type},
-        wall_time_s=time.perf_counter() - started,
+        wall_time_s=previous_s + time.perf_counter() - started,
         n_steps=n_steps,
         extra={
-            "fit_s": fitted - started,
+            "fit_s": previous_s + fitted - started,
             "predict_s": predicted - fitted,
             "threads": threads if tuner is None else "auto",
             "steps_per_thread_count": tuner.steps if tuner is not None else {threads: n_steps},
@@ -604,8 +612,25 @@ def train_rare_nodes(
     )
 
 
-def _fit(run: _Run, name: str, progress: bool, step_callback, tuner) -> tuple[np.ndarray, int]:
-    """The training loop (that of :func:`hmc.train.train_chmcnn`); returns the losses (S, E) and the step count."""
+def _checkpoint_identity(run: _Run) -> dict:
+    """What a checkpoint of this run must match to be resumed (configuration, settings, seeds, rows)."""
+    return {"trainer": "rare_nodes", "config": dataclasses.asdict(run.config), "settings": dict(run.settings),
+            "seeds": list(run.seeds), "n_rows": int(run.n_rows), "n_nodes": int(run.n_nodes),
+            "device": run.device.type}
+
+
+def _fit(run: _Run, name: str, progress: bool, step_callback, tuner, checkpoint=None,
+         stop_at: float | None = None) -> tuple[np.ndarray, int, float]:
+    """The training loop (that of :func:`hmc.train.train_chmcnn`).
+
+    Returns the losses (S, E), the step count and the seconds spent before a resumed checkpoint.
+    With ``checkpoint`` (a path), the state is saved after every epoch (:func:`hmc.checkpoint.save_checkpoint`:
+    weights, Adam, the data-order and dropout generators, the losses so far) and a run finds it
+    there and continues after its last finished epoch; the resumed run is bit for bit the
+    uninterrupted one (tested with SIGKILL). ``stop_at`` (a ``time.time()`` value): after an epoch,
+    if another epoch as long as the last would end after it, raise :class:`hmc.checkpoint.TrainingPaused`
+    (the checkpoint holds the progress).
+    """
     from tqdm.std import tqdm
 
     bs, epochs = run.settings["batch_size"], run.settings["epochs"]
@@ -613,18 +638,32 @@ def _fit(run: _Run, name: str, progress: bool, step_callback, tuner) -> tuple[np
     steps_per_epoch = math.ceil(n / bs) if n else 0
     n_steps = epochs * steps_per_epoch
     epoch_loss = torch.zeros(run.n_seeds, epochs, dtype=torch.float64, device=run.device)
+    identity = _checkpoint_identity(run) if checkpoint is not None else {}
+    state = load_checkpoint(checkpoint, identity, map_location=run.device)
+    start_epoch, step, previous_s = 0, 0, 0.0
+    if state is not None:
+        run.model.load_state_dict(state["model"])
+        run.opt.load_state_dict(state["optimizer"])
+        for gen, saved in zip(run.data_gens, state["data_generators"], strict=True):
+            gen.set_state(saved)
+        for gen, saved in zip(run.model.dropout_generators(run.device), state["dropout_generators"], strict=True):
+            gen.set_state(saved)
+        start_epoch, step, previous_s = int(state["epoch"]), int(state["step"]), float(state["elapsed_s"])
+        epoch_loss[:, :start_epoch] = state["epoch_loss"].to(run.device)
     what = "MC-dropout passes" if run.mc else "members"
     bar = tqdm(
         total=n_steps,
+        initial=step,
         desc=f"{name} rare-node, {run.n_seeds} seed{'s' if run.n_seeds > 1 else ''} x {run.n_members} {what}/step",
         unit="step",
         disable=not progress,
         mininterval=1.0,
         leave=False,
     )
-    step = 0
+    begun = time.perf_counter()
     with bar:
-        for epoch in range(epochs):
+        for epoch in range(start_epoch, epochs):
+            epoch_start = time.perf_counter()
             perm = run.permutations()
             running = torch.zeros(run.n_seeds, dtype=torch.float64, device=run.device)
             for i, start in enumerate(range(0, n, bs)):
@@ -642,7 +681,23 @@ def _fit(run: _Run, name: str, progress: bool, step_callback, tuner) -> tuple[np
             epoch_loss[:, epoch] = running / steps_per_epoch
             if progress:
                 bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{epoch_loss[:, epoch].mean().item():.4f}")
-    return epoch_loss.cpu().numpy(), step
+            if checkpoint is not None and epoch + 1 < epochs:
+                save_checkpoint(checkpoint, {
+                    "identity": identity,
+                    "model": run.model.state_dict(),
+                    "optimizer": run.opt.state_dict(),
+                    "data_generators": [g.get_state() for g in run.data_gens],
+                    "dropout_generators": [g.get_state() for g in run.model.dropout_generators(run.device)],
+                    "epoch": epoch + 1,
+                    "step": step,
+                    "epoch_loss": epoch_loss[:, : epoch + 1].cpu(),
+                    "elapsed_s": previous_s + time.perf_counter() - begun,
+                })
+                now = time.time()
+                if stop_at is not None and now + (time.perf_counter() - epoch_start) > stop_at:
+                    raise TrainingPaused(f"{name}: paused after epoch {epoch + 1} of {epochs} (time budget); "
+                                         f"the checkpoint {checkpoint} holds the progress", epoch + 1)
+    return epoch_loss.cpu().numpy(), step, previous_s
 
 
 @torch.no_grad()

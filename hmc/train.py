@@ -497,18 +497,32 @@ def result_rows(dataset: str, method: str, result: TrainResult) -> pd.DataFrame:
 
 
 def read_results(path: str | os.PathLike, columns: Sequence[str] = RESULT_COLUMNS) -> pd.DataFrame:
-    """The results CSV as a DataFrame (empty, with ``columns``, when absent or empty)."""
+    """The tidy results CSV as a DataFrame (empty, with ``columns``, when absent or empty).
+
+    The table is checked as it is read: a file that is not UTF-8 text, a row with a wrong number
+    of fields, a repeated header or text in a numeric column raises
+    :class:`hmc.runs.store.DamagedResult` naming the path and the line.
+    """
+    from hmc.runs.store import DamagedResult, validate_table
+
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=list(columns))
-    return pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise DamagedResult(f"not UTF-8 text (byte {err.start}): not a results table, or a damaged one", path,
+                            line) from None
+    except pd.errors.ParserError as err:
+        raise DamagedResult(f"cannot be parsed as a CSV table ({err}): a row with extra or missing fields",
+                            path) from None
+    text_columns = ("dataset", "method", "metric", "device")
+    return validate_table(frame, path, text_columns, int_columns=("seed",))
 
 
 def write_results_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write ``frame`` to ``path`` as CSV atomically: temporary file in the same folder, fsync, rename.
-
-    A crash at any moment leaves either the previous file or the new one, never a torn file.
-    """
+    """Write ``frame`` to ``path`` as CSV atomically: temporary file in the same folder, fsync, rename."""
     with atomic_write(path) as fh:
         frame.to_csv(fh, index=False)
 
@@ -540,18 +554,19 @@ def _settings_for(dataset: str, load: Callable, cache: dict, train_kwargs: dict)
     return chmcnn_settings(None, **given)
 
 
-def _same_params(rows: pd.DataFrame, settings: dict) -> bool:
-    for key in PARAM_COLUMNS:
-        values = rows[key].unique()
-        if len(values) != 1:
-            return False
-        stored, wanted = values[0], settings[key]
-        if isinstance(wanted, float):
-            if not math.isclose(float(stored), wanted, rel_tol=1e-12, abs_tol=0.0):
-                return False
-        elif int(stored) != wanted:
-            return False
-    return True
+def unit_config(settings: dict, benchmark, train_kwargs: dict) -> dict:
+    """Everything that changes a tabular unit's results, as stored with it (:mod:`hmc.runs.store`):
+    the resolved :data:`PARAM_COLUMNS`, the optimiser and :func:`~hmc.runs.store.data_signature`."""
+    from hmc.runs.store import data_signature
+
+    return {**{k: settings[k] for k in PARAM_COLUMNS}, "optimizer": train_kwargs.get("optimizer", "fused"),
+            "data": data_signature(benchmark)}
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    import inspect
+
+    return name in inspect.signature(fn).parameters
 
 
 def run_sweep(
@@ -563,9 +578,11 @@ def run_sweep(
     force: bool = False,
     progress: bool = True,
     on_batch_done: Callable[[pd.DataFrame], None] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    stop_at: float | None = None,
     **train_kwargs,
 ) -> pd.DataFrame:
-    """Run the unfinished units of a sweep, appending their rows to ``results_csv``; return all rows.
+    """Run the unfinished units of a sweep into the results store; return the tidy table of all units.
 
     Parameters
     ----------
@@ -573,26 +590,34 @@ def run_sweep(
         ``(dataset, method, seed)`` triples; ``method`` names a function in :data:`METHODS` (or one
         that :func:`resolve_method` finds).
     results_csv
-        The tidy results table (:data:`RESULT_COLUMNS`). A unit with rows there is finished and
-        skipped, provided its :data:`PARAM_COLUMNS` match this run's (resolved) settings;
-        otherwise a ValueError names the unit, so that two settings never mix in one table.
+        The tidy results table (:data:`RESULT_COLUMNS`) that notebooks read. It is a view of the
+        results store :func:`hmc.runs.store.store_for` ``(results_csv)`` (one file per unit), rebuilt
+        after every batch. A unit is finished when its file is there under the same configuration
+        (:func:`unit_config`: the settings, the optimiser, the data's signature); stored under
+        another, a ValueError names the settings that differ, so that two settings never mix.
     load
         ``load(dataset) -> benchmark``; default :func:`hmc.data.load_benchmark`.
     seeds_per_batch
         Seeds of one (dataset, method) trained together as one batched model; None: all of them.
     force
-        Recompute the given units even when finished; their old rows are replaced.
+        Recompute the given units even when finished; their files are replaced.
     progress
         tqdm bars (one per batch, over steps).
     on_batch_done
-        Called after each batch's rows are safely written, with those rows.
+        Called after each batch's units are safely stored, with their rows.
+    checkpoint_dir
+        Where a batch keeps its per-epoch checkpoint (methods that take ``checkpoint``):
+        ``<dir>/<dataset>/<method>/seeds<s0>-<s1>...pt``; a killed sweep continues from it. None: none.
+    stop_at
+        ``time.time()`` at which to pause (at an epoch boundary, with a checkpoint; :class:`hmc.checkpoint.TrainingPaused`).
     train_kwargs
         Passed to the method (``epochs``, ``lr``, ``device``, ``num_threads``, ...).
 
-    Rows are written after each batch by rewriting the whole file atomically
-    (:func:`write_results_atomic`): interrupting the sweep loses at most the batch in progress, and
-    leaves no partial rows. Units run in the order given, grouped by (dataset, method).
+    Every output is checked for writability before anything trains. A table whose rows are not in
+    its store (written before the store existed) is refused with the command that imports it.
     """
+    from hmc.runs.store import ConfigMismatch, ResultStore, store_for
+
     if load is None:
         from hmc.data import load_benchmark as load
     units = unique_units(units)
@@ -601,47 +626,90 @@ def run_sweep(
             raise ValueError(f"unknown method {unit.method!r} in {unit}; known: {', '.join(METHODS)}")
     if seeds_per_batch is not None and seeds_per_batch < 1:
         raise ValueError(f"seeds_per_batch must be >= 1, got {seeds_per_batch}")
-    table = read_results(results_csv)
-    missing = set(RESULT_COLUMNS) - set(table.columns)
-    if missing:
-        raise ValueError(f"{results_csv} lacks the columns {sorted(missing)}; is it a results table of run_sweep?")
+    results_csv = Path(results_csv)
+    store = ResultStore(store_for(results_csv))
+    store.check_writable()
+    _check_table_writable(results_csv)
+    if checkpoint_dir is not None:
+        ResultStore(checkpoint_dir).check_writable()
+    _refuse_unimported(results_csv, store)
     loaded: dict[str, Any] = {}
 
     groups: dict[tuple[str, str], list[int]] = {}
     for unit in units:
         groups.setdefault((unit.dataset, unit.method), []).append(unit.seed)
-    plan: list[tuple[str, str, list[int]]] = []
+    plan: list[tuple[str, str, list[int], dict]] = []
     read_back_units, read_back_s = 0, 0.0
     for (dataset, method), seeds in groups.items():
+        if dataset not in loaded:
+            loaded[dataset] = load(dataset)
         settings = _settings_for(dataset, load, loaded, train_kwargs)
+        config = unit_config(settings, loaded[dataset], train_kwargs)
         pending = []
         for seed in seeds:
-            mask = (table["dataset"] == dataset) & (table["method"] == method) & (table["seed"] == seed)
-            if mask.any() and not force:
-                if not _same_params(table[mask], settings):
-                    stored = table[mask].iloc[0][list(PARAM_COLUMNS)].to_dict()
-                    raise ValueError(
-                        f"{results_csv} already holds unit {Unit(dataset, method, seed)} with parameters "
-                        f"{stored}, not {({k: settings[k] for k in PARAM_COLUMNS})}: use another results file, "
-                        "or force=True to replace those rows"
-                    )
+            stored = None
+            if not force:
+                try:
+                    stored = store.lookup(dataset, method, seed, config)
+                except ConfigMismatch as err:
+                    raise ValueError(str(err)) from None
+            if stored is not None:
                 read_back_units += 1
-                read_back_s += float(table[mask]["wall_time_s"].iloc[0])  # the unit's share, on every row
+                read_back_s += stored.wall_time_s
                 continue
             pending.append(seed)
         step = seeds_per_batch or max(len(pending), 1)
-        plan += [(dataset, method, pending[i : i + step]) for i in range(0, len(pending), step)]
+        plan += [(dataset, method, pending[i : i + step], config) for i in range(0, len(pending), step)]
     provenance.note_read_back(results_csv, read_back_units, read_back_s)
 
-    for dataset, method, seeds in plan:
-        if dataset not in loaded:
-            loaded[dataset] = load(dataset)
-        result = resolve_method(method)(loaded[dataset], seeds, progress=progress, **train_kwargs)
+    for dataset, method, seeds, config in plan:
+        fn = resolve_method(method)
+        kwargs = dict(train_kwargs)
+        ckpt = None
+        if checkpoint_dir is not None and _accepts(fn, "checkpoint"):
+            ckpt = Path(checkpoint_dir) / dataset / method / f"seeds{'-'.join(map(str, seeds))}.pt"
+            kwargs.update(checkpoint=str(ckpt), stop_at=stop_at)
+        result = fn(loaded[dataset], seeds, progress=progress, **kwargs)
         rows = result_rows(dataset, method, result)
-        table = read_results(results_csv)  # the file as it is now, in case it changed meanwhile
-        stale = (table["dataset"] == dataset) & (table["method"] == method) & table["seed"].isin(seeds)
-        table = pd.concat([table[~stale], rows], ignore_index=True) if len(table[~stale]) else rows
-        write_results_atomic(table, results_csv)
+        for seed in seeds:
+            unit_rows = rows[rows.seed == seed]
+            store.write(dataset, method, seed, config, dict(zip(unit_rows.metric, unit_rows.value)),
+                        result.settings["device"], float(unit_rows.wall_time_s.iloc[0]))
+        store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)
+        if ckpt is not None:
+            from hmc.checkpoint import remove_checkpoint
+
+            remove_checkpoint(ckpt)
         if on_batch_done is not None:
             on_batch_done(rows)
-    return read_results(results_csv)
+    if not plan and results_csv.exists():
+        return read_results(results_csv)
+    return store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)
+
+
+def _check_table_writable(path: Path) -> None:
+    """Raise PermissionError (naming the folder) if the table at ``path`` could not be replaced."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}-{path.name}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(f"cannot write the results table {path} ({err.strerror or err}); give a writable "
+                              "results folder before training anything") from err
+
+
+def _refuse_unimported(results_csv: Path, store) -> None:
+    """A table with units that its store lacks was written before the store: refuse to overwrite it."""
+    table = read_results(results_csv)
+    if table.empty:
+        return
+    stored = {(u.parent.parent.name, u.parent.name, int(u.stem[4:])) for u in store.paths()}
+    keys = set(zip(table.dataset, table.method, table.seed.astype(int)))
+    lost = keys - stored
+    if lost:
+        raise ValueError(
+            f"{results_csv} holds {len(lost)} units that its store {store.root} lacks (e.g. {sorted(lost)[0]}): "
+            f"import them first with `python -m hmc store import {results_csv}`, or move the table aside"
+        )

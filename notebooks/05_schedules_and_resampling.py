@@ -68,6 +68,7 @@ from hmc.data import BENCHMARKS, load_benchmark
 from hmc.data.benchmarks import benchmark_names
 from hmc.errors import DatasetMissingError
 from hmc.losses import global_scheduled_weights, scheduled_weights
+from hmc.rare_evidence import CHAPTER05_METHODS
 from hmc.rare_nodes import rare_config
 from hmc.resampling import lpros_benchmark
 from hmc.scorecard import CHAPTER_FILES, RULE_CONVENTIONS, VERDICT_RULES, scorecard_from_results
@@ -76,12 +77,7 @@ from hmc.synthetic import make_benchmark
 from hmc.train import Unit, read_results, run_sweep
 
 sns.set_theme(style="whitegrid", context="notebook")
-CHAPTER_METHODS = [
-    "baseline", "imbalance-neg",
-    "sched-lin", "sched-exp", "sched-alt", "sched-global-lin", "sched-global-exp", "sched-global-alt",
-    "mixed-0.25", "mixed-0.5", "mixed-0.75",
-    "lpros", "lpros+imbalance-neg",
-]
+CHAPTER_METHODS = list(CHAPTER05_METHODS)
 BASELINE, WEIGHTED = "baseline", "imbalance-neg"
 if not 0 < epoch_fraction <= 1:
     raise ValueError(f"epoch_fraction must be in (0, 1], got {epoch_fraction}")

@@ -1,0 +1,363 @@
+"""The evidence campaign: the ``full`` design of every chapter as one priority-ordered queue of units.
+
+The papers' protocol costs far more than a session of this 2-core CPU, so it is earned a slice at a
+time: ``python -m hmc campaign --budget 150m`` runs the queue's unfinished work items in order
+until the budget would be exceeded, then stops cleanly; the next call continues where it stopped.
+Results go to the chapters' results stores (:mod:`hmc.runs.store`) exactly as the chapters' own
+``full`` runs would write them (same settings, so each chapter's ``full`` page reads them back),
+and after every item the affected ``book/full/`` pages and the verdicts page are re-executed from
+the stores (seconds: nothing is trained there).
+
+A *work item* is one (chapter, dataset, method) and a batch of seeds, trained as one batched model
+(:func:`hmc.train.run_sweep`); its units are its (dataset, method, seed) triples. Within an item
+training checkpoints every epoch (``<checkpoints>/...``), so a kill loses at most one epoch, and the
+run pauses at an epoch boundary when the budget ends (overrun at most one epoch).
+
+The order maximises claims decided per CPU hour (:func:`build_queue`):
+
+1. rare-node claims 1 and 2 (chapter 03, H = 2, weights on the negatives as the reference code) on
+   the four cheapest FunCat datasets: baseline, focal-bma and focal-gmu (the measures the paper
+   favours), 10 seeds (the paired Wilcoxon over seeds needs at least 6 to reach p < 0.05); then
+   imbalance weighting alone and the other four measures; then imbalance-pos; then the other four
+   FunCat datasets (the test across datasets needs the datasets);
+2. claim 4 (chapter 04): baseline and focal ensembles against focal MC-dropout at H = 2, 5, 10;
+3. claims 3 and 5 (chapter 05): schedulers, mixed losses, LPROS, LPROS with weights;
+4. C-HMCNN (chapter 02) on the GO datasets and the other benchmarks;
+5. the rare-node design (chapter 03) on the GO datasets.
+
+Each item's cost is estimated before it starts from the measured cost of its kind (seconds per
+network-step of finished units on the same dataset and loss family, else on any dataset scaled by
+network size, else a prior of 2.2 ms per network-step at cellcycle_FUN's size at one thread,
+measured on this project's CPU) and printed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hmc.runs.store import DamagedResult, ResultStore, store_for
+
+FUNCAT_FIRST = ("derisi_FUN", "eisen_FUN", "spo_FUN", "cellcycle_FUN")
+"""The four cheapest FunCat datasets (measured C-HMCNN times, chapter 02), decided first."""
+FUNCAT_REST = ("expr_FUN", "gasch1_FUN", "seq_FUN", "gasch2_FUN")
+GO_DATASETS = ("derisi_GO", "eisen_GO", "spo_GO", "cellcycle_GO", "expr_GO", "gasch1_GO", "seq_GO", "gasch2_GO")
+OTHER_DATASETS = ("diatoms", "imclef07a", "imclef07d")
+SEEDS = tuple(range(10))
+SEED_BATCH = 5
+"""Seeds trained together per item: 5 keeps an item under about half an hour at one thread while
+batching still buys most of its speed (10 seeds batched cost 1.8x less than 10 single runs)."""
+PRIOR_MS_PER_NETWORK_STEP = 2.2
+"""One C-HMCNN network at cellcycle_FUN's size, batch 4, batched with 9 others, one thread (ms)."""
+_CELLCYCLE_SIZE = 77 * 500 + 500 * 500 + 500 * 500 + 500 * 500  # rough weights of its network
+
+CHAPTER_PAGES = {
+    "02_chmcnn_reproduction": "notebooks/02_chmcnn_reproduction.py",
+    "03_rare_node_loss": "notebooks/03_rare_node_loss.py",
+    "04_ensembles_and_dropout": "notebooks/04_ensembles_and_dropout.py",
+    "05_schedules_and_resampling": "notebooks/05_schedules_and_resampling.py",
+}
+VERDICTS_PAGE = "notebooks/80_verdicts.py"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One batch of seeds of one (chapter, dataset, method), with the claims it serves."""
+
+    tier: int
+    claims: str
+    chapter: str
+    dataset: str
+    method: str
+    seeds: tuple[int, ...]
+
+    def label(self) -> str:
+        return f"{self.chapter} {self.dataset} {self.method} seeds {self.seeds[0]}-{self.seeds[-1]}"
+
+
+def _batches(seeds: Iterable[int] = SEEDS, size: int = SEED_BATCH) -> list[tuple[int, ...]]:
+    seeds = tuple(seeds)
+    return [seeds[i : i + size] for i in range(0, len(seeds), size)]
+
+
+def build_queue() -> list[WorkItem]:
+    """Every work item of the ``full`` design, in priority order (module docstring)."""
+    from hmc.rare_evidence import chapter_methods
+    from hmc.rare_nodes import RareNodeConfig, method_name
+
+    q: list[WorkItem] = []
+    roles = chapter_methods(2)
+    c12 = "rare-node claims 1, 2"
+    first = [roles["baseline"], roles["focal-bma"], roles["focal-gmu"]]
+    second = [roles["imbalance-neg"]] + [roles[f"focal-{m}"] for m in ("bbma", "aleatoric", "js", "kl")]
+    third = [roles["imbalance-pos"]]
+    for methods in (first, second, third):
+        for dataset in FUNCAT_FIRST:
+            for seeds in _batches():
+                q += [WorkItem(1, c12, "03_rare_node_loss", dataset, m, seeds) for m in methods]
+    for dataset in FUNCAT_REST:
+        for seeds in _batches():
+            q += [WorkItem(1, c12, "03_rare_node_loss", dataset, m, seeds) for m in first + second + third]
+    variants = (dict(loss="plain"), dict(loss="focal", measure="gmu"),
+                dict(loss="focal", measure="gmu", members="mc_dropout"))
+    for dataset in FUNCAT_FIRST + FUNCAT_REST:
+        for h in (2, 5, 10):
+            for seeds in _batches():
+                q += [WorkItem(2, "rare-node claim 4", "04_ensembles_and_dropout", dataset,
+                               method_name(RareNodeConfig(n_members=h, **kw)), seeds) for kw in variants]
+    from hmc.rare_evidence import CHAPTER05_METHODS
+
+    for dataset in FUNCAT_FIRST + FUNCAT_REST:
+        for seeds in _batches():
+            q += [WorkItem(3, "rare-node claims 3, 5", "05_schedules_and_resampling", dataset, m, seeds)
+                  for m in CHAPTER05_METHODS]
+    for dataset in GO_DATASETS + OTHER_DATASETS:
+        for seeds in _batches():
+            q.append(WorkItem(4, "C-HMCNN reproduction", "02_chmcnn_reproduction", dataset, "chmcnn", seeds))
+    for dataset in GO_DATASETS:
+        for seeds in _batches():
+            q += [WorkItem(5, c12 + " (GO)", "03_rare_node_loss", dataset, m, seeds) for m in roles.values()]
+    return q
+
+
+# ------------------------------------------------------------------------------------- state
+class Campaign:
+    """The queue against the stores under ``results`` (``results/full/...``)."""
+
+    def __init__(self, results: str | Path = "results", checkpoints: str | Path = "_build/campaign/checkpoints",
+                 load: Callable | None = None):
+        from hmc.data import load_benchmark
+
+        self.results = Path(results)
+        self.checkpoints = Path(checkpoints)
+        self._load = load or load_benchmark
+        self._loaded: dict = {}
+        self.queue = build_queue()
+
+    def csv(self, chapter: str) -> Path:
+        return self.results / "full" / f"{chapter}.csv"
+
+    def store(self, chapter: str) -> ResultStore:
+        return ResultStore(store_for(self.csv(chapter)))
+
+    def benchmark(self, name: str):
+        if name not in self._loaded:
+            self._loaded[name] = self._load(name)
+        return self._loaded[name]
+
+    def available(self, dataset: str) -> bool:
+        from hmc.data import paths
+        from hmc.data.benchmarks import BENCHMARKS
+
+        spec = BENCHMARKS[dataset]
+        return all(paths.find(rel) is not None for rel in spec.files.values())
+
+    def done_seeds(self, item: WorkItem) -> list[int]:
+        """Seeds of the item whose unit is stored at the spec's epochs (the ``full`` protocol)."""
+        from hmc.data.benchmarks import BENCHMARKS
+
+        store, epochs = self.store(item.chapter), BENCHMARKS[item.dataset].epochs
+        done = []
+        for seed in item.seeds:
+            path = store.unit_path(item.dataset, item.method, seed)
+            if path.exists() and store.read(path).config.get("epochs") == epochs:
+                done.append(seed)
+        return done
+
+    # ---------------------------------------------------------------- costs
+    def network_steps(self, item: WorkItem, n_seeds: int) -> int:
+        """Network-steps of ``n_seeds`` seeds of the item: seeds x H x epochs x steps per epoch."""
+        from hmc.rare_nodes import rare_config
+
+        b = self.benchmark(item.dataset)
+        h = 1 if item.method == "chmcnn" else rare_config(item.method).n_members
+        rows = len(b.x_train) + len(b.x_valid)
+        if item.method != "chmcnn" and rare_config(item.method).lpros:
+            rows = int(rows * 1.1)
+        return n_seeds * h * b.spec.epochs * math.ceil(rows / 4)
+
+    def _size(self, dataset: str) -> float:
+        b = self.benchmark(dataset)
+        h, f, c = b.spec.hidden_dim, b.x_train.shape[1], b.y_train.shape[1]
+        return f * h + 2 * h * h + h * c
+
+    def _family(self, method: str) -> str:
+        if method == "chmcnn":
+            return "plain"
+        from hmc.rare_nodes import rare_config
+
+        c = rare_config(method)
+        return f"{c.loss}-{c.members}"
+
+    def measured(self) -> list[tuple[str, str, float]]:
+        """(dataset, loss family, seconds per network-step) of every stored ``full`` unit of the queue."""
+        out = []
+        for chapter in {i.chapter for i in self.queue}:
+            for u in self.store(chapter).units():
+                if u.method == "chmcnn" or u.dataset not in self._loaded and not self.available(u.dataset):
+                    continue
+                item = WorkItem(0, "", chapter, u.dataset, u.method, (u.seed,))
+                out.append((u.dataset, self._family(u.method), u.wall_time_s / self.network_steps(item, 1)))
+        return out
+
+    def estimate_s(self, item: WorkItem, n_seeds: int, measured: list[tuple[str, str, float]]) -> tuple[float, str]:
+        """Estimated seconds for ``n_seeds`` seeds of the item, and where the rate comes from."""
+        import statistics
+
+        family = self._family(item.method)
+        same = [r for d, f, r in measured if d == item.dataset and f == family]
+        if same:
+            rate, how = statistics.median(same), f"{len(same)} {family} units on {item.dataset}"
+        else:
+            scaled = [r * self._size(item.dataset) / self._size(d) for d, f, r in measured if f == family]
+            if scaled:
+                rate, how = statistics.median(scaled), f"{len(scaled)} {family} units elsewhere, scaled by size"
+            else:
+                rate = PRIOR_MS_PER_NETWORK_STEP / 1000 * self._size(item.dataset) / _CELLCYCLE_SIZE
+                how = "the prior of 2.2 ms per network-step, scaled by size"
+        return rate * self.network_steps(item, n_seeds), how
+
+    # ---------------------------------------------------------------- status
+    def status_rows(self) -> list[dict]:
+        """Per (tier, claims, chapter): units done / total, CPU hours spent, estimated hours left."""
+        measured = self.measured()
+        groups: dict[tuple, dict] = {}
+        for item in self.queue:
+            key = (item.tier, item.claims, item.chapter)
+            g = groups.setdefault(key, {"done": 0, "total": 0, "spent_h": 0.0, "left_h": 0.0, "missing_data": 0})
+            g["total"] += len(item.seeds)
+            if not self.available(item.dataset):
+                g["missing_data"] += len(item.seeds)
+                continue
+            done = self.done_seeds(item)
+            g["done"] += len(done)
+            store = self.store(item.chapter)
+            g["spent_h"] += sum(store.read(store.unit_path(item.dataset, item.method, s)).wall_time_s
+                                for s in done) / 3600
+            left = len(item.seeds) - len(done)
+            if left:
+                g["left_h"] += self.estimate_s(item, left, measured)[0] / 3600
+        return [{"tier": k[0], "claims": k[1], "chapter": k[2], **v} for k, v in sorted(groups.items())]
+
+
+def parse_budget(text: str) -> float:
+    """``"150m"``, ``"2h"``, ``"90s"``, ``"1h30m"`` -> seconds."""
+    m = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*", text)
+    if not m or not any(m.groups()):
+        raise ValueError(f"budget {text!r}: give a duration such as 150m, 2h, 1h30m or 600s")
+    h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+def format_hours(hours: float) -> str:
+    return f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min"
+
+
+def print_status(campaign: Campaign, out=sys.stdout) -> None:
+    rows = campaign.status_rows()
+    print(f"{'tier':<5}{'claims':<32}{'chapter':<30}{'units done':>14}{'CPU h spent':>13}{'est. h left':>13}",
+          file=out)
+    for r in rows:
+        note = f"  ({r['missing_data']} units: data not on disk)" if r["missing_data"] else ""
+        print(f"{r['tier']:<5}{r['claims']:<32}{r['chapter']:<30}{r['done']:>6} / {r['total']:<6}"
+              f"{r['spent_h']:>13.2f}{r['left_h']:>13.1f}{note}", file=out)
+    done, total = sum(r["done"] for r in rows), sum(r["total"] for r in rows)
+    print(f"all: {done} / {total} units, {sum(r['spent_h'] for r in rows):.2f} CPU h spent, about "
+          f"{sum(r['left_h'] for r in rows):.0f} h left at one thread on this machine", file=out)
+
+
+# ------------------------------------------------------------------------------------- running
+def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: bool = True,
+                 out=sys.stdout) -> dict:
+    """Run unfinished items in queue order until the budget would be exceeded; return a summary.
+
+    An item starts only if its estimate fits in what is left of the budget; the first that does
+    not ends the run (the queue's order is kept). Training also pauses at an epoch boundary if the
+    budget would end during the next epoch (the checkpoint keeps it for the next call).
+    """
+    from hmc.checkpoint import TrainingPaused
+    from hmc.data.benchmarks import BENCHMARKS
+    from hmc.train import Unit, run_sweep
+
+    started = time.time()
+    deadline = started + budget_s
+    summary = {"items": 0, "units": 0, "stopped": "queue finished", "seconds": 0.0}
+    for item in campaign.queue:
+        if not campaign.available(item.dataset):
+            continue
+        try:
+            pending = [s for s in item.seeds if s not in campaign.done_seeds(item)]
+        except DamagedResult as err:
+            print(f"skipping {item.label()}: {err}", file=out, flush=True)
+            continue
+        if not pending:
+            continue
+        estimate, how = campaign.estimate_s(item, len(pending), campaign.measured())
+        left = deadline - time.time()
+        if estimate > left:
+            summary["stopped"] = (f"next item {item.label()} needs about {estimate / 60:.0f} min, "
+                                  f"{left / 60:.0f} min of the budget left")
+            break
+        print(f"[{time.strftime('%H:%M:%S')}] {item.label()} ({len(pending)} seeds; {item.claims}): about "
+              f"{estimate / 60:.1f} min (from {how}); {left / 60:.0f} min of the budget left", file=out, flush=True)
+        t0 = time.time()
+        try:
+            run_sweep([Unit(item.dataset, item.method, s) for s in pending], campaign.csv(item.chapter),
+                      load=campaign.benchmark, epochs=BENCHMARKS[item.dataset].epochs, device="cpu",
+                      num_threads=threads, progress=False, checkpoint_dir=campaign.checkpoints / item.chapter,
+                      stop_at=deadline)
+        except TrainingPaused as paused:
+            summary["stopped"] = f"budget reached during {item.label()} ({paused})"
+            print(summary["stopped"], file=out, flush=True)
+            break
+        took = time.time() - t0
+        summary["items"] += 1
+        summary["units"] += len(pending)
+        print(f"      done in {took / 60:.1f} min (estimate {estimate / 60:.1f} min)", file=out, flush=True)
+        if pages:
+            refresh_pages([item.chapter], out=out)
+    summary["seconds"] = time.time() - started
+    print(f"campaign: {summary['items']} items, {summary['units']} units in {summary['seconds'] / 60:.1f} min; "
+          f"stopped: {summary['stopped']}", file=out, flush=True)
+    return summary
+
+
+def refresh_pages(chapters: Iterable[str], out=sys.stdout) -> None:
+    """Re-execute the chapters' ``book/full/`` pages (reading the stores back, training nothing) and the
+    verdicts page. A page that fails keeps its committed version (the runner replaces pages only on success)."""
+    from hmc import runner
+
+    jobs = [(CHAPTER_PAGES[c], "full", [("train", "False")], "book/full") for c in dict.fromkeys(chapters)
+            if c in CHAPTER_PAGES and Path(CHAPTER_PAGES[c]).exists()]
+    jobs.append((VERDICTS_PAGE, "quick", [], "book"))
+    for source, profile, overrides, out_dir in jobs:
+        t0 = time.time()
+        try:
+            runner.run_notebook(source, profile, overrides, out_dir, "results", progress=False)
+            print(f"      page {source} ({profile}) re-executed in {time.time() - t0:.0f} s", file=out, flush=True)
+        except (runner.NotebookFailed, runner.ParameterError) as err:
+            print(f"      page {source} not updated: {err}", file=out, flush=True)
+
+
+def plan_lines(campaign: Campaign, limit: int | None = None) -> list[str]:
+    """The queue's unfinished items with their estimates, in order."""
+    measured = campaign.measured()
+    lines, total = [], 0.0
+    for item in campaign.queue:
+        if not campaign.available(item.dataset):
+            continue
+        pending = [s for s in item.seeds if s not in campaign.done_seeds(item)]
+        if not pending:
+            continue
+        est, _ = campaign.estimate_s(item, len(pending), measured)
+        total += est
+        if limit is None or len(lines) < limit:
+            lines.append(f"  tier {item.tier}  {item.label():<70} {len(pending):>2} seeds  ~{est / 60:6.1f} min  "
+                         f"(cumulative {format_hours(total / 3600)})")
+    return lines
+
