@@ -16,7 +16,12 @@ export HMC_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: book test notebooks html clean chromium
+# The evidence campaign: `make campaign BUDGET=150m` advances the full design by a time budget
+# (one thread by default, so the other core stays free); `make campaign-status` prints its coverage.
+BUDGET  ?= 150m
+THREADS ?= 1
+
+.PHONY: book test notebooks html clean chromium campaign campaign-status
 
 # Create or update the virtual environment: reinstalls when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -37,6 +42,12 @@ html: $(STAMP)
 
 test: $(STAMP) chromium
 	$(PY) -m pytest
+
+campaign: $(STAMP)
+	OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS) $(PY) -m hmc campaign --budget $(BUDGET) --threads $(THREADS)
+
+campaign-status: $(STAMP)
+	$(PY) -m hmc campaign status
 
 # A headless browser for tests/test_book_browser.py (it skips without one). Installs Debian's
 # chromium (about 30 s) where it is missing and this runs as root with apt-get; otherwise it says

@@ -60,6 +60,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"FAILED: {err}", file=sys.stderr, flush=True)
             failures.append(str(source))
             continue
+        except PermissionError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            return 2
         print(f"      wrote {out} in {time.time() - start:.1f} s", flush=True)
     if stopped:
         print(f"error: {len(stopped)} notebook(s) stopped for missing data: {', '.join(stopped)}", file=sys.stderr)
@@ -78,7 +81,7 @@ def _data(args: argparse.Namespace) -> int:
 def _campaign(args: argparse.Namespace) -> int:
     from hmc.runs import campaign
 
-    c = campaign.Campaign(args.results, args.checkpoints)
+    c = campaign.Campaign(args.results, args.checkpoints, book=args.book)
     if args.action == "status":
         campaign.print_status(c)
         return 0
@@ -148,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     camp.add_argument("--budget", default="150m", help="time budget of a run, e.g. 150m, 2h, 1h30m (default 150m)")
     camp.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the other core stays free)")
     camp.add_argument("--results", default="results", help="results root (stores in RESULTS/full/units/)")
+    camp.add_argument("--book", default="book", help="where the re-executed pages go (BOOK/full/ and BOOK/)")
     camp.add_argument("--checkpoints", default="_build/campaign/checkpoints", help="per-epoch checkpoints")
     camp.add_argument("--no-pages", action="store_true", help="do not re-execute the book/full pages after each item")
     camp.set_defaults(func=_campaign)

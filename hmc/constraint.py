@@ -40,10 +40,18 @@ Numerics of MCLoss: as in the reference training, the MCM and the loss run in fl
 (``dtype=``), and the BCE is :func:`torch.nn.functional.binary_cross_entropy`, whose log terms are
 clamped at -100 (the behaviour of ``nn.BCELoss``, which the reference uses): a prediction of exactly
 0 or 1 on the wrong side costs 100, not ``inf``, and no ``eps`` clamping of the probabilities is done.
+
+Input checks of MCLoss: :func:`mc_loss` checks the *values* of its inputs by default (``validate=True``):
+``h`` in [0, 1] without NaN (logits are refused), ``y`` 0/1 and hierarchy-consistent, ``weight`` finite
+and >= 0, ``eval_nodes`` in range, a non-empty batch; a failure raises ValueError naming the argument.
+These checks read the data (on a GPU each one waits for the device), so a training loop whose inputs
+are checked once up front passes ``validate=False``, as torchmetrics' ``validate_args``. Types and
+shapes are checked always (that costs nothing).
 """
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Sequence
 
@@ -121,6 +129,7 @@ class MaxConstraint(nn.Module):
             return torch.as_tensor(np.ascontiguousarray(a, dtype=np.int64))
 
         self.num_nodes = n
+        self.node_names = tuple(hierarchy.nodes)  # for error messages
         self.depth = int(hierarchy.depth.max(initial=0))
         self._edge_bounds = tuple(edge_bounds)
         self._node_bounds = tuple(node_bounds)
@@ -203,6 +212,7 @@ def max_constraint(h: Tensor, hierarchy_or_index: Hierarchy | MaxConstraint, *, 
     Returns:
         Tensor of the same shape and dtype as ``h``.
     """
+    _check_tensor(h, "h")
     index = _as_index(hierarchy_or_index, h.device)
     n = index.num_nodes
     if h.dim() == 0 or h.shape[-1] != n:
@@ -328,23 +338,95 @@ def max_constraint_dense(h: Tensor, R: Tensor) -> Tensor:
 
 
 # ------------------------------------------------------------------------------------------ MCLoss
-def _node_selector(eval_nodes, n: int, device: torch.device) -> Tensor | None:
+def _check_tensor(x, name: str) -> None:
+    """TypeError unless ``x`` is a torch.Tensor (a numpy array has no autograd and no device)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}: convert it with torch.as_tensor({name})")
+
+
+def _check_index_range(idx: Tensor, n: int) -> None:
+    """ValueError unless every index of ``idx`` lies in [0, n)."""
+    if idx.numel():
+        lo, hi = torch.stack(torch.aminmax(idx)).tolist()
+        if lo < 0 or hi >= n:
+            raise ValueError(f"eval_nodes must hold node indices in [0, {n}), got indices from {lo} to {hi}")
+
+
+def _node_selector(eval_nodes, n: int, device: torch.device, check: bool = True) -> Tensor | None:
     """``eval_nodes`` (None, int indices or a bool mask of length C) as an int64 index tensor.
 
-    An int64 1-d tensor is taken as is (no checks, no host round trip: for hot loops).
+    An int64 1-d tensor is taken as is, with no host round trip (for hot loops); its range is checked
+    when ``check``. Any other form is always checked.
     """
     if eval_nodes is None:
         return None
     if isinstance(eval_nodes, Tensor) and eval_nodes.dtype == torch.int64 and eval_nodes.dim() == 1:
-        return eval_nodes.to(device)
+        idx = eval_nodes.to(device)
+        if check:
+            _check_index_range(idx, n)
+        return idx
     idx = torch.as_tensor(np.asarray(eval_nodes.cpu() if isinstance(eval_nodes, Tensor) else eval_nodes))
     if idx.dtype == torch.bool:
         if idx.shape != (n,):
             raise ValueError(f"a boolean eval_nodes mask must have shape ({n},), got {tuple(idx.shape)}")
         idx = idx.nonzero().reshape(-1)
-    if idx.dim() != 1 or (idx.numel() and (idx.is_floating_point() or idx.min() < 0 or idx.max() >= n)):
-        raise ValueError(f"eval_nodes must be a 1-d array of node indices in [0, {n}) or a bool mask")
+    if idx.dim() != 1 or idx.is_floating_point() or idx.is_complex():
+        raise ValueError(
+            f"eval_nodes must be a 1-d array of integer node indices in [0, {n}) or a bool mask of shape ({n},), "
+            f"got {idx.dtype} of shape {tuple(idx.shape)}"
+        )
+    _check_index_range(idx, n)
     return idx.to(device=device, dtype=torch.int64)
+
+
+def _check_probabilities(h: Tensor) -> None:
+    """ValueError unless every value of ``h`` lies in [0, 1] (NaN does not)."""
+    lo, hi = torch.stack(torch.aminmax(h.detach())).tolist()
+    if lo >= 0 and hi <= 1:
+        return
+    n_nan = int(torch.isnan(h).sum())
+    if n_nan:
+        raise ValueError(
+            f"h contains NaN ({n_nan} of {h.numel()} values): expected probabilities in [0, 1]; "
+            "look for NaN in the model's inputs or parameters (a diverged training step?)"
+        )
+    raise ValueError(
+        f"h must hold probabilities in [0, 1] (sigmoid outputs), got values from {lo:.4g} to {hi:.4g}: "
+        "pass torch.sigmoid(logits), not the logits"
+    )
+
+
+def _check_labels(y: Tensor, index: MaxConstraint) -> None:
+    """ValueError unless ``y`` (..., C) holds 0/1 labels (NaN fails) with every positive node's parents positive."""
+    not_binary = (y != 0) & (y != 1)
+    if bool(not_binary.any()):
+        value = y[not_binary][0].item()
+        raise ValueError(
+            f"y must hold 0/1 labels, got {value!r} ({int(not_binary.sum())} value(s) neither 0 nor 1): pass hard "
+            "labels with every ancestor set (Hierarchy.label_matrix), not probabilities or smoothed targets"
+        )
+    broken = y.index_select(-1, index.edge_child) > y.index_select(-1, index.edge_parent)
+    if bool(broken.any()):
+        *row, edge = broken.nonzero()[0].tolist()
+        child = index.node_names[int(index.edge_child[edge])]
+        parent = index.node_names[int(index.edge_parent[edge])]
+        where = f"y[{', '.join(map(str, row))}]" if row else "y"
+        raise ValueError(
+            f"y is not hierarchy-consistent: {where} has node {child!r} = 1 but its parent {parent!r} = 0 "
+            f"({int(broken.sum())} such label(s)); expected every ancestor of a positive node to be positive: "
+            "build y with Hierarchy.label_matrix or Hierarchy.propagate"
+        )
+
+
+def _check_weight(weight: Tensor) -> None:
+    """ValueError unless every value of ``weight`` is finite and >= 0 (NaN fails)."""
+    if weight.numel() == 0:
+        return
+    lo, hi = torch.stack(torch.aminmax(weight.detach())).tolist()
+    if lo >= 0 and hi < math.inf:
+        return
+    found = "NaN" if math.isnan(lo) or math.isnan(hi) else f"values from {lo:.4g} to {hi:.4g}"
+    raise ValueError(f"weight must be finite and >= 0 (it multiplies each loss term), got {found}")
 
 
 def mc_loss(
@@ -355,6 +437,7 @@ def mc_loss(
     weight: Tensor | None = None,
     reduction: str = "mean",
     dtype: torch.dtype | None = torch.float64,
+    validate: bool = True,
 ) -> Tensor:
     """MCLoss of C-HMCNN: binary cross-entropy on the constrained outputs.
 
@@ -383,30 +466,50 @@ def mc_loss(
             ``F.binary_cross_entropy``); ``'sum'``.
         dtype: computation dtype of the MCM and the loss; float64 (default) as in the reference;
             None keeps ``h``'s dtype. The result has this dtype.
+        validate: check the values of the inputs (default): ``h`` in [0, 1] without NaN, ``y`` 0/1 and
+            hierarchy-consistent, ``weight`` finite and >= 0, an int64 ``eval_nodes`` tensor in range,
+            a non-empty batch; each failure raises ValueError naming the argument. The checks read
+            the data (on a GPU they wait for the device): pass ``validate=False`` in a training loop
+            whose inputs were checked once. Types and shapes are checked either way.
 
     Returns:
         The loss: a scalar, or ``(..., C_eval)`` for ``reduction='none'``.
+
+    Raises:
+        TypeError: ``h`` is not a tensor.
+        ValueError: a bad ``reduction``, shape or (with ``validate``) value; the message names the argument.
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    _check_tensor(h, "h")
     index = _as_index(mcm, h.device)
     n = index.num_nodes
     if h.dim() == 0 or h.shape[-1] != n:
         raise ValueError(f"h must have shape (..., {n}), got {tuple(h.shape)}")
     dt = h.dtype if dtype is None else dtype
-    y = torch.as_tensor(y, device=h.device)
+    y = torch.as_tensor(y, device=h.device).to(dt)
+    if validate:
+        if h.numel() == 0:
+            raise ValueError(
+                f"h is an empty batch (shape {tuple(h.shape)}): the loss over no samples is undefined "
+                "(its mean is NaN); skip empty batches"
+            )
+        _check_probabilities(h)
+        _check_labels(y, index)
     try:
-        h, y = torch.broadcast_tensors(h.to(dt), y.to(dt))
+        h, y = torch.broadcast_tensors(h.to(dt), y)
     except RuntimeError as err:
         raise ValueError(f"y of shape {tuple(y.shape)} does not broadcast to h of shape {tuple(h.shape)}") from err
     both = max_constraint(torch.stack((h, y * h)), index)  # one pass for MCM(h) and MCM(y * h)
     out = (1 - y) * both[0] + y * both[1]
-    idx = _node_selector(eval_nodes, n, h.device)
+    idx = _node_selector(eval_nodes, n, h.device, check=validate)
     if idx is not None:
         out, y = out.index_select(-1, idx), y.index_select(-1, idx)
     loss = F.binary_cross_entropy(out, y, reduction="none")
     if weight is not None:
         weight = torch.as_tensor(weight, device=h.device).to(dt)
+        if validate:
+            _check_weight(weight)
         if weight.dim() and idx is not None and weight.shape[-1] == n:
             weight = weight.index_select(-1, idx)  # per-node weights in hierarchy order
         if weight.dim() and weight.shape[-1] not in (1, loss.shape[-1]):
@@ -430,6 +533,7 @@ class MCLoss(nn.Module):
         eval_nodes: indices or bool mask of the evaluated nodes (None: all nodes).
         reduction: ``'none' | 'mean' | 'sum'``.
         dtype: computation dtype (float64 default, None keeps the input's).
+        validate: check the input values at every call (see :func:`mc_loss`); False for training loops.
 
     Shape:
         - h: ``(..., C)``; y: broadcastable to h; weight (forward argument): see :func:`mc_loss`.
@@ -444,6 +548,7 @@ class MCLoss(nn.Module):
         eval_nodes: Sequence[int] | np.ndarray | Tensor | None = None,
         reduction: str = "mean",
         dtype: torch.dtype | None = torch.float64,
+        validate: bool = True,
     ):
         super().__init__()
         if reduction not in _REDUCTIONS:
@@ -454,6 +559,7 @@ class MCLoss(nn.Module):
         )
         self.reduction = reduction
         self.dtype = dtype
+        self.validate = validate
 
     def forward(self, h: Tensor, y: Tensor, weight: Tensor | None = None) -> Tensor:
-        return mc_loss(h, y, self.mcm, self.eval_nodes, weight, self.reduction, self.dtype)
+        return mc_loss(h, y, self.mcm, self.eval_nodes, weight, self.reduction, self.dtype, self.validate)

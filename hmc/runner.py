@@ -163,6 +163,21 @@ hmc.provenance.show(started_at={started_at!r}, profile={profile!r});
 """
 
 
+FAILED_DIR = Path("_build/failed")
+"""Where a run that did not succeed leaves its partly executed notebook and manifest."""
+
+
+def check_writable(folder: Path, what: str) -> None:
+    """Create ``folder`` and write and remove a probe file in it; raise PermissionError naming it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(f"{what} {folder} is not writable ({err.strerror or err}); nothing was executed") from err
+
+
 def run_notebook(
     source: str | Path,
     profile: str = profiles.DEFAULT_PROFILE,
@@ -170,14 +185,19 @@ def run_notebook(
     out_dir: str | Path = "book",
     results_dir: str | Path = "results",
     progress: bool = True,
+    failed_dir: str | Path = FAILED_DIR,
 ) -> Path:
     """Execute one notebook source and return the path of the executed ``.ipynb``.
 
-    The parameters are checked first (:func:`resolve_parameters`); nothing executes if they are
-    wrong. A failing cell raises :class:`NotebookFailed` naming the notebook and the cell; the
-    partly executed notebook is still written, and the manifest records the failure (status
-    ``"failed"``). A cell that raised :class:`hmc.errors.DatasetMissingError` (a dataset not on
-    disk) raises :class:`DataMissing` instead, and the manifest's status is ``"missing data"``.
+    The parameters are checked first (:func:`resolve_parameters`), and every output folder (the
+    page's, the manifests', the results') must be writable; nothing executes otherwise. The
+    notebook executes into a temporary file beside its page and replaces the page, then its
+    manifest, only when every cell succeeded: a run that fails leaves the committed page and
+    manifest byte for byte as they were, and its partly executed notebook and manifest go to
+    ``failed_dir`` (default ``_build/failed/``) as ``<stem>.ipynb`` and ``<stem>.json``. A failing cell raises :class:`NotebookFailed` naming the
+    notebook, the cell and where the partial notebook is; a cell that raised
+    :class:`hmc.errors.DatasetMissingError` (a dataset not on disk) raises :class:`DataMissing` instead
+    (status ``"missing data"``).
     """
     import jupytext
     import nbformat
@@ -186,21 +206,25 @@ def run_notebook(
 
     source = Path(source)
     values = resolve_parameters(source, profile, list(overrides))
+    out_dir, results_dir = Path(out_dir), Path(results_dir)
+    for folder, what in ((out_dir, "the output folder"), (results_dir / profile / "manifests", "the manifests folder"),
+                         (results_dir / profile, "the results folder")):
+        check_writable(folder, what)
     started_at = time.time()
     nb = jupytext.read(source)
     cell = nbformat.v4.new_code_cell(PROVENANCE_CELL.format(started_at=started_at, profile=profile))
     cell.metadata["tags"] = ["provenance", "remove-input"]
     nb.cells.append(cell)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / f"{source.stem}.ipynb"
-    os.environ["HMC_RESULTS_DIR"] = str(Path(results_dir).resolve())
+    fd, running = tempfile.mkstemp(dir=out_dir, prefix=f".{source.stem}.", suffix=".running.ipynb")
+    os.close(fd)
+    os.environ["HMC_RESULTS_DIR"] = str(results_dir.resolve())
     fd, read_back_log = tempfile.mkstemp(prefix=f"{source.stem}-read-back-", suffix=".jsonl")
     os.close(fd)
     os.environ[provenance.READ_BACK_LOG] = read_back_log  # the kernel inherits it
     failure, status = None, "ok"
     try:
-        papermill.execute_notebook(nb, str(output), parameters=values, progress_bar=progress, kernel_name="python3")
+        papermill.execute_notebook(nb, running, parameters=values, progress_bar=progress, kernel_name="python3")
     except PapermillExecutionError as err:
         if err.ename == DatasetMissingError.__name__:
             status = "missing data"
@@ -210,21 +234,33 @@ def run_notebook(
             first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
             failure = (f"{source}: cell {err.cell_index} of the executed notebook (execution count "
                        f"{err.exec_count}, starting `{first_line}`) raised {err.ename}: {err.evalue}")
+    except BaseException:
+        Path(running).unlink(missing_ok=True)
+        raise
     finally:
         del os.environ[provenance.READ_BACK_LOG]
         with open(read_back_log) as fh:
             read_back = provenance.summarise_read_back([json.loads(line) for line in fh if line.strip()])
         os.unlink(read_back_log)
-    _write_manifest(source, profile, values, started_at, status, failure, output, Path(results_dir), read_back)
+    if failure is None:
+        os.replace(running, output)
+        _write_manifest(source, profile, values, started_at, status, failure, output,
+                        results_dir / profile / "manifests", read_back)
+        return output
+    failed_dir = Path(failed_dir)
+    failed_dir.mkdir(parents=True, exist_ok=True)
+    kept = failed_dir / f"{source.stem}.ipynb"
+    if Path(running).exists():
+        os.replace(running, kept)
+    _write_manifest(source, profile, values, started_at, status, failure, kept, failed_dir, read_back)
+    failure += f" (the page {output} and its manifest are unchanged; the partial run is in {kept})"
     if status == "missing data":
         raise DataMissing(failure)
-    if failure:
-        raise NotebookFailed(failure)
-    return output
+    raise NotebookFailed(failure)
 
 
-def _write_manifest(source, profile, values, started_at, status, failure, output, results_dir, read_back) -> Path:
-    """Write ``<results_dir>/<profile>/manifests/<stem>.json`` atomically.
+def _write_manifest(source, profile, values, started_at, status, failure, output, folder, read_back) -> Path:
+    """Write ``<folder>/<stem>.json`` atomically (the manifests folder, or ``_build/failed``).
 
     ``read_back``: :func:`hmc.provenance.summarise_read_back` of the units the run's sweeps read
     back from their results tables instead of running (None when they ran everything)."""
@@ -239,7 +275,7 @@ def _write_manifest(source, profile, values, started_at, status, failure, output
         **provenance.collect(started_at),
         "read_back": read_back,
     }
-    path = results_dir / profile / "manifests" / f"{source.stem}.json"
+    path = Path(folder) / f"{source.stem}.json"
     with atomic_write(path) as fh:
         fh.write(json.dumps(record, indent=2, default=str) + "\n")
     return path

@@ -580,6 +580,7 @@ def run_sweep(
     on_batch_done: Callable[[pd.DataFrame], None] | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     stop_at: float | None = None,
+    train: bool = True,
     **train_kwargs,
 ) -> pd.DataFrame:
     """Run the unfinished units of a sweep into the results store; return the tidy table of all units.
@@ -608,6 +609,9 @@ def run_sweep(
     checkpoint_dir
         Where a batch keeps its per-epoch checkpoint (methods that take ``checkpoint``):
         ``<dir>/<dataset>/<method>/seeds<s0>-<s1>...pt``; a killed sweep continues from it. None: none.
+    train
+        False: train nothing, only read back the finished units (a page that shows whatever part of
+        a design the campaign has finished; :func:`hmc.runs.store.coverage` says how much).
     stop_at
         ``time.time()`` at which to pause (at an epoch boundary, with a checkpoint; :class:`hmc.checkpoint.TrainingPaused`).
     train_kwargs
@@ -661,6 +665,8 @@ def run_sweep(
         step = seeds_per_batch or max(len(pending), 1)
         plan += [(dataset, method, pending[i : i + step], config) for i in range(0, len(pending), step)]
     provenance.note_read_back(results_csv, read_back_units, read_back_s)
+    if not train:
+        plan = []
 
     for dataset, method, seeds, config in plan:
         fn = resolve_method(method)

@@ -48,6 +48,7 @@ epoch_fraction = 0.1  # share of the spec's epochs per dataset (the spec: 1.0)
 imputation = "trainvalid"  # "trainvalid" (clean protocol) or "per_split" (the reference code)
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 results_file = ""  # results CSV; empty for results/PROFILE/02_chmcnn_reproduction.csv
+train = True  # False: train nothing, show the design's finished units (the campaign's pages)
 
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import math
@@ -64,6 +65,7 @@ from hmc.data.benchmarks import benchmark_names
 from hmc.errors import DatasetMissingError
 from hmc.published import published_auprc
 from hmc.synthetic import make_benchmark
+from hmc.runs.store import coverage
 from hmc.train import METHOD_CHMCNN, Unit, read_results, run_sweep
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -91,6 +93,9 @@ print(f"device: {device}; results table: {os.path.relpath(results_path)}")
 # a synthetic hierarchy (`hmc.synthetic.make_benchmark`) so that it still runs end to end.
 
 # %%
+design_names = list(names)  # the design's datasets (a page of the campaign's results loads those with units)
+if not train:
+    names = [n for n in names if n in set(read_results(results_path).dataset)]
 loaded, missing = {}, {}
 for name in names:
     try:
@@ -110,18 +115,24 @@ def epochs_for(benchmark):
 
 
 before = read_results(results_path)
+design_datasets = list(loaded) if train else design_names  # read back: the datasets without units count too
+design = [Unit(name, METHOD_CHMCNN, seed) for name in design_datasets for seed in range(n_seeds)]
 for name, benchmark in loaded.items():
-    rows = run_sweep([Unit(name, METHOD_CHMCNN, seed) for seed in range(n_seeds)], results_path,
-                     load=loaded.__getitem__, epochs=epochs_for(benchmark), device=device, progress=False)
+    rows = run_sweep([u for u in design if u.dataset == name], results_path, load=loaded.__getitem__,
+                     epochs=epochs_for(benchmark), device=device, progress=False, train=train)
     done = rows[(rows.dataset == name) & (rows.metric == "au_prc") & (rows.seed < n_seeds)]
-    print(f"{name}: {len(done)} seeds, mean AU(PRC) {done.value.mean():.4f}, "
-          f"{done.wall_time_s.sum() / 60:.1f} min on {done.device.iloc[0]}")
+    if len(done):
+        print(f"{name}: {len(done)} seeds, mean AU(PRC) {done.value.mean():.4f}, "
+              f"{done.wall_time_s.sum() / 60:.1f} min on {done.device.iloc[0]}")
 table = read_results(results_path)
 table = table[table.dataset.isin(list(loaded)) & (table.method == METHOD_CHMCNN) & (table.seed < n_seeds)]
 key = ["dataset", "seed"]
 reused = table[key].drop_duplicates().merge(before[key].drop_duplicates(), how="inner").shape[0]
-print(f"{table[key].drop_duplicates().shape[0]} (dataset, seed) units: "
-      f"{reused} read back from the results table, the others trained in this run")
+print(f"{table[key].drop_duplicates().shape[0]} of the design's {len(design)} (dataset, seed) units: "
+      f"{reused} read back from the results store, {'the others trained in this run' if train else 'none trained'}")
+if not train:
+    cov = coverage(table, design)
+    print("Coverage: " + "; ".join(f"{r.dataset} {r.done} of {r.designed} seeds" for r in cov.itertuples()))
 
 # %% [markdown]
 # ## 2. Our AU(PRC) against the published values

@@ -69,6 +69,7 @@ imputation = "trainvalid"  # "trainvalid" (clean protocol) or "per_split" (the r
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 num_threads = 1  # CPU threads per training run, 0 for the library's automatic choice
 results_file = ""  # results CSV; empty for results/PROFILE/03_rare_node_loss.csv
+train = True  # False: train nothing, show the design's finished units (the campaign's pages)
 
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import dataclasses
@@ -102,6 +103,7 @@ from hmc.rare_evidence import (
 from hmc.rare_nodes import rare_config
 from hmc.stats import critical_difference_figure
 from hmc.synthetic import make_benchmark
+from hmc.runs.store import coverage
 from hmc.train import Unit, read_results, run_sweep
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -162,6 +164,9 @@ configs
 # below count the positives of the train + valid rows (the rows the final model is fitted on).
 
 # %%
+design_names = list(names)  # the design's datasets (a page of the campaign's results loads those with units)
+if not train:
+    names = [n for n in names if n in set(read_results(results_path).dataset)]
 loaded, missing = {}, {}
 for name in names:
     try:
@@ -195,19 +200,23 @@ def epochs_for(benchmark):
 
 
 before = read_results(results_path)
+design_datasets = list(loaded) if train else design_names  # read back: the datasets without units count too
+design = [Unit(name, m, seed) for name in design_datasets for m in methods for seed in range(n_seeds)]
 for name, benchmark in loaded.items():
-    units = [Unit(name, m, seed) for m in methods for seed in range(n_seeds)]
-    rows = run_sweep(units, results_path, load=loaded.__getitem__, epochs=epochs_for(benchmark), device=device,
-                     num_threads=num_threads or "auto", progress=False)
-    done = rows[(rows.dataset == name) & rows.method.isin(methods) & (rows.seed < n_seeds) & (rows.metric == "au_prc")]
-    print(f"{name}: {epochs_for(benchmark)} epochs, {done.method.nunique()} methods x {n_seeds} seeds, "
-          f"{done.wall_time_s.sum() / 60:.1f} min on {done.device.iloc[0]}")
+    rows = run_sweep([u for u in design if u.dataset == name], results_path, load=loaded.__getitem__,
+                     epochs=epochs_for(benchmark), device=device, num_threads=num_threads or "auto",
+                     progress=False, train=train)
 table = read_results(results_path)
 table = table[table.dataset.isin(list(loaded)) & table.method.isin(methods) & (table.seed < n_seeds)]
 key = ["dataset", "method", "seed"]
 reused = table[key].drop_duplicates().merge(before[key].drop_duplicates(), how="inner").shape[0]
-print(f"{table[key].drop_duplicates().shape[0]} (dataset, method, seed) units: "
-      f"{reused} read back from the results table, the others trained in this run")
+print(f"{table[key].drop_duplicates().shape[0]} of the design's {len(design)} (dataset, method, seed) units: "
+      f"{reused} read back from the results store, {'the others trained in this run' if train else 'none trained'}")
+design_coverage = coverage(table, design)
+if not train:
+    print("Coverage of the design (seeds finished per dataset and method; the campaign adds the rest):")
+    display(design_coverage.pivot(index="dataset", columns="method", values="done")
+            .reindex(index=design_datasets, columns=methods).rename(columns=labels).fillna(0).astype(int))
 order = [d for d in loaded if d in set(table.dataset)]
 
 # %% [markdown]

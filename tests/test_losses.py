@@ -389,7 +389,7 @@ def test_focal_errors():
         focal_mc_loss(h[0], y, hier)
     with pytest.raises(ValueError, match="at least 2 members"):
         focal_mc_loss(h[:1], y, hier)  # default measure epistemic_js needs H >= 2
-    with pytest.raises(ValueError, match="exponent and floor"):
+    with pytest.raises(ValueError, match="exponent must be a finite number >= 0"):
         focal_mc_loss(h, y, hier, exponent=-1)
     with pytest.raises(ValueError, match="broadcast"):
         focal_mc_loss(h, y, hier, weight=torch.ones(5))

@@ -100,12 +100,34 @@ def test_cli_refuses_wrong_type_before_executing(tmp_path):
 
 def test_failing_cell_exits_nonzero_naming_notebook_and_cell(tiny, tmp_path):
     with pytest.raises(runner.NotebookFailed) as err:
-        runner.run_notebook(tiny, "quick", [("flag", "True")], tmp_path / "out", tmp_path / "res", progress=False)
+        runner.run_notebook(tiny, "quick", [("flag", "True")], tmp_path / "out", tmp_path / "res", progress=False,
+                            failed_dir=tmp_path / "failed")
     message = str(err.value)
     assert "99_tiny.py" in message and "cell" in message
     assert "RuntimeError: flag was set" in message
-    manifest = json.loads((tmp_path / "res" / "quick" / "manifests" / "99_tiny.json").read_text())
+    manifest = json.loads((tmp_path / "failed" / "99_tiny.json").read_text())
     assert manifest["status"] == "failed" and "flag was set" in manifest["error"]
+    assert (tmp_path / "failed" / "99_tiny.ipynb").is_file()  # the partial run, for a look
+
+
+def test_a_failed_run_leaves_the_committed_page_and_manifest_byte_identical(tiny, tmp_path):
+    page = runner.run_notebook(tiny, "quick", [], tmp_path / "out", tmp_path / "res", progress=False)
+    manifest = tmp_path / "res" / "quick" / "manifests" / "99_tiny.json"
+    before = (page.read_bytes(), manifest.read_bytes())
+    with pytest.raises(runner.NotebookFailed, match="are unchanged"):
+        runner.run_notebook(tiny, "quick", [("flag", "True")], tmp_path / "out", tmp_path / "res", progress=False,
+                            failed_dir=tmp_path / "failed")
+    assert (page.read_bytes(), manifest.read_bytes()) == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["99_tiny.ipynb"]  # no temporary left
+
+
+def test_an_unwritable_output_is_refused_before_anything_executes(tiny, tmp_path):
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "quick").write_text("a file where the results folder should be")
+    with pytest.raises(PermissionError, match="not writable"):
+        runner.run_notebook(tiny, "quick", [("flag", "True")], tmp_path / "out", tmp_path / "res", progress=False,
+                            failed_dir=tmp_path / "failed")
+    assert not (tmp_path / "failed").exists()  # nothing executed
 
 
 def test_cli_exit_code_on_failing_cell(tmp_path):
@@ -124,14 +146,16 @@ MISSING = ("from hmc.errors import DatasetMissingError\n"
 def test_missing_dataset_is_a_clean_stop_not_a_failure(tiny, tmp_path):
     tiny.write_text(TINY.replace("total = n * scale", MISSING))
     with pytest.raises(runner.DataMissing) as err:
-        runner.run_notebook(tiny, "quick", [], tmp_path / "out", tmp_path / "res", progress=False)
+        runner.run_notebook(tiny, "quick", [], tmp_path / "out", tmp_path / "res", progress=False,
+                            failed_dir=tmp_path / "failed")
     message = str(err.value)
     assert message.startswith(f"{tiny} stopped: a dataset it needs is not on disk.")
-    assert message.endswith("missing data file 'x.npz'; looked for /nowhere/x.npz. To get it: fetch x")
+    assert "missing data file 'x.npz'; looked for /nowhere/x.npz. To get it: fetch x" in message
     assert isinstance(err.value, runner.NotebookFailed)  # callers that catch failures still catch it
-    manifest = json.loads((tmp_path / "res" / "quick" / "manifests" / "99_tiny.json").read_text())
+    manifest = json.loads((tmp_path / "failed" / "99_tiny.json").read_text())
     assert manifest["status"] == "missing data" and "To get it: fetch x" in manifest["error"]
-    assert (tmp_path / "out" / "99_tiny.ipynb").is_file()  # the partly executed notebook is kept
+    assert (tmp_path / "failed" / "99_tiny.ipynb").is_file()  # the partly executed notebook is kept
+    assert not (tmp_path / "out" / "99_tiny.ipynb").exists()  # never in place of the page
 
 
 def test_cli_missing_dataset_exits_3_with_the_message_and_no_traceback(tmp_path):

@@ -167,7 +167,7 @@ def test_sweep_refuses_mixed_settings_and_force_replaces(tmp_path):
     path = tmp_path / "r.csv"
     units = UNITS[:2]
     run_sweep(units, path, load=_loader, **SWEEP)
-    with pytest.raises(ValueError, match="already holds unit"):
+    with pytest.raises(ValueError, match="under another configuration"):
         run_sweep(units, path, load=_loader, **{**SWEEP, "epochs": 1})
     rows = run_sweep(units, path, load=_loader, force=True, **{**SWEEP, "epochs": 1})
     assert len(rows) == 4 and set(rows["epochs"]) == {1}

@@ -28,6 +28,10 @@ or Gaussian noise ``u``, applied by the trainer to every bank at every training 
 ``equal``                 :class:`EqualBalancer`, ``1/m`` each
 ========================  ==========================================================================
 
+Input checks: the losses check shapes and dtypes always, and by default (``validate=True``) also the
+values: ``f`` and the banks finite (NaN or inf raise ValueError naming the argument), ``y`` in
+``[0, C)``. The value checks wait for the device; a training loop passes ``validate=False``.
+
 A balancer keeps all its state in buffers and parameters, so ``state_dict()`` / ``load_state_dict()``
 checkpoint it exactly; move it to the losses' device with ``.to(device)``. The epoch-based balancers
 compute their weights once per epoch, in :meth:`Balancer.epoch_end`, so ``forward`` never waits on the
@@ -78,8 +82,8 @@ def _check_positive(value: float, name: str) -> None:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
-def _check_features(f: Tensor, bank: Tensor, y: Tensor, tau: float) -> None:
-    """Shapes of ``f (B, d)``, ``bank (C, d)``, ``y (B,)`` (integer) and ``tau > 0``."""
+def _check_features(f: Tensor, bank: Tensor, y: Tensor, tau: float, validate: bool = True) -> None:
+    """Shapes of ``f (B, d)``, ``bank (C, d)``, ``y (B,)`` (integer) and ``tau > 0``; with ``validate`` the values too."""
     if f.ndim != 2 or bank.ndim != 2:
         shapes = f"{tuple(f.shape)} and {tuple(bank.shape)}"
         raise ValueError(f"f and bank must be 2-d (B, d) and (C, d), got shapes {shapes}")
@@ -92,6 +96,29 @@ def _check_features(f: Tensor, bank: Tensor, y: Tensor, tau: float) -> None:
     if y.dtype.is_floating_point or y.dtype == torch.bool or y.is_complex():
         raise ValueError(f"y must hold integer class indices, got dtype {y.dtype}")
     _check_positive(tau, "tau")
+    if validate:
+        _check_finite(f, "f")
+        _check_finite(bank, "bank")
+        _check_classes(y, bank.shape[0], "y")
+
+
+def _check_finite(x: Tensor, name: str) -> None:
+    """ValueError unless every value of ``x`` is finite."""
+    bad = ~torch.isfinite(x.detach())
+    if bool(bad.any()):
+        n_nan = int(torch.isnan(x.detach()).sum())
+        raise ValueError(
+            f"{name} contains {n_nan} NaN and {int(bad.sum()) - n_nan} infinite value(s) of {x.numel()}: expected "
+            "finite numbers; look for NaN or inf in the model's inputs or parameters (a diverged training step?)"
+        )
+
+
+def _check_classes(y: Tensor, n_classes: int, name: str) -> None:
+    """ValueError unless every class index of ``y`` lies in [0, n_classes)."""
+    if y.numel():
+        lo, hi = torch.stack(torch.aminmax(y)).tolist()
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(f"{name} must hold class indices in [0, {n_classes}), got indices from {lo} to {hi}")
 
 
 # ---------------------------------------------------------------------------- perturbation
@@ -137,7 +164,7 @@ def perturb_prototypes(
 
 
 # ---------------------------------------------------------------------------- prototype losses
-def prototype_ce(f: Tensor, bank: Tensor, y: Tensor, tau: float = 0.1) -> Tensor:
+def prototype_ce(f: Tensor, bank: Tensor, y: Tensor, tau: float = 0.1, validate: bool = True) -> Tensor:
     """Prototype contrastive loss, per sample: cross-entropy over cosine logits / tau.
 
     .. math::
@@ -146,22 +173,24 @@ def prototype_ce(f: Tensor, bank: Tensor, y: Tensor, tau: float = 0.1) -> Tensor
             {\\sum_{c=1}^{C} \\exp(f_i \\cdot p_c / \\tau)} .
 
     ``f`` and ``bank`` are used as given: pass L2-normalised features and prototypes (then the dot
-    products are cosines). Label values are checked by :func:`torch.nn.functional.cross_entropy`.
+    products are cosines).
 
     Args:
         f: features, shape ``(B, d)``, ``B >= 1``.
         bank: prototypes of the level, shape ``(C, d)``.
         y: class indices in ``[0, C)``, shape ``(B,)``.
         tau: temperature ``> 0`` (spec: 0.1).
+        validate: check that ``f`` and ``bank`` are finite and ``y`` in range (ValueError naming the
+            argument); False in training loops (the checks wait for the device).
 
     Returns:
         scalar.
     """
-    _check_features(f, bank, y, tau)
+    _check_features(f, bank, y, tau, validate)
     return F.cross_entropy(f @ bank.T / tau, y)
 
 
-def aggregated_prototype_ce(f: Tensor, bank: Tensor, y: Tensor, tau: float = 0.1) -> Tensor:
+def aggregated_prototype_ce(f: Tensor, bank: Tensor, y: Tensor, tau: float = 0.1, validate: bool = True) -> Tensor:
     """Prototype contrastive loss with child-to-parent aggregation: one mean feature per class present.
 
     For every class ``c`` present in ``y`` (the set ``K``), ``F_c`` is the mean of the features of the
@@ -182,11 +211,12 @@ def aggregated_prototype_ce(f: Tensor, bank: Tensor, y: Tensor, tau: float = 0.1
         bank: prototypes of the level, shape ``(C, d)``.
         y: class indices in ``[0, C)``, shape ``(B,)``.
         tau: temperature ``> 0`` (spec: 0.1).
+        validate: check the values, as :func:`prototype_ce`.
 
     Returns:
         scalar. With every class of the batch present once it equals :func:`prototype_ce`.
     """
-    _check_features(f, bank, y, tau)
+    _check_features(f, bank, y, tau, validate)
     n_classes = bank.shape[0]
     onehot = F.one_hot(y, n_classes).to(f.dtype)  # (B, C)
     counts = onehot.sum(dim=0)  # (C,)
@@ -197,7 +227,7 @@ def aggregated_prototype_ce(f: Tensor, bank: Tensor, y: Tensor, tau: float = 0.1
 
 
 def hcal_level_losses(
-    f: Tensor, banks: Sequence[Tensor], y: Tensor, tau: float = 0.1, aggregate: bool = True
+    f: Tensor, banks: Sequence[Tensor], y: Tensor, tau: float = 0.1, aggregate: bool = True, validate: bool = True
 ) -> Tensor:
     """The m level losses of HCAL for one batch.
 
@@ -211,15 +241,22 @@ def hcal_level_losses(
         y: labels, shape ``(B, m)``, column k the level-k class.
         tau: temperature ``> 0``.
         aggregate: aggregate levels ``k >= 1``.
+        validate: check the values once for all levels (``f`` and every bank finite, ``y`` in
+            range; ValueError naming the argument and the level); False in training loops.
 
     Returns:
         ``(m,)``, the level losses, differentiable.
     """
     if y.ndim != 2 or y.shape[1] != len(banks):
         raise ValueError(f"y must have shape (B, {len(banks)}) (one column per bank), got {tuple(y.shape)}")
-    losses = [prototype_ce(f, banks[0], y[:, 0], tau)]
+    if validate:
+        _check_finite(f, "f")
+        for k, bank in enumerate(banks):
+            _check_finite(bank, f"banks[{k}]")
+            _check_classes(y[:, k], bank.shape[0], f"y[:, {k}]")
+    losses = [prototype_ce(f, banks[0], y[:, 0], tau, validate=False)]
     level_loss = aggregated_prototype_ce if aggregate else prototype_ce
-    losses += [level_loss(f, banks[k], y[:, k], tau) for k in range(1, len(banks))]
+    losses += [level_loss(f, banks[k], y[:, k], tau, validate=False) for k in range(1, len(banks))]
     return torch.stack(losses)
 
 

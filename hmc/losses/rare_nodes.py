@@ -45,6 +45,7 @@ dtype (float64 by default, as in the reference).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -374,6 +375,7 @@ def focal_mc_loss(
     weight: Tensor | np.ndarray | None = None,
     reduction: str = "sum",
     dtype: torch.dtype | None = torch.float64,
+    validate: bool = True,
 ) -> Tensor:
     """Uncertainty-focal, imbalance-weighted MCLoss of an ensemble of H members.
 
@@ -398,22 +400,25 @@ def focal_mc_loss(
         mcm: the :class:`~hmc.constraint.MaxConstraint` (or a Hierarchy, cached).
         eval_nodes: evaluated nodes (indices or bool mask of length C; None: all), as in ``mc_loss``.
         measure: a name in :data:`UNCERTAINTY_MEASURES` or a callable ``(H, B, C) -> (B, C)``.
-        exponent: k >= 0.
-        floor: m >= 0.
+        exponent: k, a finite number >= 0 (NaN and inf raise ValueError).
+        floor: m, a finite number >= 0 (NaN and inf raise ValueError).
         weight: ``W``, broadcastable to ``(B, C)`` with columns in hierarchy order (e.g.
             :func:`term_weights`, or per-node ``(C,)``); None: 1.
         reduction: ``"sum"`` (default, the reference), ``"mean"`` (the sum divided by
             ``H * B * C_eval``) or ``"none"`` (the weighted terms, ``(H, B, C_eval)``).
         dtype: computation dtype of the MCM and BCE (``mc_loss``; float64 default). The uncertainty is
             computed in ``h``'s dtype.
+        validate: check the values of ``h``, ``y``, the weights and ``eval_nodes`` (passed on to
+            :func:`~hmc.constraint.mc_loss`, which says what is checked); False in training loops.
+            ``exponent``, ``floor``, shapes and types are checked either way.
 
     Returns:
         Scalar, or ``(H, B, C_eval)`` for ``reduction="none"``.
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if exponent < 0 or floor < 0:
-        raise ValueError(f"exponent and floor must be >= 0, got exponent={exponent}, floor={floor}")
+    _check_nonnegative(exponent, "exponent")
+    _check_nonnegative(floor, "floor")
     fn = _measure(measure)
     if not isinstance(h, Tensor) or h.dim() != 3:
         raise ValueError(f"h must be the members' outputs of shape (H, B, C), got {tuple(getattr(h, 'shape', ()))}")
@@ -429,7 +434,13 @@ def focal_mc_loss(
             raise ValueError(
                 f"weight of shape {tuple(weight.shape)} does not broadcast to (B, C) = {tuple(factor.shape)}"
             ) from err
-    return mc_loss(h, y, mcm, eval_nodes, weight=factor, reduction=reduction, dtype=dtype)
+    return mc_loss(h, y, mcm, eval_nodes, weight=factor, reduction=reduction, dtype=dtype, validate=validate)
+
+
+def _check_nonnegative(value, name: str) -> None:
+    """ValueError unless ``value`` is a real number, finite and >= 0 (NaN fails)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 <= value < math.inf):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 class FocalMCLoss(nn.Module):
@@ -437,7 +448,7 @@ class FocalMCLoss(nn.Module):
 
     Args:
         hierarchy: a :class:`~hmc.hierarchy.Hierarchy` or an existing :class:`~hmc.constraint.MaxConstraint`.
-        eval_nodes, measure, exponent, floor, reduction, dtype: see :func:`focal_mc_loss`.
+        eval_nodes, measure, exponent, floor, reduction, dtype, validate: see :func:`focal_mc_loss`.
 
     Shape:
         - h: ``(H, B, C)``; y: ``(B, C)``; weight: broadcastable to ``(B, C)``.
@@ -455,9 +466,12 @@ class FocalMCLoss(nn.Module):
         floor: float = 0.25,
         reduction: str = "sum",
         dtype: torch.dtype | None = torch.float64,
+        validate: bool = True,
     ):
         super().__init__()
         _measure(measure)
+        _check_nonnegative(exponent, "exponent")
+        _check_nonnegative(floor, "floor")
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.mcm = hierarchy if isinstance(hierarchy, MaxConstraint) else MaxConstraint(hierarchy)
@@ -465,11 +479,12 @@ class FocalMCLoss(nn.Module):
             "eval_nodes", _node_selector(eval_nodes, self.mcm.num_nodes, torch.device("cpu")), persistent=False
         )
         self.measure, self.exponent, self.floor = measure, exponent, floor
-        self.reduction, self.dtype = reduction, dtype
+        self.reduction, self.dtype, self.validate = reduction, dtype, validate
 
     def forward(self, h: Tensor, y: Tensor, weight: Tensor | None = None) -> Tensor:
         return focal_mc_loss(
-            h, y, self.mcm, self.eval_nodes, self.measure, self.exponent, self.floor, weight, self.reduction, self.dtype
+            h, y, self.mcm, self.eval_nodes, self.measure, self.exponent, self.floor, weight, self.reduction,
+            self.dtype, self.validate,
         )
 
     def extra_repr(self) -> str:

@@ -59,9 +59,9 @@ _CELLCYCLE_SIZE = 77 * 500 + 500 * 500 + 500 * 500 + 500 * 500  # rough weights 
 CHAPTER_PAGES = {
     "02_chmcnn_reproduction": "notebooks/02_chmcnn_reproduction.py",
     "03_rare_node_loss": "notebooks/03_rare_node_loss.py",
-    "04_ensembles_and_dropout": "notebooks/04_ensembles_and_dropout.py",
-    "05_schedules_and_resampling": "notebooks/05_schedules_and_resampling.py",
 }
+"""Chapters whose ``book/full/`` page reads the campaign's results back (``-p train False``).
+Chapters 04 and 05 join when their pages can show a partial design (their tiers come later)."""
 VERDICTS_PAGE = "notebooks/80_verdicts.py"
 
 
@@ -130,10 +130,10 @@ class Campaign:
     """The queue against the stores under ``results`` (``results/full/...``)."""
 
     def __init__(self, results: str | Path = "results", checkpoints: str | Path = "_build/campaign/checkpoints",
-                 load: Callable | None = None):
+                 load: Callable | None = None, book: str | Path = "book"):
         from hmc.data import load_benchmark
 
-        self.results = Path(results)
+        self.results, self.book = Path(results), Path(book)
         self.checkpoints = Path(checkpoints)
         self._load = load or load_benchmark
         self._loaded: dict = {}
@@ -320,25 +320,28 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
         summary["units"] += len(pending)
         print(f"      done in {took / 60:.1f} min (estimate {estimate / 60:.1f} min)", file=out, flush=True)
         if pages:
-            refresh_pages([item.chapter], out=out)
+            refresh_pages([item.chapter], campaign.results, campaign.book, out=out)
     summary["seconds"] = time.time() - started
     print(f"campaign: {summary['items']} items, {summary['units']} units in {summary['seconds'] / 60:.1f} min; "
           f"stopped: {summary['stopped']}", file=out, flush=True)
     return summary
 
 
-def refresh_pages(chapters: Iterable[str], out=sys.stdout) -> None:
-    """Re-execute the chapters' ``book/full/`` pages (reading the stores back, training nothing) and the
-    verdicts page. A page that fails keeps its committed version (the runner replaces pages only on success)."""
+def refresh_pages(chapters: Iterable[str], results: str | Path = "results", book: str | Path = "book",
+                  out=sys.stdout) -> None:
+    """Re-execute the chapters' ``<book>/full/`` pages (reading the stores back, training nothing) and
+    the verdicts page. A page that fails keeps its committed version (the runner replaces a page only
+    on success) and the failure is printed."""
     from hmc import runner
 
-    jobs = [(CHAPTER_PAGES[c], "full", [("train", "False")], "book/full") for c in dict.fromkeys(chapters)
-            if c in CHAPTER_PAGES and Path(CHAPTER_PAGES[c]).exists()]
-    jobs.append((VERDICTS_PAGE, "quick", [], "book"))
+    book = Path(book)
+    jobs = [(CHAPTER_PAGES[c], "full", [("train", "False")], book / "full") for c in dict.fromkeys(chapters)
+            if c in CHAPTER_PAGES]
+    jobs.append((VERDICTS_PAGE, "quick", [], book))
     for source, profile, overrides, out_dir in jobs:
         t0 = time.time()
         try:
-            runner.run_notebook(source, profile, overrides, out_dir, "results", progress=False)
+            runner.run_notebook(source, profile, overrides, out_dir, results, progress=False)
             print(f"      page {source} ({profile}) re-executed in {time.time() - t0:.0f} s", file=out, flush=True)
         except (runner.NotebookFailed, runner.ParameterError) as err:
             print(f"      page {source} not updated: {err}", file=out, flush=True)

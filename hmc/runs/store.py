@@ -337,3 +337,23 @@ def import_table(results_csv: str | os.PathLike, load=None) -> int:
         added += 1
     store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)
     return added
+
+
+def coverage(table: pd.DataFrame, units) -> pd.DataFrame:
+    """How much of a design the table holds: per (dataset, method), seeds finished / seeds designed.
+
+    ``units``: the design's ``(dataset, method, seed)`` triples; ``table``: tidy rows. Columns
+    ``dataset, method, done, designed, seeds`` (the finished seeds, as text), in design order.
+    """
+    have = set(zip(table["dataset"], table["method"], table["seed"].astype(int))) if len(table) else set()
+    rows: dict[tuple[str, str], dict] = {}
+    for dataset, method, seed in units:
+        r = rows.setdefault((dataset, method), {"dataset": dataset, "method": method, "done": [], "designed": 0})
+        r["designed"] += 1
+        if (dataset, method, int(seed)) in have:
+            r["done"].append(int(seed))
+    out = []
+    for r in rows.values():
+        done = sorted(r["done"])
+        out.append({**r, "done": len(done), "seeds": ", ".join(map(str, done)) or "-"})
+    return pd.DataFrame(out, columns=["dataset", "method", "done", "designed", "seeds"])
