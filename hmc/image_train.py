@@ -70,6 +70,7 @@ from hmc import provenance
 from hmc.augment import augment_batch, random_resized_crop, resize_center_crop
 from hmc.constraint import mc_loss
 from hmc.data.images import ImageHierarchy
+from hmc.checkpoint import load_checkpoint, save_checkpoint
 from hmc.fileio import atomic_write
 from hmc.losses.hcal import BALANCERS, hcal_level_losses, make_balancer, perturb_prototypes
 from hmc.metrics.levels import (
@@ -470,10 +471,12 @@ class _Run:
         return {"name": d.name, "n_classes": list(d.n_classes), "image_shape": list(d.image_shape),
                 "n_train": len(d.x_train), "n_val": len(d.x_val), "n_test": len(d.x_test)}
 
+    def _identity(self) -> dict:
+        return {"config": dataclasses.asdict(self.config), "data": self._data_signature()}
+
     def save(self, path: str | os.PathLike, wall_time_s: float) -> None:
-        state = {
-            "config": dataclasses.asdict(self.config),
-            "data": self._data_signature(),
+        save_checkpoint(path, {
+            "identity": self._identity(),
             "epoch": self.epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -483,23 +486,17 @@ class _Run:
             "history": self.history,
             "pretrained_used": self.pretrained_used,
             "wall_time_s": wall_time_s,
-        }
-        with atomic_write(path, "wb") as fh:
-            torch.save(state, fh)
+        })
 
     def resume(self, path: str | os.PathLike | None) -> float:
-        """Load ``path`` if it exists (checking config and data); return the wall time already spent."""
-        if path is None or not Path(path).exists():
+        """Load ``path`` if it exists and belongs to this config and data; return the wall time already spent.
+
+        :func:`hmc.checkpoint.load_checkpoint`: stale temporaries of a killed write are removed, a
+        damaged file is set aside (the run restarts), another run's checkpoint raises ValueError.
+        """
+        state = load_checkpoint(path, self._identity(), map_location=self.device)
+        if state is None:
             return 0.0
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        stored, current = state.get("config") or {}, dataclasses.asdict(self.config)
-        if stored != current:
-            changed = sorted(k for k in stored.keys() | current.keys() if stored.get(k) != current.get(k))
-            raise ValueError(f"checkpoint {path} belongs to another config (differs in {changed}): "
-                             f"stored {stored}, this run {current}; use another checkpoint path or delete the file")
-        if state["data"] != self._data_signature():
-            raise ValueError(f"checkpoint {path} was trained on other data: {state['data']}, "
-                             f"this run has {self._data_signature()}")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -522,7 +519,7 @@ class _Run:
         c = self.config
         if c.method == "hcal":
             banks = [perturb_prototypes(p, c.eps, c.noise, generator=perturb_gen) for p in self.model.prototypes]
-            losses = hcal_level_losses(out.float(), banks, yb, tau=c.tau, aggregate=c.aggregate)
+            losses = hcal_level_losses(out.float(), banks, yb, tau=c.tau, aggregate=c.aggregate, validate=False)
             total, weights = self.balancer(losses)
             return total, losses.detach(), weights.detach()
         if c.method in ("flat", "mmoe"):
@@ -531,7 +528,7 @@ class _Run:
             return (weights * losses).sum(), losses.detach(), weights
         to_hier = self.model.to_hierarchy_order
         per_node = mc_loss(to_hier(torch.sigmoid(out.float())), to_hier(self.model.targets(yb)), self.model.mcm,
-                           reduction="none")  # float64 (B, n_nodes), hierarchy order
+                           reduction="none", validate=False)  # float64 (B, n_nodes), hierarchy order
         losses = torch.stack([per_node[:, cols].mean() for cols in self.level_columns])
         n_nodes = per_node.shape[1]
         weights = torch.tensor([len(cols) / n_nodes for cols in self.level_columns],

@@ -45,6 +45,7 @@ import pandas as pd
 import torch
 
 from hmc import provenance
+from hmc.checkpoint import TrainingPaused, load_checkpoint, save_checkpoint
 from hmc.constraint import MaxConstraint, mc_loss
 from hmc.fileio import atomic_write
 from hmc.metrics import au_prc
@@ -251,6 +252,8 @@ def train_chmcnn(
     optimizer: str = "fused",
     eval_batch_size: int = 2048,
     step_callback: Callable[[int], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    stop_at: float | None = None,
 ) -> TrainResult:
     """Train C-HMCNN for every seed in ``seeds`` side by side; predict and score the test split.
 
@@ -286,6 +289,14 @@ def train_chmcnn(
         Test rows per forward pass at prediction time.
     step_callback
         Called with the global step number after every step (tests use it to interrupt a run).
+    checkpoint
+        A path: the state (weights, Adam, the data-order and dropout generators, the losses so far)
+        is saved there after every epoch (:func:`hmc.checkpoint.save_checkpoint`), and a run that
+        finds it continues after its last finished epoch, bit for bit the uninterrupted run. The
+        caller removes it once the results are stored.
+    stop_at
+        ``time.time()`` value: after an epoch (with a checkpoint), if another epoch as long would end
+        after it, raise :class:`hmc.checkpoint.TrainingPaused`.
     """
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -302,8 +313,8 @@ def train_chmcnn(
         if num_threads == "auto" and device.type == "cpu" and torch.get_num_threads() > 1:
             tuner = _ThreadTuner((torch.get_num_threads(), 1))
         threads = torch.get_num_threads()
-        model, epoch_loss, n_steps = _fit(
-            benchmark, seeds, settings, device, progress, optimizer, step_callback, tuner
+        model, epoch_loss, n_steps, previous_s = _fit(
+            benchmark, seeds, settings, device, progress, optimizer, step_callback, tuner, checkpoint, stop_at
         )
         fitted = time.perf_counter()
         predictions = predict_chmcnn(model, benchmark.x_test, benchmark.hierarchy, device, eval_batch_size)
@@ -315,10 +326,10 @@ def train_chmcnn(
         au_prc=scores,
         epoch_loss=epoch_loss,
         settings={**settings, "device": device.type},
-        wall_time_s=time.perf_counter() - started,
+        wall_time_s=previous_s + time.perf_counter() - started,
         n_steps=n_steps,
         extra={
-            "fit_s": fitted - started,
+            "fit_s": previous_s + fitted - started,
             "predict_s": predicted - fitted,
             "threads": threads if tuner is None else "auto",
             "steps_per_thread_count": tuner.steps if tuner is not None else {threads: n_steps},
@@ -326,8 +337,10 @@ def train_chmcnn(
     )
 
 
-def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback, tuner=None):
-    """The training loop; returns the trained model, the per-epoch losses (S, E) and the step count."""
+def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback, tuner=None, checkpoint=None,
+         stop_at=None):
+    """The training loop; returns the trained model, the per-epoch losses (S, E), the step count and
+    the seconds spent before a resumed checkpoint (``checkpoint``, ``stop_at``: :func:`train_chmcnn`)."""
     from tqdm.std import tqdm  # text bar: tqdm.auto warns in kernels without ipywidgets
 
     x_fit = np.concatenate([benchmark.x_train, benchmark.x_valid]).astype(np.float32, copy=False)
@@ -353,17 +366,32 @@ def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback,
     steps_per_epoch = math.ceil(n / bs) if n else 0
     epoch_loss = torch.zeros(n_seeds, epochs, dtype=torch.float64, device=device)
     name = getattr(benchmark, "name", "data")
+    identity = {"trainer": "chmcnn", "settings": dict(settings), "seeds": list(seeds), "n_rows": int(n),
+                "n_nodes": int(n_nodes), "device": device.type}
+    state = load_checkpoint(checkpoint, identity, map_location=device)
+    start_epoch, step, previous_s = 0, 0, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        for gen, saved in zip(data_gens, state["data_generators"], strict=True):
+            gen.set_state(saved)
+        for gen, saved in zip(model.dropout_generators(device), state["dropout_generators"], strict=True):
+            gen.set_state(saved)
+        start_epoch, step, previous_s = int(state["epoch"]), int(state["step"]), float(state["elapsed_s"])
+        epoch_loss[:, :start_epoch] = state["epoch_loss"].to(device)
     bar = tqdm(
         total=epochs * steps_per_epoch,
+        initial=step,
         desc=f"{name} C-HMCNN, {n_seeds} seed{'s' if n_seeds > 1 else ''}/step",
         unit="step",
         disable=not progress,
         mininterval=1.0,
         leave=False,
     )
-    step = 0
+    begun = time.perf_counter()
     with bar:
-        for epoch in range(epochs):
+        for epoch in range(start_epoch, epochs):
+            epoch_start = time.perf_counter()
             # each seed's own order, drawn on the CPU so that it is the same on every device
             perm = torch.stack([torch.randperm(n, generator=g) for g in data_gens]).to(device)
             running = torch.zeros(n_seeds, dtype=torch.float64, device=device)
@@ -381,7 +409,22 @@ def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback,
             epoch_loss[:, epoch] = running / steps_per_epoch
             if progress:
                 bar.set_postfix(epoch=f"{epoch + 1}/{epochs}", loss=f"{epoch_loss[:, epoch].mean().item():.4f}")
-    return model, epoch_loss.cpu().numpy(), step
+            if checkpoint is not None and epoch + 1 < epochs:
+                save_checkpoint(checkpoint, {
+                    "identity": identity,
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "data_generators": [g.get_state() for g in data_gens],
+                    "dropout_generators": [g.get_state() for g in model.dropout_generators(device)],
+                    "epoch": epoch + 1,
+                    "step": step,
+                    "epoch_loss": epoch_loss[:, : epoch + 1].cpu(),
+                    "elapsed_s": previous_s + time.perf_counter() - begun,
+                })
+                if stop_at is not None and time.time() + (time.perf_counter() - epoch_start) > stop_at:
+                    raise TrainingPaused(f"{name}: paused after epoch {epoch + 1} of {epochs} (time budget); "
+                                         f"the checkpoint {checkpoint} holds the progress", epoch + 1)
+    return model, epoch_loss.cpu().numpy(), step, previous_s
 
 
 def _train_step(model, opt, mcm, eval_idx, xb, yb, n_nodes) -> torch.Tensor:
@@ -517,8 +560,8 @@ def read_results(path: str | os.PathLike, columns: Sequence[str] = RESULT_COLUMN
     except pd.errors.ParserError as err:
         raise DamagedResult(f"cannot be parsed as a CSV table ({err}): a row with extra or missing fields",
                             path) from None
-    text_columns = ("dataset", "method", "metric", "device")
-    return validate_table(frame, path, text_columns, int_columns=("seed",))
+    numeric = ("value", *PARAM_COLUMNS, "wall_time_s")
+    return validate_table(frame, path, int_columns=("seed",), float_columns=numeric)
 
 
 def write_results_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:

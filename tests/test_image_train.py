@@ -244,10 +244,10 @@ def test_checkpoint_holds_the_schedule_and_refuses_another_config(tmp_path):
     factor = 0.5 * (1 + math.cos(math.pi / 2))
     lrs = sorted(group["lr"] for group in state["optimizer"]["param_groups"])
     assert lrs == pytest.approx(sorted([0.01 * factor, 0.05 * factor, 0.1 * factor]), rel=1e-12)
-    with pytest.raises(ValueError, match="another config"):
+    with pytest.raises(ValueError, match=r"another run \(differs in \['config'\]"):
         train_image_model(_data("two"), dataclasses.replace(config, seed=1), checkpoint=path, progress=False)
     other_data = make_synthetic_images(**{**DATA["two"], "n_per_class": 15}, seed=0)
-    with pytest.raises(ValueError, match="other data"):
+    with pytest.raises(ValueError, match=r"another run \(differs in \['data'\]"):
         train_image_model(other_data, config, checkpoint=path, progress=False)
 
 
@@ -422,7 +422,7 @@ def test_sweep_trains_writes_and_reads_back_without_training(tmp_path, monkeypat
     for dataset, label, seed in keys:
         state = torch.load(checkpoint_path(ckpt, dataset, label, seed), weights_only=True)
         assert state["epoch"] == 1
-        assert state["config"] == dataclasses.asdict(method_config(label, 1, seed=seed, **SWEEP))
+        assert state["identity"]["config"] == dataclasses.asdict(method_config(label, 1, seed=seed, **SWEEP))
     assert checkpoint_path(ckpt, "two", "flat", 0) == ckpt / "two" / "flat" / "seed0.pt"
 
     # embeddings of the HCAL-family units only

@@ -92,22 +92,23 @@ kill_at = int(sys.argv[1])
 def cb(step):
     if step == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
-run_sweep([Unit("syn", "focal-gmu-H2", s) for s in (0, 1)], sys.argv[2], load=BENCH.__getitem__,
+run_sweep([Unit("syn", sys.argv[4], s) for s in (0, 1)], sys.argv[2], load=BENCH.__getitem__,
           checkpoint_dir=sys.argv[3], progress=False, step_callback=cb, epochs=4, lr=1e-3, hidden_dim=16,
           num_threads=1)
 """
 
 
-def test_sigkill_mid_unit_then_rerun_gives_the_uninterrupted_metrics(tmp_path):
+@pytest.mark.parametrize("method", ["focal-gmu-H2", "chmcnn"])
+def test_sigkill_mid_unit_then_rerun_gives_the_uninterrupted_metrics(tmp_path, method):
     kw = dict(epochs=4, lr=1e-3, hidden_dim=16, num_threads=1, progress=False)
-    units = [Unit("syn", "focal-gmu-H2", s) for s in (0, 1)]
+    units = [Unit("syn", method, s) for s in (0, 1)]
     ref = run_sweep(units, tmp_path / "ref.csv", load=BENCH.__getitem__, **kw)
     steps_per_epoch = -(-(len(BENCH["syn"].x_train) + len(BENCH["syn"].x_valid)) // 4)
     kill_at = int(np.random.default_rng().integers(steps_per_epoch + 1, 3 * steps_per_epoch))
     script = tmp_path / "kill.py"
     script.write_text(KILL_SCRIPT.format(tests=str(ROOT / "tests")))
     path, ckpt = tmp_path / "r.csv", tmp_path / "ckpt"
-    run = subprocess.run([sys.executable, str(script), str(kill_at), str(path), str(ckpt)], cwd=ROOT,
+    run = subprocess.run([sys.executable, str(script), str(kill_at), str(path), str(ckpt), method], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == -signal.SIGKILL, run.stderr
     assert not store_for(path).exists() or not list(ResultStore(store_for(path)).paths())

@@ -274,30 +274,29 @@ class ResultStore:
         return table
 
 
-def validate_table(frame: pd.DataFrame, path: str | os.PathLike, text_columns: tuple[str, ...],
-                   int_columns: tuple[str, ...]) -> pd.DataFrame:
-    """Check a tidy table read from ``path``: integer and numeric columns really are; name the first bad line.
+def validate_table(frame: pd.DataFrame, path: str | os.PathLike, int_columns: tuple[str, ...],
+                   float_columns: tuple[str, ...]) -> pd.DataFrame:
+    """Check a tidy table read from ``path``: its integer and numeric columns really are; name the first bad line.
 
-    ``text_columns`` may hold anything; ``int_columns`` must be integers; every other column numeric
-    (empty cells allowed). A repeated header row (a table concatenated twice) or a shifted row shows
-    up here as text in a numeric column. Returns the frame with those columns converted.
+    Empty cells are allowed in ``float_columns``, not in ``int_columns``. A repeated header row (a
+    table concatenated twice) or a shifted row shows up here as text in a numeric column. Returns
+    the frame with those columns converted; other columns are left as read.
     """
     out = frame.copy()
-    for col in out.columns:
-        if col in text_columns:
+    for col in (*int_columns, *float_columns):
+        if col not in out.columns:
             continue
         numeric = pd.to_numeric(out[col], errors="coerce")
         bad = numeric.isna() & out[col].notna() & (out[col].astype(str).str.strip() != "")
         if col in int_columns:
-            bad |= numeric.notna() & (numeric != numeric.round())
+            bad |= numeric.isna() | (numeric != numeric.round())
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DamagedResult(f"column {col!r} holds {out[col].iloc[i]!r}, not a number (a repeated header, a "
                                 "shifted or cut row?); the table is built from its store: rebuild it, or repair "
                                 "the line", path, i + 2)
-        out[col] = numeric.astype("int64") if col in int_columns and not numeric.isna().any() else numeric
+        out[col] = numeric.astype("int64") if col in int_columns else numeric
     return out
-
 
 
 def import_table(results_csv: str | os.PathLike, load=None) -> int:
