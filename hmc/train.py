@@ -731,9 +731,7 @@ def run_sweep(
             remove_checkpoint(ckpt)
         if on_batch_done is not None:
             on_batch_done(rows)
-    if not plan and results_csv.exists():
-        return read_results(results_csv)
-    return store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)
+    return store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)  # the table always the store's view
 
 
 def _check_table_writable(path: Path) -> None:

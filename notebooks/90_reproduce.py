@@ -73,9 +73,12 @@
 # .venv/bin/python -m hmc data fetch cellcycle_FUN spo_FUN   # download from the public source, checksum checked
 # ```
 #
-# The sweeps of chapters 02 to 06 are resumable: finished (dataset, method, seed) units are stored
-# in `results/<profile>/<notebook>.csv` and read back on a rerun (only if their training settings
-# match), so an interrupted run continues where it stopped; chapter 06 also checkpoints every epoch.
+# The sweeps of chapters 02 to 06 are resumable: every finished (dataset, method, seed) unit is one
+# file of the results store `results/<profile>/units/<notebook>/` (written atomically, with a
+# checksum and its full configuration), from which the tidy table `results/<profile>/<notebook>.csv`
+# is rebuilt; a rerun reads finished units back (only under the same configuration), so an
+# interrupted run continues where it stopped. Training checkpoints every epoch where a sweep is
+# given a checkpoint folder (the campaign, chapter 06).
 
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`); this page reads every profile
@@ -324,6 +327,36 @@ shown = pd.DataFrame({
     "status": [f"{r.status}<br>manifest: {r.manifest}" if r.manifest else r.status for r in status.itertuples()],
 }, index=status.index)
 shown.style.set_properties(**{"text-align": "left", "font-size": "0.9em"})
+
+# %% [markdown]
+# ## 5. The evidence campaign: the papers' protocol, a slice at a time
+#
+# The `full` design of chapters 02 to 05 costs far more than a working session of a 2-core CPU, so
+# it is earned as a campaign: one queue of work items (a dataset, a method and five seeds), ordered
+# so that each CPU hour decides as many claims as it can (first the rare-node claims 1 and 2 on four
+# FunCat datasets: baseline, focal-bma, focal-gmu at H = 2 with 10 seeds; then the other methods of
+# those claims; claim 4; claims 3 and 5; C-HMCNN on GO; the rare-node design on GO). Each run
+# advances it by a time budget and stops cleanly; training checkpoints every epoch, so a kill loses
+# at most one; every finished unit is one file of the results store (`results/full/units/`), and
+# after each item the `book/full/` pages and the verdicts page are re-executed from the store.
+#
+# ```bash
+# make campaign BUDGET=150m          # or: .venv/bin/python -m hmc campaign --budget 150m --threads 1
+# .venv/bin/python -m hmc campaign status   # units done / total, CPU hours spent and left, per claim
+# .venv/bin/python -m hmc campaign plan     # the unfinished items in order, with their estimates
+# .venv/bin/python -m hmc store check       # verify every unit file (checksums)
+# ```
+#
+# The status of the campaign as this page was executed (hours at one thread on this project's
+# CPU; the estimates come from the measured cost of finished units of the same kind):
+
+# %% tags=["hide-input"]
+from hmc.runs.campaign import Campaign, plan_lines, print_status
+
+campaign = Campaign(results_root, book=repo / "book")
+print_status(campaign)
+print("\nThe next items of the queue:")
+print("\n".join(plan_lines(campaign, limit=8)))
 
 # %% [markdown]
 # ## Summary

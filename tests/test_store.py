@@ -273,3 +273,56 @@ def test_parse_budget(text, seconds):
 def test_parse_budget_refuses_other_text(text):
     with pytest.raises(ValueError, match="budget"):
         parse_budget(text)
+
+
+# ------------------------------------------------------------------------------------- the campaign
+class _SyntheticCampaign:
+    """A campaign whose queue runs on a synthetic dataset (the real one needs the benchmarks)."""
+
+    @staticmethod
+    def make(tmp_path, epochs):
+        from hmc.runs.campaign import Campaign, WorkItem
+
+        big = dataclasses.replace(_bench("big", n=2000), spec=dataclasses.replace(_bench().spec, hidden_dim=16))
+
+        class Synthetic(Campaign):
+            def available(self, dataset):
+                return True
+
+            def epochs(self, dataset):
+                return epochs
+
+        c = Synthetic(tmp_path / "results", tmp_path / "ckpt", load={"big": big}.__getitem__, book=tmp_path / "book")
+        c.queue = [WorkItem(1, "test", "03_rare_node_loss", "big", m, (0, 1)) for m in ("baseline-H2", "focal-gmu-H2")]
+        return c
+
+
+def test_the_campaign_stops_within_5_percent_of_its_budget_and_resumes(tmp_path):
+    from hmc.runs.campaign import run_campaign
+
+    campaign = _SyntheticCampaign.make(tmp_path, epochs=400)
+    budget = 8.0
+    start = time.time()
+    log = tmp_path / "log.txt"
+    with open(log, "w") as out:
+        summary = run_campaign(campaign, budget, threads=1, pages=False, out=out)
+    took = time.time() - start
+    assert took <= budget * 1.05, f"{took:.2f} s for a budget of {budget} s"
+    text = log.read_text()
+    assert "about" in text and "min" in text  # each item's estimate is printed before it starts
+    assert summary["units"] == 0 and "budget" in summary["stopped"]
+    assert campaign.checkpoint_share(campaign.queue[0], [0, 1]) > 0  # the progress is kept for the next call
+
+
+def test_the_campaign_stores_finished_items_and_skips_them_next_time(tmp_path):
+    from hmc.runs.campaign import run_campaign
+
+    campaign = _SyntheticCampaign.make(tmp_path, epochs=1)
+    with open(tmp_path / "log.txt", "w") as out:
+        first = run_campaign(campaign, 600, threads=1, pages=False, out=out)
+        again = run_campaign(campaign, 600, threads=1, pages=False, out=out)
+    assert first["items"] == 2 and first["units"] == 4
+    assert again["items"] == 0 and again["stopped"] == "queue finished"
+    assert [campaign.done_seeds(item) for item in campaign.queue] == [[0, 1], [0, 1]]
+    rows = campaign.status_rows()
+    assert rows[0]["done"] == 4 and rows[0]["total"] == 4 and rows[0]["left_h"] == 0

@@ -151,23 +151,45 @@ class Campaign:
         return self._loaded[name]
 
     def available(self, dataset: str) -> bool:
+        """Whether the dataset's files are on disk."""
         from hmc.data import paths
         from hmc.data.benchmarks import BENCHMARKS
 
         spec = BENCHMARKS[dataset]
         return all(paths.find(rel) is not None for rel in spec.files.values())
 
-    def done_seeds(self, item: WorkItem) -> list[int]:
-        """Seeds of the item whose unit is stored at the spec's epochs (the ``full`` protocol)."""
+    def epochs(self, dataset: str) -> int:
+        """The spec's epochs of the dataset: the ``full`` protocol."""
         from hmc.data.benchmarks import BENCHMARKS
 
-        store, epochs = self.store(item.chapter), BENCHMARKS[item.dataset].epochs
+        return BENCHMARKS[dataset].epochs
+
+    def done_seeds(self, item: WorkItem) -> list[int]:
+        """Seeds of the item whose unit is stored at the spec's epochs (the ``full`` protocol)."""
+        store, epochs = self.store(item.chapter), self.epochs(item.dataset)
         done = []
         for seed in item.seeds:
             path = store.unit_path(item.dataset, item.method, seed)
             if path.exists() and store.read(path).config.get("epochs") == epochs:
                 done.append(seed)
         return done
+
+    def checkpoint_path(self, item: WorkItem, seeds: list[int]) -> Path:
+        """Where :func:`hmc.train.run_sweep` keeps the per-epoch checkpoint of these seeds of the item."""
+        return self.checkpoints / item.chapter / item.dataset / item.method / f"seeds{'-'.join(map(str, seeds))}.pt"
+
+    def checkpoint_share(self, item: WorkItem, seeds: list[int]) -> float:
+        """The share of the item's epochs already in its checkpoint (0 when there is none or it is unreadable)."""
+        import torch
+
+        path = self.checkpoint_path(item, seeds)
+        if not path.exists():
+            return 0.0
+        try:
+            epoch = int(torch.load(path, map_location="cpu", weights_only=True)["epoch"])
+        except Exception:  # noqa: BLE001 - training will set a damaged checkpoint aside and say so
+            return 0.0
+        return min(1.0, epoch / self.epochs(item.dataset))
 
     # ---------------------------------------------------------------- costs
     def network_steps(self, item: WorkItem, n_seeds: int) -> int:
@@ -179,11 +201,11 @@ class Campaign:
         rows = len(b.x_train) + len(b.x_valid)
         if item.method != "chmcnn" and rare_config(item.method).lpros:
             rows = int(rows * 1.1)
-        return n_seeds * h * b.spec.epochs * math.ceil(rows / 4)
+        return n_seeds * h * self.epochs(item.dataset) * math.ceil(rows / 4)
 
     def _size(self, dataset: str) -> float:
         b = self.benchmark(dataset)
-        h, f, c = b.spec.hidden_dim, b.x_train.shape[1], b.y_train.shape[1]
+        h, f, c = b.spec.hidden_dim, b.x_train.shape[1], b.y_train.shape[1]  # .spec: the dataset's settings
         return f * h + 2 * h * h + h * c
 
     def _family(self, method: str) -> str:
@@ -281,7 +303,6 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
     budget would end during the next epoch (the checkpoint keeps it for the next call).
     """
     from hmc.checkpoint import TrainingPaused
-    from hmc.data.benchmarks import BENCHMARKS
     from hmc.train import Unit, run_sweep
 
     started = time.time()
@@ -298,6 +319,10 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
         if not pending:
             continue
         estimate, how = campaign.estimate_s(item, len(pending), campaign.measured())
+        done_share = campaign.checkpoint_share(item, pending)
+        if done_share:
+            estimate *= 1 - done_share
+            how += f"; {done_share:.0%} done in its checkpoint"
         left = deadline - time.time()
         if estimate > left:
             summary["stopped"] = (f"next item {item.label()} needs about {estimate / 60:.0f} min, "
@@ -308,7 +333,7 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
         t0 = time.time()
         try:
             run_sweep([Unit(item.dataset, item.method, s) for s in pending], campaign.csv(item.chapter),
-                      load=campaign.benchmark, epochs=BENCHMARKS[item.dataset].epochs, device="cpu",
+                      load=campaign.benchmark, epochs=campaign.epochs(item.dataset), device="cpu",
                       num_threads=threads, progress=False, checkpoint_dir=campaign.checkpoints / item.chapter,
                       stop_at=deadline)
         except TrainingPaused as paused:
