@@ -71,7 +71,7 @@ from hmc.augment import augment_batch, random_resized_crop, resize_center_crop
 from hmc.constraint import mc_loss
 from hmc.data.images import ImageHierarchy
 from hmc.checkpoint import load_checkpoint, save_checkpoint
-from hmc.fileio import atomic_write
+from hmc.fileio import atomic_write, locked
 from hmc.losses.hcal import BALANCERS, hcal_level_losses, make_balancer, perturb_prototypes
 from hmc.metrics.levels import (
     SELECTION_PROTOCOLS,
@@ -772,10 +772,15 @@ def _unit_mask(table: pd.DataFrame, unit: Unit) -> pd.Series:
 
 
 def _replace_unit_rows(path: str | os.PathLike, rows: pd.DataFrame, unit: Unit, columns: tuple[str, ...]) -> None:
-    """Rewrite the CSV at ``path`` atomically with the unit's old rows (if any) replaced by ``rows``."""
-    table = read_results(path, columns)
-    kept = table[~_unit_mask(table, unit)] if len(table) else table
-    write_results_atomic(pd.concat([kept, rows], ignore_index=True) if len(kept) else rows, path)
+    """Rewrite the CSV at ``path`` atomically with the unit's old rows (if any) replaced by ``rows``.
+
+    The read, replace and write run under an exclusive lock on ``<path>.lock``
+    (:func:`hmc.fileio.locked`), so two sweeps writing one table never drop each other's units.
+    """
+    with locked(Path(f"{path}.lock")):
+        table = read_results(path, columns)
+        kept = table[~_unit_mask(table, unit)] if len(table) else table
+        write_results_atomic(pd.concat([kept, rows], ignore_index=True) if len(kept) else rows, path)
 
 
 def _sweep_units(units: Iterable) -> list[Unit]:

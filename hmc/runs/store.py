@@ -27,8 +27,6 @@ it atomically. The store of ``results/full/03_rare_node_loss.csv`` is the folder
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -42,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from hmc.errors import HMCDataError
-from hmc.fileio import atomic_write
+from hmc.fileio import atomic_write, locked
 
 FORMAT = "hmc-unit/1"
 _SEED_FILE = re.compile(r"seed(-?[0-9]+)\.json")
@@ -253,16 +251,9 @@ class ResultStore:
                              "value": value, **params, "device": u.device, "wall_time_s": u.wall_time_s})
         return pd.DataFrame(rows, columns=list(columns))
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """An exclusive advisory lock on the store (``<store>/.lock``), for rebuilding its table."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def lock(self):
+        """An exclusive lock on the store (``<store>/.lock``, :func:`hmc.fileio.locked`) for rebuilding its table."""
+        return locked(self.root / ".lock")
 
     def export_csv(self, path: str | os.PathLike, param_columns: tuple[str, ...],
                    columns: tuple[str, ...]) -> pd.DataFrame:
