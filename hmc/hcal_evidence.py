@@ -1,7 +1,7 @@
 """Evidence for the claims of HCAL (Jiang et al. 2025, bib key ``jiang2025hcal``): tables and the claims scorecard.
 
 The spec (``specs/hcal.md``, "Claims") lists five claims the study must test. This module reads the
-tidy tables of :func:`hmc.image_train.run_image_sweep`:
+tidy tables of :func:`hmc.runs.image_sweep.run_image_sweep`:
 
 - ``results``: columns :data:`hmc.image_train.RESULT_COLUMNS` (``dataset, method, seed, protocol,
   epoch, metric, value, ...``), ``method`` a label of :data:`hmc.image_train.METHOD_LABELS`,
@@ -454,7 +454,7 @@ def hcal_scorecard(results: pd.DataFrame, history: pd.DataFrame | None = None,
     """The claims scorecard of HCAL: one row per claim of :data:`HCAL_CLAIMS`.
 
     Args:
-        results: tidy results of :func:`hmc.image_train.run_image_sweep` (columns ``dataset, method,
+        results: tidy results of :func:`hmc.runs.image_sweep.run_image_sweep` (columns ``dataset, method,
             seed, protocol, metric, value`` at least).
         history: the sweep's history table (``dataset, method, seed, epoch, split, weight_<k>``) for
             claim 3's level weights; None leaves them out of the evidence.

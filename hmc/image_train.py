@@ -55,7 +55,7 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,12 +66,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hmc import provenance
 from hmc.augment import augment_batch, random_resized_crop, resize_center_crop
 from hmc.constraint import mc_loss
 from hmc.data.images import ImageHierarchy
 from hmc.checkpoint import load_checkpoint, save_checkpoint
-from hmc.fileio import atomic_write, locked
+from hmc.fileio import atomic_write
 from hmc.losses.hcal import BALANCERS, hcal_level_losses, make_balancer, perturb_prototypes
 from hmc.metrics.levels import (
     SELECTION_PROTOCOLS,
@@ -84,7 +83,6 @@ from hmc.metrics.levels import (
 )
 from hmc.models import derive_seed
 from hmc.models.images import MMoE, CHMCNNHeads, FlatMultiTask, HCALNet
-from hmc.train import Unit, read_results, unique_units, write_results_atomic
 
 METHODS = ("hcal", "flat", "mmoe", "chmcnn")
 """Values of ``ImageRunConfig.method``."""
@@ -764,157 +762,3 @@ def load_embeddings(path: str | os.PathLike) -> dict[str, Any]:
             "prototypes": [z[f"prototypes_{k}"] for k in range(n_banks)],
             "level_names": tuple(str(v) for v in z["level_names"]),
         }
-
-
-def _unit_mask(table: pd.DataFrame, unit: Unit) -> pd.Series:
-    return ((table["dataset"].astype(str) == unit.dataset) & (table["method"].astype(str) == unit.method)
-            & (table["seed"].astype(int) == unit.seed))
-
-
-def _replace_unit_rows(path: str | os.PathLike, rows: pd.DataFrame, unit: Unit, columns: tuple[str, ...]) -> None:
-    """Rewrite the CSV at ``path`` atomically with the unit's old rows (if any) replaced by ``rows``.
-
-    The read, replace and write run under an exclusive lock on ``<path>.lock``
-    (:func:`hmc.fileio.locked`), so two sweeps writing one table never drop each other's units.
-    """
-    with locked(Path(f"{path}.lock")):
-        table = read_results(path, columns)
-        kept = table[~_unit_mask(table, unit)] if len(table) else table
-        write_results_atomic(pd.concat([kept, rows], ignore_index=True) if len(kept) else rows, path)
-
-
-def _sweep_units(units: Iterable) -> list[Unit]:
-    """Units as :class:`hmc.train.Unit`, duplicates dropped, labels checked."""
-    out = unique_units(units)
-    for unit in out:
-        if unit.method not in LABEL_SETTINGS:
-            raise ValueError(f"unknown method label {unit.method!r} in {tuple(unit)}; known: {', '.join(METHOD_LABELS)}")
-    return out
-
-
-def _check_finished(rows: pd.DataFrame, config: ImageRunConfig, unit: Unit, results_csv) -> None:
-    """ValueError when a finished unit's rows were produced with other recorded settings."""
-    wanted: dict[str, Any] = {"epochs": config.epochs, "batch_size": config.batch_size, "schedule": config.schedule}
-    if config.pretrained is not None:
-        wanted["pretrained_used"] = config.pretrained
-    stored = {key: rows[key].unique().tolist() for key in wanted}
-    differs = [key for key in wanted if stored[key] != [wanted[key]]]
-    if differs:
-        raise ValueError(
-            f"{results_csv} already holds unit {tuple(unit)} with settings "
-            f"{ {k: stored[k] for k in differs} }, not { {k: wanted[k] for k in differs} }: use another results "
-            "file (one per profile), or delete that unit's rows and its checkpoint"
-        )
-
-
-def _in_unit_order(table: pd.DataFrame, units: list[Unit]) -> pd.DataFrame:
-    """The rows of ``table`` that belong to ``units``, grouped in the order of ``units``."""
-    if table.empty:
-        return table.reset_index(drop=True)
-    keys = pd.DataFrame(units, columns=list(SWEEP_KEY))
-    t = table.assign(dataset=table["dataset"].astype(str), method=table["method"].astype(str),
-                     seed=table["seed"].astype(int))
-    return keys.merge(t, on=list(SWEEP_KEY), how="inner")[list(table.columns)]
-
-
-def run_image_sweep(
-    units: Iterable[Unit | tuple[str, str, int]],
-    results_csv: str | os.PathLike,
-    history_csv: str | os.PathLike,
-    *,
-    load: Callable[[str], ImageHierarchy],
-    epochs: int,
-    checkpoint_dir: str | os.PathLike,
-    progress: bool = True,
-    on_unit_done: Callable[[pd.DataFrame], None] | None = None,
-    embeddings_dir: str | os.PathLike | None = None,
-    **common,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train the unfinished units of a sweep, one at a time, resumably; return the units' results and histories.
-
-    Parameters
-    ----------
-    units
-        ``(dataset, label, seed)`` triples, ``label`` in :data:`METHOD_LABELS`; run in the order
-        given (duplicates once).
-    results_csv
-        Tidy results (:data:`RESULT_COLUMNS`, ``method`` = the label). A unit with rows there is
-        finished and read back, not trained, provided the settings those rows record match this
-        call's: ``epochs``, ``batch_size``, ``schedule``, and ``pretrained_used`` when
-        ``pretrained`` is given (True / False); otherwise ValueError. The other settings (learning
-        rates, device, ...) are not in the rows: keep one results file per profile.
-    history_csv
-        Every unit's :attr:`ImageRunResult.history` with ``dataset, method, seed`` in front
-        (the ``acc_<k>``, ``loss_<k>``, ``weight_<k>`` columns of the largest number of levels
-        present; NaN where a dataset has fewer).
-    load
-        ``load(dataset) -> ImageHierarchy``; called only for datasets with an unfinished unit, and
-        one dataset is held at a time (units of a dataset are best given together).
-    epochs
-        Training epochs of every unit.
-    checkpoint_dir
-        A unit trains with the checkpoint :func:`checkpoint_path` (``<dir>/<dataset>/<label>/seed<k>.pt``),
-        so a unit killed mid-way continues from its last epoch (and refuses another config there).
-    progress
-        The trainer's tqdm bar.
-    on_unit_done
-        Called with a unit's result rows after they are written (only for units trained by this call).
-    embeddings_dir
-        If given, each HCAL-family unit trained by this call (``config.method == "hcal"``) also
-        writes :func:`save_embeddings` (500 test images) to :func:`embeddings_path`.
-    common
-        Shared :class:`ImageRunConfig` settings (:func:`method_config`); ``seed`` comes from the units.
-
-    Returns
-    -------
-    (results, histories)
-        The rows of the requested units from the two CSVs, grouped in the order of ``units``.
-
-    Each trained unit: :func:`train_image_model` with its checkpoint; the embeddings (if asked);
-    then its history, and last its result rows, replace any rows of that unit in the two CSVs
-    (whole file rewritten atomically by :func:`hmc.train.write_results_atomic`). The result rows
-    mark a unit finished, so a kill between the writes re-runs the unit, which returns at once
-    from its final checkpoint. The model is dropped after each unit (CUDA cache emptied).
-    """
-    if "seed" in common:
-        raise ValueError(f"seed is set per unit, not a shared setting (got seed={common['seed']!r})")
-    units = _sweep_units(units)
-    configs = {u: method_config(u.method, epochs, seed=u.seed, **common) for u in units}
-    results = read_results(results_csv, RESULT_COLUMNS)
-    missing = set(RESULT_COLUMNS) - set(results.columns)
-    if missing:
-        raise ValueError(f"{results_csv} lacks the columns {sorted(missing)}; is it a results table of run_image_sweep?")
-    pending, read_back_s = [], 0.0
-    for unit in units:
-        rows = results[_unit_mask(results, unit)] if len(results) else results
-        if len(rows):
-            _check_finished(rows, configs[unit], unit, results_csv)
-            read_back_s += float(rows["wall_time_s"].iloc[0])
-        else:
-            pending.append(unit)
-    provenance.note_read_back(results_csv, len(units) - len(pending), read_back_s)
-
-    loaded_name, data = None, None
-    for unit in pending:
-        if unit.dataset != loaded_name:
-            data = None  # release the previous dataset before loading the next
-            data, loaded_name = load(unit.dataset), unit.dataset
-        config = configs[unit]
-        result = train_image_model(data, config, checkpoint=checkpoint_path(checkpoint_dir, *unit), progress=progress)
-        if embeddings_dir is not None and config.method == "hcal":
-            save_embeddings(result, embeddings_path(embeddings_dir, *unit))
-        on_cuda = result.device == "cuda"
-        result.model = result.data = None
-        rows = result_rows(unit.dataset, unit.method, unit.seed, result)
-        history = result.history.copy()
-        for i, (key, value) in enumerate(zip(SWEEP_KEY, unit)):
-            history.insert(i, key, value)
-        del result
-        if on_cuda:
-            torch.cuda.empty_cache()
-        _replace_unit_rows(history_csv, history, unit, (*SWEEP_KEY, *history_columns(data.n_levels)))
-        _replace_unit_rows(results_csv, rows, unit, RESULT_COLUMNS)
-        if on_unit_done is not None:
-            on_unit_done(rows)
-    history_table = read_results(history_csv, (*SWEEP_KEY, "epoch", "split"))
-    return (_in_unit_order(read_results(results_csv, RESULT_COLUMNS), units), _in_unit_order(history_table, units))

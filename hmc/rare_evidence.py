@@ -3,7 +3,7 @@
 Chapter 03 (``notebooks/03_rare_node_loss.py``) trains, for one ensemble size H, the plain C-HMCNN
 ensemble (``baseline-H<H>``), imbalance weighting with each weight target (``imbalance-neg-H<H>``,
 ``imbalance-pos-H<H>``) and focal weighting with each uncertainty measure (``focal-<measure>-H<H>``),
-and writes the tidy rows of :func:`hmc.train.run_sweep` (``dataset, method, seed, metric, value``, ...).
+and writes the tidy rows of :func:`hmc.runs.sweep.run_sweep` (``dataset, method, seed, metric, value``, ...).
 The functions here turn such rows into the chapter's tables and into one evidence table for claims 1
 and 2 of Xu et al. 2026 (bib key ``xu2026rarenodes``; ``specs/rare_nodes.md``), so that the claims
 scorecard (chapter 05) derives exactly the same numbers from the same CSV:

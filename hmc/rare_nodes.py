@@ -75,12 +75,12 @@ Besides AU(PRC), :func:`rare_node_metrics` gives per seed, on test and the evalu
 macro precision/recall/F1 at 0.5 over all evaluated nodes (``macro_f1``, ...) and over those with
 test positives (``macro_f1_pos``, ...), and the mean recall and F1 per training-frequency bucket
 (``recall@freq=1-5``) and per depth (``f1@depth=3``); empty groups are left out. They go to
-``TrainResult.metrics``, and :func:`hmc.train.result_rows` writes one tidy row per name.
+``TrainResult.metrics``, and :func:`hmc.runs.sweep.result_rows` writes one tidy row per name.
 
 Method names
 ------------
 Importing this module registers :data:`RARE_METHODS` in :data:`hmc.train.METHODS` and a resolver
-(:func:`rare_config`) for any other well-formed name, so that :func:`hmc.train.run_sweep` can run
+(:func:`rare_config`) for any other well-formed name, so that :func:`hmc.runs.sweep.run_sweep` can run
 e.g. ``"focal-gmu-H7"``. The grammar (:func:`method_name` gives the canonical spelling; the
 resolver refuses other spellings of the same configuration, so that one configuration never gets
 two names in a results table)::
@@ -379,6 +379,7 @@ def rare_node_terms(
     config: RareNodeConfig,
     node_weights: Tensor | np.ndarray | None = None,
     position: SchedulePosition = SchedulePosition(),
+    validate: bool = True,
 ) -> Tensor:
     """Weighted MCLoss terms of every seed and member, float64 ``(S, H, b, C_eval)``.
 
@@ -392,11 +393,13 @@ def rare_node_terms(
         mcm: the hierarchy's :class:`~hmc.constraint.MaxConstraint`.
         eval_nodes: evaluated node indices (int64 tensor for the hot path) or None.
         config, node_weights, position: as for :func:`rare_node_weights`.
+        validate: check the values of ``p``, ``y`` and the weights (:func:`hmc.constraint.mc_loss`);
+            the training loop passes False (the loaders check the labels, the sigmoid bounds ``p``).
     """
     if p.dim() != 4 or y.dim() != 3 or p.shape[0] != y.shape[0] or p.shape[2:] != y.shape[1:]:
         raise ValueError(f"p must be (S, H, b, C) and y (S, b, C), got {tuple(p.shape)} and {tuple(y.shape)}")
     weight = rare_node_weights(p, y, config, node_weights, position)
-    return mc_loss(p, y.unsqueeze(1), mcm, eval_nodes, weight=weight, reduction="none")
+    return mc_loss(p, y.unsqueeze(1), mcm, eval_nodes, weight=weight, reduction="none", validate=validate)
 
 
 # ------------------------------------------------------------------------------------- training
@@ -480,7 +483,8 @@ class _Run:
         z, cache, probs = self.forward(xb)
         s, b = yb.shape[:2]
         p = probs.view(s, self.n_members, b, self.n_nodes)
-        terms = rare_node_terms(p, yb, self.mcm, self.eval_idx, self.config, self.node_weights, position)
+        terms = rare_node_terms(p, yb, self.mcm, self.eval_idx, self.config, self.node_weights, position,
+                                validate=False)
         if self.config.reduction == "mean":
             scale = 1.0 / (terms.shape[1] * terms.shape[2] * terms.shape[3])
             per_seed = terms.detach().mean(dim=(1, 2, 3))

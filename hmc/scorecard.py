@@ -563,7 +563,7 @@ def scorecard(tables: Mapping[str, pd.DataFrame | None], where: str = "results/<
 
     Args:
         tables: key -> tidy results DataFrame (``dataset, method, seed, metric, value``, as
-            :func:`hmc.train.run_sweep` writes) or None; ``"04_cost"`` is chapter 04's cost table (one row per
+            :func:`hmc.runs.sweep.run_sweep` writes) or None; ``"04_cost"`` is chapter 04's cost table (one row per
             method, and per dataset when it has a ``dataset`` column, with ``ms_per_step`` and
             ``peak_alloc_bytes`` or ``peak_rss_bytes``, the columns of :data:`hmc.memory.COST_COLUMNS`).
         where: the folder named in "not found" reasons.

@@ -103,7 +103,7 @@ def paired_wilcoxon(
             first appearance).
         alternative: ``"greater"`` tests whether the method's values are larger than the baseline's
             (d > 0); ``"less"`` the opposite. For a loss-like value, flip it.
-        block_col, method_col, value_col: column names (``hmc.train.result_rows`` uses ``"seed"``,
+        block_col, method_col, value_col: column names (``hmc.runs.sweep.result_rows`` uses ``"seed"``,
             ``"method"``, ``"value"``).
         zero_method: scipy's treatment of zero differences (``"wilcox"`` drops them, scipy's default).
 

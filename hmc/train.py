@@ -22,11 +22,9 @@ processes running (load average about 2): the spec's full cellcycle_FUN run, 10 
 epochs x 619 steps of batch 4, took 17.3 minutes (about 14 ms per step for all 10 seeds, 65-80
 steps/s), mean test AU(PRC) 0.256 (published: 0.255).
 
-:func:`run_sweep` runs a set of units ``(dataset, method, seed)`` and appends their tidy rows
-(``dataset, method, seed, metric, value`` plus the run's parameters) to a CSV. Seeds of the same
-dataset and method are trained together, in batches of ``seeds_per_batch``; after each batch the
-whole CSV is rewritten atomically (temporary file, fsync, ``os.replace``), so a killed run leaves
-either the old or the new file, never partial rows, and a rerun skips the finished units.
+Sweeps of many ``(dataset, method, seed)`` units, their results store and their executors live in
+:mod:`hmc.runs` (:func:`hmc.runs.sweep.run_sweep`); methods register their training functions here
+(:data:`METHODS`).
 """
 
 from __future__ import annotations
@@ -35,19 +33,15 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
-from hmc import provenance
 from hmc.checkpoint import TrainingPaused, load_checkpoint, save_checkpoint
 from hmc.constraint import MaxConstraint, mc_loss
-from hmc.fileio import atomic_write
 from hmc.metrics import au_prc
 from hmc.models import DATA_STREAM, BatchedCHMCNN, derive_seed, member_sigmoid
 
@@ -57,12 +51,8 @@ DEFAULT_BATCH_SIZE = 4
 DEFAULT_WEIGHT_DECAY = 1e-5
 DEFAULT_DROPOUT = 0.7
 
-RESULT_KEY = ("dataset", "method", "seed")
 PARAM_COLUMNS = ("epochs", "batch_size", "lr", "weight_decay", "hidden_dim", "dropout")
-"""Parameters that change a unit's results: a finished unit is reused only if they match."""
-RESULT_COLUMNS = (*RESULT_KEY, "metric", "value", *PARAM_COLUMNS, "device", "wall_time_s")
-"""Columns of the results CSV. ``wall_time_s`` is the unit's share (batch wall time / seeds in the
-batch, training and evaluation); ``device`` where it ran. Neither is compared on a rerun."""
+"""The training settings of :func:`chmcnn_settings`: a finished unit is reused only if they match."""
 
 
 # ------------------------------------------------------------------------------------- settings
@@ -435,7 +425,8 @@ def _train_step(model, opt, mcm, eval_idx, xb, yb, n_nodes) -> torch.Tensor:
     """
     z, cache = model.forward_cached(xb)  # padded logits (S, b, C_pad), no autograd graph
     probs = member_sigmoid(z[..., :n_nodes]).requires_grad_(True)
-    loss = mc_loss(probs, yb, mcm, eval_idx, reduction="none")  # float64 (S, b, C_eval)
+    # no value checks per step (they cost 7-9% of one): the loaders check the labels, the sigmoid bounds h
+    loss = mc_loss(probs, yb, mcm, eval_idx, reduction="none", validate=False)  # float64 (S, b, C_eval)
     # the sum of the members' means: member m's gradient is exactly its single-model gradient
     per_member = loss.detach().mean(dim=(1, 2))
     loss.backward(torch.full_like(loss, 1.0 / (loss.shape[1] * loss.shape[2])))
@@ -501,262 +492,3 @@ def resolve_method(name: str) -> Callable[..., TrainResult] | None:
         if fn is not None:
             return fn
     return None
-
-
-# ------------------------------------------------------------------------------------- sweeps
-class Unit(NamedTuple):
-    """One independent piece of a sweep: a dataset, a method and a seed."""
-
-    dataset: str
-    method: str
-    seed: int
-
-
-def result_rows(dataset: str, method: str, result: TrainResult) -> pd.DataFrame:
-    """Tidy rows of a :class:`TrainResult`: per seed, ``au_prc``, ``train_loss`` (last epoch), then
-    one row per entry of ``result.metrics`` (in its order)."""
-    per_seed_time = result.wall_time_s / len(result.seeds)
-    rows = []
-    for s, seed in enumerate(result.seeds):
-        metrics = {"au_prc": float(result.au_prc[s])}
-        if result.epoch_loss.shape[1]:
-            metrics["train_loss"] = float(result.epoch_loss[s, -1])
-        for name, values in result.metrics.items():
-            metrics[name] = float(values[s])
-        for metric, value in metrics.items():
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "method": method,
-                    "seed": int(seed),
-                    "metric": metric,
-                    "value": value,
-                    **{k: result.settings[k] for k in PARAM_COLUMNS},
-                    "device": result.settings["device"],
-                    "wall_time_s": round(per_seed_time, 3),
-                }
-            )
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-
-
-def read_results(path: str | os.PathLike, columns: Sequence[str] = RESULT_COLUMNS) -> pd.DataFrame:
-    """The tidy results CSV as a DataFrame (empty, with ``columns``, when absent or empty).
-
-    The table is checked as it is read: a file that is not UTF-8 text, a row with a wrong number
-    of fields, a repeated header or text in a numeric column raises
-    :class:`hmc.runs.store.DamagedResult` naming the path and the line.
-    """
-    from hmc.runs.store import DamagedResult, validate_table
-
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=list(columns))
-    try:
-        frame = pd.read_csv(path, encoding="utf-8")
-    except UnicodeDecodeError as err:
-        line = path.read_bytes()[: err.start].count(b"\n") + 1
-        raise DamagedResult(f"not UTF-8 text (byte {err.start}): not a results table, or a damaged one", path,
-                            line) from None
-    except pd.errors.ParserError as err:
-        raise DamagedResult(f"cannot be parsed as a CSV table ({err}): a row with extra or missing fields",
-                            path) from None
-    numeric = ("value", *PARAM_COLUMNS, "wall_time_s")
-    return validate_table(frame, path, int_columns=("seed",), float_columns=numeric)
-
-
-def write_results_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write ``frame`` to ``path`` as CSV atomically: temporary file in the same folder, fsync, rename."""
-    with atomic_write(path) as fh:
-        frame.to_csv(fh, index=False)
-
-
-def unique_units(units: Iterable) -> list[Unit]:
-    """``(dataset, method, seed)`` triples as :class:`Unit`, in order, duplicates dropped."""
-    out, seen = [], set()
-    for u in units:
-        unit = Unit(str(u[0]), str(u[1]), int(u[2]))
-        if unit not in seen:
-            seen.add(unit)
-            out.append(unit)
-    return out
-
-
-def _settings_for(dataset: str, load: Callable, cache: dict, train_kwargs: dict) -> dict:
-    """Resolved result parameters for a dataset, from the registry's spec when it has one."""
-    from hmc.data.benchmarks import BENCHMARKS
-
-    keys = ("epochs", "lr", "hidden_dim", "batch_size", "weight_decay", "dropout")
-    given = {k: train_kwargs[k] for k in keys if k in train_kwargs}
-    needs_spec = any(given.get(k) is None for k in ("epochs", "lr", "hidden_dim"))
-    if needs_spec and dataset in BENCHMARKS:
-        return chmcnn_settings(BENCHMARKS[dataset], **given)
-    if needs_spec:
-        if dataset not in cache:
-            cache[dataset] = load(dataset)
-        return chmcnn_settings(cache[dataset], **given)
-    return chmcnn_settings(None, **given)
-
-
-def unit_config(settings: dict, benchmark, train_kwargs: dict) -> dict:
-    """Everything that changes a tabular unit's results, as stored with it (:mod:`hmc.runs.store`):
-    the resolved :data:`PARAM_COLUMNS`, the optimiser and :func:`~hmc.runs.store.data_signature`."""
-    from hmc.runs.store import data_signature
-
-    return {**{k: settings[k] for k in PARAM_COLUMNS}, "optimizer": train_kwargs.get("optimizer", "fused"),
-            "data": data_signature(benchmark)}
-
-
-def _accepts(fn: Callable, name: str) -> bool:
-    import inspect
-
-    return name in inspect.signature(fn).parameters
-
-
-def run_sweep(
-    units: Iterable[Unit | tuple[str, str, int]],
-    results_csv: str | os.PathLike,
-    *,
-    load: Callable[[str], Any] | None = None,
-    seeds_per_batch: int | None = None,
-    force: bool = False,
-    progress: bool = True,
-    on_batch_done: Callable[[pd.DataFrame], None] | None = None,
-    checkpoint_dir: str | os.PathLike | None = None,
-    stop_at: float | None = None,
-    train: bool = True,
-    **train_kwargs,
-) -> pd.DataFrame:
-    """Run the unfinished units of a sweep into the results store; return the tidy table of all units.
-
-    Parameters
-    ----------
-    units
-        ``(dataset, method, seed)`` triples; ``method`` names a function in :data:`METHODS` (or one
-        that :func:`resolve_method` finds).
-    results_csv
-        The tidy results table (:data:`RESULT_COLUMNS`) that notebooks read. It is a view of the
-        results store :func:`hmc.runs.store.store_for` ``(results_csv)`` (one file per unit), rebuilt
-        after every batch. A unit is finished when its file is there under the same configuration
-        (:func:`unit_config`: the settings, the optimiser, the data's signature); stored under
-        another, a ValueError names the settings that differ, so that two settings never mix.
-    load
-        ``load(dataset) -> benchmark``; default :func:`hmc.data.load_benchmark`.
-    seeds_per_batch
-        Seeds of one (dataset, method) trained together as one batched model; None: all of them.
-    force
-        Recompute the given units even when finished; their files are replaced.
-    progress
-        tqdm bars (one per batch, over steps).
-    on_batch_done
-        Called after each batch's units are safely stored, with their rows.
-    checkpoint_dir
-        Where a batch keeps its per-epoch checkpoint (methods that take ``checkpoint``):
-        ``<dir>/<dataset>/<method>/seeds<s0>-<s1>...pt``; a killed sweep continues from it. None: none.
-    train
-        False: train nothing, only read back the finished units (a page that shows whatever part of
-        a design the campaign has finished; :func:`hmc.runs.store.coverage` says how much).
-    stop_at
-        ``time.time()`` at which to pause (at an epoch boundary, with a checkpoint; :class:`hmc.checkpoint.TrainingPaused`).
-    train_kwargs
-        Passed to the method (``epochs``, ``lr``, ``device``, ``num_threads``, ...).
-
-    Every output is checked for writability before anything trains. A table whose rows are not in
-    its store (written before the store existed) is refused with the command that imports it.
-    """
-    from hmc.runs.store import ConfigMismatch, ResultStore, store_for
-
-    if load is None:
-        from hmc.data import load_benchmark as load
-    units = unique_units(units)
-    for unit in units:
-        if resolve_method(unit.method) is None:
-            raise ValueError(f"unknown method {unit.method!r} in {unit}; known: {', '.join(METHODS)}")
-    if seeds_per_batch is not None and seeds_per_batch < 1:
-        raise ValueError(f"seeds_per_batch must be >= 1, got {seeds_per_batch}")
-    results_csv = Path(results_csv)
-    store = ResultStore(store_for(results_csv))
-    store.check_writable()
-    _check_table_writable(results_csv)
-    if checkpoint_dir is not None:
-        ResultStore(checkpoint_dir).check_writable()
-    _refuse_unimported(results_csv, store)
-    loaded: dict[str, Any] = {}
-
-    groups: dict[tuple[str, str], list[int]] = {}
-    for unit in units:
-        groups.setdefault((unit.dataset, unit.method), []).append(unit.seed)
-    plan: list[tuple[str, str, list[int], dict]] = []
-    read_back_units, read_back_s = 0, 0.0
-    for (dataset, method), seeds in groups.items():
-        if dataset not in loaded:
-            loaded[dataset] = load(dataset)
-        settings = _settings_for(dataset, load, loaded, train_kwargs)
-        config = unit_config(settings, loaded[dataset], train_kwargs)
-        pending = []
-        for seed in seeds:
-            stored = None
-            if not force:
-                try:
-                    stored = store.lookup(dataset, method, seed, config)
-                except ConfigMismatch as err:
-                    raise ValueError(str(err)) from None
-            if stored is not None:
-                read_back_units += 1
-                read_back_s += stored.wall_time_s
-                continue
-            pending.append(seed)
-        step = seeds_per_batch or max(len(pending), 1)
-        plan += [(dataset, method, pending[i : i + step], config) for i in range(0, len(pending), step)]
-    provenance.note_read_back(results_csv, read_back_units, read_back_s)
-    if not train:
-        plan = []
-
-    for dataset, method, seeds, config in plan:
-        fn = resolve_method(method)
-        kwargs = dict(train_kwargs)
-        ckpt = None
-        if checkpoint_dir is not None and _accepts(fn, "checkpoint"):
-            ckpt = Path(checkpoint_dir) / dataset / method / f"seeds{'-'.join(map(str, seeds))}.pt"
-            kwargs.update(checkpoint=str(ckpt), stop_at=stop_at)
-        result = fn(loaded[dataset], seeds, progress=progress, **kwargs)
-        rows = result_rows(dataset, method, result)
-        for seed in seeds:
-            unit_rows = rows[rows.seed == seed]
-            store.write(dataset, method, seed, config, dict(zip(unit_rows.metric, unit_rows.value)),
-                        result.settings["device"], float(unit_rows.wall_time_s.iloc[0]))
-        store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)
-        if ckpt is not None:
-            from hmc.checkpoint import remove_checkpoint
-
-            remove_checkpoint(ckpt)
-        if on_batch_done is not None:
-            on_batch_done(rows)
-    return store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)  # the table always the store's view
-
-
-def _check_table_writable(path: Path) -> None:
-    """Raise PermissionError (naming the folder) if the table at ``path`` could not be replaced."""
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{os.getpid()}-{path.name}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise PermissionError(f"cannot write the results table {path} ({err.strerror or err}); give a writable "
-                              "results folder before training anything") from err
-
-
-def _refuse_unimported(results_csv: Path, store) -> None:
-    """A table with units that its store lacks was written before the store: refuse to overwrite it."""
-    table = read_results(results_csv)
-    if table.empty:
-        return
-    stored = {(u.parent.parent.name, u.parent.name, int(u.stem[4:])) for u in store.paths()}
-    keys = set(zip(table.dataset, table.method, table.seed.astype(int)))
-    lost = keys - stored
-    if lost:
-        raise ValueError(
-            f"{results_csv} holds {len(lost)} units that its store {store.root} lacks (e.g. {sorted(lost)[0]}): "
-            f"import them first with `python -m hmc store import {results_csv}`, or move the table aside"
-        )

@@ -66,7 +66,8 @@ from hmc.errors import DatasetMissingError
 from hmc.published import published_auprc
 from hmc.synthetic import make_benchmark
 from hmc.runs.store import coverage
-from hmc.train import METHOD_CHMCNN, Unit, read_results, run_sweep
+from hmc.runs.sweep import Unit, read_results, run_sweep
+from hmc.train import METHOD_CHMCNN
 
 sns.set_theme(style="whitegrid", context="notebook")
 if not 0 < epoch_fraction <= 1:

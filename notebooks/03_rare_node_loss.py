@@ -104,7 +104,7 @@ from hmc.rare_nodes import rare_config
 from hmc.stats import critical_difference_figure
 from hmc.synthetic import make_benchmark
 from hmc.runs.store import coverage
-from hmc.train import Unit, read_results, run_sweep
+from hmc.runs.sweep import Unit, read_results, run_sweep
 
 sns.set_theme(style="whitegrid", context="notebook")
 if not 0 < epoch_fraction <= 1:

@@ -97,7 +97,7 @@ from hmc.memory import rare_node_costs
 from hmc.rare_nodes import RareNodeConfig, method_name
 from hmc.stats import holm, paired_wilcoxon
 from hmc.synthetic import make_benchmark
-from hmc.train import Unit, read_results, run_sweep
+from hmc.runs.sweep import Unit, read_results, run_sweep
 
 sns.set_theme(style="whitegrid", context="notebook")
 if not 0 < epoch_fraction <= 1:

@@ -74,7 +74,7 @@ from hmc.resampling import lpros_benchmark
 from hmc.scorecard import CHAPTER_FILES, RULE_CONVENTIONS, VERDICT_RULES, scorecard_from_results
 from hmc.stats import critical_difference_figure, friedman_nemenyi, paired_wilcoxon
 from hmc.synthetic import make_benchmark
-from hmc.train import Unit, read_results, run_sweep
+from hmc.runs.sweep import Unit, read_results, run_sweep
 
 sns.set_theme(style="whitegrid", context="notebook")
 CHAPTER_METHODS = list(CHAPTER05_METHODS)

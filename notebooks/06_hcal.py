@@ -99,8 +99,8 @@ from hmc.data.images import IMAGE_HIERARCHIES
 from hmc.errors import DatasetMissingError
 from hmc.hcal_evidence import (HCAL_CONVENTIONS, hcal_scorecard, level_table, verdict_protocols,
                                 weight_balance)
-from hmc.image_train import (METHOD_LABELS, checkpoint_path, embeddings_path, load_embeddings, method_config,
-                             run_image_sweep)
+from hmc.image_train import METHOD_LABELS, checkpoint_path, embeddings_path, load_embeddings, method_config
+from hmc.runs.image_sweep import run_image_sweep
 from hmc.metrics.levels import SELECTION_PROTOCOLS
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -235,7 +235,7 @@ for name, data in loaded.items():
 # (SGD, momentum 0.9, weight decay 1e-4, batch 32, learning rates as above) and the spec's
 # augmentation (random crop with 4 px padding, horizontal flip, rotation up to 15 degrees; 224-px
 # crops above 64 px), done on the device in batches, and evaluates on test (and validation) after
-# every epoch. `hmc.image_train.run_image_sweep` appends each finished unit to the results table
+# every epoch. `hmc.runs.image_sweep.run_image_sweep` appends each finished unit to the results table
 # (one row per selection protocol and metric) and its per-epoch history to the history table, and
 # saves HCAL's test features and prototypes for section 6. While a unit trains, a checkpoint is
 # written after every epoch to `_build/checkpoints/06_hcal/<profile>/<dataset>/<method>/seed<k>.pt`

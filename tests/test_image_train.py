@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from hmc import provenance
 from hmc.data.synthetic_images import make_synthetic_images
 import hmc.image_train as image_train
+import hmc.runs.image_sweep as image_sweep
 from hmc.image_train import (
     METHOD_LABELS,
     RESULT_COLUMNS,
@@ -43,9 +44,9 @@ from hmc.image_train import (
     load_embeddings,
     method_config,
     result_rows,
-    run_image_sweep,
     train_image_model,
 )
+from hmc.runs.image_sweep import run_image_sweep
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -441,7 +442,7 @@ def test_sweep_trains_writes_and_reads_back_without_training(tmp_path, monkeypat
     def no_training(*args, **kwargs):
         raise AssertionError("a finished unit was trained again")
 
-    monkeypatch.setattr(image_train, "train_image_model", no_training)
+    monkeypatch.setattr(image_sweep, "train_image_model", no_training)
     loads.clear()
     done.clear()
     log = tmp_path / "read_back.jsonl"
@@ -499,7 +500,7 @@ def test_sweep_stopped_between_and_inside_units_resumes(tmp_path, monkeypatch):
         calls.append((config.method, config.seed, Path(kwargs["checkpoint"])))
         return real(data, config, on_epoch_end=epochs_run.append, **kwargs)
 
-    monkeypatch.setattr(image_train, "train_image_model", counting)
+    monkeypatch.setattr(image_sweep, "train_image_model", counting)  # the name the sweep calls
     results, histories = run_image_sweep(units, results_csv, history_csv, **kw)
     assert calls == [("hcal", 0, checkpoint_path(ckpt, "two", "hcal", 0))]  # flat read back
     assert epochs_run == [2]  # hcal continued after its checkpointed epoch 1

@@ -18,7 +18,8 @@ from hmc.models import derive_seed
 from hmc.rare_nodes import RareNodeConfig, SchedulePosition, rare_config, train_rare_nodes
 from hmc.resampling import lpros
 from hmc.synthetic import make_benchmark
-from hmc.train import read_results, run_sweep, train_chmcnn
+from hmc.runs.sweep import RESULT_COLUMNS, read_results, run_sweep
+from hmc.train import train_chmcnn
 
 FAST = {"epochs": 2, "lr": 1e-3, "hidden_dim": 16, "progress": False, "num_threads": 1}
 FOCAL = RareNodeConfig(loss="focal", measure="gmu", n_members=3)
@@ -300,7 +301,7 @@ def test_run_sweep_writes_the_rare_metrics_and_resumes(tmp_path, focal_run):
     rows = run_sweep(units, path, load=_loader, seeds_per_batch=1, progress=False,
                      on_batch_done=lambda r: done.append(sorted(set(r.seed))), **kw)
     assert done == [[1]]
-    cols = [c for c in T.RESULT_COLUMNS if c != "wall_time_s"]
+    cols = [c for c in RESULT_COLUMNS if c != "wall_time_s"]
     pd.testing.assert_frame_equal(rows[cols].reset_index(drop=True), full[cols].reset_index(drop=True))
 
 

@@ -8,7 +8,6 @@ file is made by hand from a good one.
 import dataclasses
 import json
 import multiprocessing
-import os
 import signal
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from hmc.checkpoint import TrainingPaused, load_checkpoint, save_checkpoint, sta
 from hmc.runs.campaign import parse_budget
 from hmc.runs.store import ConfigMismatch, DamagedResult, ResultStore, coverage, import_table, store_for
 from hmc.synthetic import make_benchmark
-from hmc.train import Unit, read_results, run_sweep
+from hmc.runs.sweep import Unit, read_results, run_sweep, unit_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +86,7 @@ import os, signal, sys, torch
 torch.set_num_threads(1)
 sys.path.insert(0, {tests!r})
 from test_store import BENCH
-from hmc.train import Unit, run_sweep
+from hmc.runs.sweep import Unit, run_sweep
 kill_at = int(sys.argv[1])
 def cb(step):
     if step == kill_at:
@@ -162,7 +161,7 @@ def test_a_unit_under_another_configuration_is_not_finished(stored):
         run_sweep([Unit("syn", "fake", 0)], path, load=BENCH.__getitem__, **{**FAKE, "epochs": 2})
     other = _bench(seed=5)  # other labels: the data signature differs
     with pytest.raises(ConfigMismatch, match="data"):
-        store.lookup("syn", "fake", 0, T.unit_config(T.chmcnn_settings(None, **FAKE), other, {}))
+        store.lookup("syn", "fake", 0, unit_config(T.chmcnn_settings(None, **FAKE), other, {}))
 
 
 def test_damaged_tables_are_reported_with_path_and_line(stored):
@@ -283,7 +282,8 @@ class _SyntheticCampaign:
     def make(tmp_path, epochs):
         from hmc.runs.campaign import Campaign, WorkItem
 
-        big = dataclasses.replace(_bench("big", n=2000), spec=dataclasses.replace(_bench().spec, hidden_dim=16))
+        big = _bench("big", n=2000)
+        big = dataclasses.replace(big, spec=dataclasses.replace(big.spec, hidden_dim=16, epochs=epochs))
 
         class Synthetic(Campaign):
             def available(self, dataset):

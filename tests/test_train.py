@@ -13,7 +13,8 @@ import pytest
 from hmc import provenance
 from hmc import train as T
 from hmc.synthetic import make_tabular
-from hmc.train import METHOD_CHMCNN, Unit, read_results, run_sweep, train_chmcnn, write_results_atomic
+from hmc.runs.sweep import RESULT_COLUMNS, Unit, read_results, run_sweep, write_results_atomic
+from hmc.train import METHOD_CHMCNN, train_chmcnn
 
 FAST = {"epochs": 3, "lr": 1e-3, "hidden_dim": 24, "progress": False}
 
@@ -122,7 +123,7 @@ def test_sweep_resumes_after_an_interruption(tmp_path):
     full = tmp_path / "full.csv"
     ref = run_sweep(UNITS, full, load=_loader, seeds_per_batch=2, **SWEEP)
     assert len(ref) == 5 * 2  # au_prc and train_loss per unit
-    assert list(ref.columns) == list(T.RESULT_COLUMNS)
+    assert list(ref.columns) == list(RESULT_COLUMNS)
 
     path = tmp_path / "part.csv"
     steps = {"n": 0}
@@ -177,7 +178,7 @@ def test_sweep_refuses_mixed_settings_and_force_replaces(tmp_path):
 
 def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "r.csv"
-    old = pd.DataFrame({c: [1] for c in T.RESULT_COLUMNS})
+    old = pd.DataFrame({c: [1] for c in RESULT_COLUMNS})
     write_results_atomic(old, path)
     before = path.read_bytes()
 

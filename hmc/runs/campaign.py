@@ -9,7 +9,7 @@ and after every item the affected ``book/full/`` pages and the verdicts page are
 the stores (seconds: nothing is trained there).
 
 A *work item* is one (chapter, dataset, method) and a batch of seeds, trained as one batched model
-(:func:`hmc.train.run_sweep`); its units are its (dataset, method, seed) triples. Within an item
+(:func:`hmc.runs.sweep.run_sweep`); its units are its (dataset, method, seed) triples. Within an item
 training checkpoints every epoch (``<checkpoints>/...``), so a kill loses at most one epoch, and the
 run pauses at an epoch boundary when the budget ends (overrun at most one epoch).
 
@@ -37,7 +37,7 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +164,11 @@ class Campaign:
 
         return BENCHMARKS[dataset].epochs
 
+    def sweep_settings(self) -> dict:
+        """Settings the campaign's sweeps pass on: none, so each dataset trains with its spec's
+        (epochs, learning rate, hidden width: :func:`hmc.train.chmcnn_settings`)."""
+        return {}
+
     def done_seeds(self, item: WorkItem) -> list[int]:
         """Seeds of the item whose unit is stored at the spec's epochs (the ``full`` protocol)."""
         store, epochs = self.store(item.chapter), self.epochs(item.dataset)
@@ -175,7 +180,7 @@ class Campaign:
         return done
 
     def checkpoint_path(self, item: WorkItem, seeds: list[int]) -> Path:
-        """Where :func:`hmc.train.run_sweep` keeps the per-epoch checkpoint of these seeds of the item."""
+        """Where :func:`hmc.runs.sweep.run_sweep` keeps the per-epoch checkpoint of these seeds of the item."""
         return self.checkpoints / item.chapter / item.dataset / item.method / f"seeds{'-'.join(map(str, seeds))}.pt"
 
     def checkpoint_share(self, item: WorkItem, seeds: list[int]) -> float:
@@ -294,20 +299,8 @@ def print_status(campaign: Campaign, out=sys.stdout) -> None:
 
 
 # ------------------------------------------------------------------------------------- running
-def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: bool = True,
-                 out=sys.stdout) -> dict:
-    """Run unfinished items in queue order until the budget would be exceeded; return a summary.
-
-    An item starts only if its estimate fits in what is left of the budget; the first that does
-    not ends the run (the queue's order is kept). Training also pauses at an epoch boundary if the
-    budget would end during the next epoch (the checkpoint keeps it for the next call).
-    """
-    from hmc.checkpoint import TrainingPaused
-    from hmc.train import Unit, run_sweep
-
-    started = time.time()
-    deadline = started + budget_s
-    summary = {"items": 0, "units": 0, "stopped": "queue finished", "seconds": 0.0}
+def _pending_items(campaign: Campaign, out) -> Iterator[tuple[WorkItem, list[int], float, str]]:
+    """The unfinished items in queue order, each with its pending seeds and estimated seconds (and whence)."""
     for item in campaign.queue:
         if not campaign.available(item.dataset):
             continue
@@ -323,29 +316,80 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
         if done_share:
             estimate *= 1 - done_share
             how += f"; {done_share:.0%} done in its checkpoint"
-        left = deadline - time.time()
-        if estimate > left:
-            summary["stopped"] = (f"next item {item.label()} needs about {estimate / 60:.0f} min, "
-                                  f"{left / 60:.0f} min of the budget left")
-            break
-        print(f"[{time.strftime('%H:%M:%S')}] {item.label()} ({len(pending)} seeds; {item.claims}): about "
-              f"{estimate / 60:.1f} min (from {how}); {left / 60:.0f} min of the budget left", file=out, flush=True)
-        t0 = time.time()
+        yield item, pending, estimate, how
+
+
+def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: bool = True,
+                 out=sys.stdout, executor=None) -> dict:
+    """Run unfinished items in queue order until the budget would be exceeded; return a summary.
+
+    Here (``executor`` None or local), one item after another: an item starts only if its estimate
+    fits in what is left of the budget; the first that does not ends the run (the queue's order is
+    kept). On a cluster (:class:`hmc.runs.executors.RayExecutor`), the items in queue order whose
+    estimates fit in the budget times the cluster's parallel slots run at once, each chapter's
+    through one :func:`~hmc.runs.sweep.run_sweep`. Training also pauses at an epoch boundary if the
+    budget would end during the next epoch (the checkpoint keeps it for the next call).
+    """
+    from hmc.checkpoint import TrainingPaused
+    from hmc.runs.executors import LocalExecutor
+    from hmc.runs.sweep import Unit, run_sweep
+
+    executor = executor or LocalExecutor()
+    started = time.time()
+    deadline = started + budget_s
+    summary = {"items": 0, "units": 0, "stopped": "queue finished", "seconds": 0.0}
+
+    def sweep(units, chapter):
+        run_sweep(units, campaign.csv(chapter), load=campaign.benchmark, device="cpu", num_threads=threads,
+                  progress=False, checkpoint_dir=campaign.checkpoints / chapter, stop_at=deadline,
+                  seeds_per_batch=SEED_BATCH, executor=executor, **campaign.sweep_settings())
+
+    if executor.name != "local":
+        slots, chosen, total = executor.slots(), [], 0.0
+        for item, pending, estimate, how in _pending_items(campaign, out):
+            if (total + estimate) / slots > budget_s:
+                summary["stopped"] = f"next item {item.label()} does not fit in the budget on {slots} slots"
+                break
+            total += estimate
+            chosen.append((item, pending))
+            print(f"  {item.label()} ({len(pending)} seeds): about {estimate / 60:.1f} min (from {how})", file=out)
+        print(f"[{time.strftime('%H:%M:%S')}] {len(chosen)} items on {slots} slots of {executor.name}: about "
+              f"{total / slots / 60:.0f} min", file=out, flush=True)
+        by_chapter: dict[str, list] = {}
+        for item, pending in chosen:
+            by_chapter.setdefault(item.chapter, []).extend(Unit(item.dataset, item.method, s) for s in pending)
         try:
-            run_sweep([Unit(item.dataset, item.method, s) for s in pending], campaign.csv(item.chapter),
-                      load=campaign.benchmark, epochs=campaign.epochs(item.dataset), device="cpu",
-                      num_threads=threads, progress=False, checkpoint_dir=campaign.checkpoints / item.chapter,
-                      stop_at=deadline)
+            for chapter, units in by_chapter.items():
+                sweep(units, chapter)
+                summary["units"] += len(units)
         except TrainingPaused as paused:
-            summary["stopped"] = f"budget reached during {item.label()} ({paused})"
-            print(summary["stopped"], file=out, flush=True)
-            break
-        took = time.time() - t0
-        summary["items"] += 1
-        summary["units"] += len(pending)
-        print(f"      done in {took / 60:.1f} min (estimate {estimate / 60:.1f} min)", file=out, flush=True)
-        if pages:
-            refresh_pages([item.chapter], campaign.results, campaign.book, out=out)
+            summary["stopped"] = f"budget reached ({paused})"
+        summary["items"] = len(chosen)
+        if pages and by_chapter:
+            refresh_pages(list(by_chapter), campaign.results, campaign.book, out=out)
+    else:
+        for item, pending, estimate, how in _pending_items(campaign, out):
+            left = deadline - time.time()
+            if estimate > left:
+                summary["stopped"] = (f"next item {item.label()} needs about {estimate / 60:.0f} min, "
+                                      f"{left / 60:.0f} min of the budget left")
+                break
+            print(f"[{time.strftime('%H:%M:%S')}] {item.label()} ({len(pending)} seeds; {item.claims}): about "
+                  f"{estimate / 60:.1f} min (from {how}); {left / 60:.0f} min of the budget left", file=out,
+                  flush=True)
+            t0 = time.time()
+            try:
+                sweep([Unit(item.dataset, item.method, s) for s in pending], item.chapter)
+            except TrainingPaused as paused:
+                summary["stopped"] = f"budget reached during {item.label()} ({paused})"
+                print(summary["stopped"], file=out, flush=True)
+                break
+            summary["items"] += 1
+            summary["units"] += len(pending)
+            print(f"      done in {(time.time() - t0) / 60:.1f} min (estimate {estimate / 60:.1f} min)", file=out,
+                  flush=True)
+            if pages:
+                refresh_pages([item.chapter], campaign.results, campaign.book, out=out)
     summary["seconds"] = time.time() - started
     print(f"campaign: {summary['items']} items, {summary['units']} units in {summary['seconds'] / 60:.1f} min; "
           f"stopped: {summary['stopped']}", file=out, flush=True)

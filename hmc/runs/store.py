@@ -299,7 +299,8 @@ def import_table(results_csv: str | os.PathLike, load=None) -> int:
     used). A unit already in the store under the same configuration is left as it is; under another,
     :class:`ConfigMismatch`. The table is then rebuilt from the store.
     """
-    from hmc.train import PARAM_COLUMNS, RESULT_COLUMNS, read_results, unit_config
+    from hmc.runs.sweep import RESULT_COLUMNS, read_results, unit_config
+    from hmc.train import PARAM_COLUMNS
 
     if load is None:
         from hmc.data import load_benchmark as load

@@ -1,0 +1,298 @@
+"""Sweeps: run the unfinished units of a set of ``(dataset, method, seed)`` units into the results store.
+
+:func:`run_sweep` groups the units by (dataset, method), reads back the finished ones from the
+results store (:mod:`hmc.runs.store`: one file per unit, under its full configuration), and hands
+the rest, as *tasks* of ``seeds_per_batch`` seeds trained as one batched model, to an executor
+(:mod:`hmc.runs.executors`: in this process, or on a Ray cluster). Workers only train and return
+rows; the driver writes each finished task's units to the store and rebuilds the tidy table
+``results/<profile>/<experiment>.csv`` (``dataset, method, seed, metric, value`` plus the settings,
+:data:`RESULT_COLUMNS`) from it, so a kill at any point loses at most the tasks in progress, and a
+rerun skips what is stored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from hmc import provenance
+from hmc.fileio import atomic_write
+from hmc.runs.executors import Task, executor_from_env
+from hmc.runs.store import ConfigMismatch, DamagedResult, ResultStore, data_signature, store_for, validate_table
+from hmc.train import METHODS, PARAM_COLUMNS, TrainResult, chmcnn_settings, resolve_method
+
+RESULT_KEY = ("dataset", "method", "seed")
+RESULT_COLUMNS = (*RESULT_KEY, "metric", "value", *PARAM_COLUMNS, "device", "wall_time_s")
+"""Columns of the tidy results table. ``wall_time_s`` is the unit's share (batch wall time / seeds in
+the batch, training and evaluation); ``device`` where it ran. Neither is compared on a rerun."""
+
+
+class Unit(NamedTuple):
+    """One independent piece of a sweep: a dataset, a method and a seed."""
+
+    dataset: str
+    method: str
+    seed: int
+
+
+def result_rows(dataset: str, method: str, result: TrainResult) -> pd.DataFrame:
+    """Tidy rows of a :class:`TrainResult`: per seed, ``au_prc``, ``train_loss`` (last epoch), then
+    one row per entry of ``result.metrics`` (in its order)."""
+    per_seed_time = result.wall_time_s / len(result.seeds)
+    rows = []
+    for s, seed in enumerate(result.seeds):
+        metrics = {"au_prc": float(result.au_prc[s])}
+        if result.epoch_loss.shape[1]:
+            metrics["train_loss"] = float(result.epoch_loss[s, -1])
+        for name, values in result.metrics.items():
+            metrics[name] = float(values[s])
+        for metric, value in metrics.items():
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "seed": int(seed),
+                    "metric": metric,
+                    "value": value,
+                    **{k: result.settings[k] for k in PARAM_COLUMNS},
+                    "device": result.settings["device"],
+                    "wall_time_s": round(per_seed_time, 3),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+def read_results(path: str | os.PathLike, columns: Sequence[str] = RESULT_COLUMNS) -> pd.DataFrame:
+    """The tidy results CSV as a DataFrame (empty, with ``columns``, when absent or empty).
+
+    The table is checked as it is read: a file that is not UTF-8 text, a row with a wrong number
+    of fields, a repeated header or text in a numeric column raises
+    :class:`hmc.runs.store.DamagedResult` naming the path and the line.
+    """
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=list(columns))
+    try:
+        frame = pd.read_csv(path, encoding="utf-8")
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise DamagedResult(f"not UTF-8 text (byte {err.start}): not a results table, or a damaged one", path,
+                            line) from None
+    except pd.errors.ParserError as err:
+        raise DamagedResult(f"cannot be parsed as a CSV table ({err}): a row with extra or missing fields",
+                            path) from None
+    numeric = ("value", *PARAM_COLUMNS, "wall_time_s")
+    return validate_table(frame, path, int_columns=("seed",), float_columns=numeric)
+
+
+def write_results_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``frame`` to ``path`` as CSV atomically: temporary file in the same folder, fsync, rename."""
+    with atomic_write(path) as fh:
+        frame.to_csv(fh, index=False)
+
+
+def unique_units(units: Iterable) -> list[Unit]:
+    """``(dataset, method, seed)`` triples as :class:`Unit`, in order, duplicates dropped."""
+    out, seen = [], set()
+    for u in units:
+        unit = Unit(str(u[0]), str(u[1]), int(u[2]))
+        if unit not in seen:
+            seen.add(unit)
+            out.append(unit)
+    return out
+
+
+def _settings_for(dataset: str, load: Callable, cache: dict, train_kwargs: dict) -> dict:
+    """Resolved result parameters for a dataset, from the registry's spec when it has one."""
+    from hmc.data.benchmarks import BENCHMARKS
+
+    keys = ("epochs", "lr", "hidden_dim", "batch_size", "weight_decay", "dropout")
+    given = {k: train_kwargs[k] for k in keys if k in train_kwargs}
+    needs_spec = any(given.get(k) is None for k in ("epochs", "lr", "hidden_dim"))
+    if needs_spec and dataset in BENCHMARKS:
+        return chmcnn_settings(BENCHMARKS[dataset], **given)
+    if needs_spec:
+        if dataset not in cache:
+            cache[dataset] = load(dataset)
+        return chmcnn_settings(cache[dataset], **given)
+    return chmcnn_settings(None, **given)
+
+
+def unit_config(settings: dict, benchmark, train_kwargs: dict) -> dict:
+    """Everything that changes a tabular unit's results, as stored with it (:mod:`hmc.runs.store`):
+    the resolved :data:`PARAM_COLUMNS`, the optimiser and :func:`~hmc.runs.store.data_signature`."""
+    return {**{k: settings[k] for k in PARAM_COLUMNS}, "optimizer": train_kwargs.get("optimizer", "fused"),
+            "data": data_signature(benchmark)}
+
+
+def run_sweep(
+    units: Iterable[Unit | tuple[str, str, int]],
+    results_csv: str | os.PathLike,
+    *,
+    load: Callable[[str], Any] | None = None,
+    seeds_per_batch: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+    on_batch_done: Callable[[pd.DataFrame], None] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    stop_at: float | None = None,
+    train: bool = True,
+    executor=None,
+    **train_kwargs,
+) -> pd.DataFrame:
+    """Run the unfinished units of a sweep into the results store; return the tidy table of all units.
+
+    Parameters
+    ----------
+    units
+        ``(dataset, method, seed)`` triples; ``method`` names a function in :data:`hmc.train.METHODS`
+        (or one that :func:`hmc.train.resolve_method` finds).
+    results_csv
+        The tidy results table (:data:`RESULT_COLUMNS`) that notebooks read. It is a view of the
+        results store :func:`hmc.runs.store.store_for` ``(results_csv)`` (one file per unit), rebuilt
+        after every task and at the end. A unit is finished when its file is there under the same
+        configuration (:func:`unit_config`: the settings, the optimiser, the data's signature); stored
+        under another, a ValueError names the settings that differ, so that two settings never mix.
+    load
+        ``load(dataset) -> benchmark``; default :func:`hmc.data.load_benchmark`. On a cluster it
+        runs on the workers too, so it must be picklable.
+    seeds_per_batch
+        Seeds of one (dataset, method) trained together as one batched model (one task); None: all.
+    force
+        Recompute the given units even when finished; their files are replaced.
+    progress
+        tqdm bars (one per task, over steps).
+    on_batch_done
+        Called after each task's units are safely stored, with their rows.
+    checkpoint_dir
+        Where a task keeps its per-epoch checkpoint (methods that take ``checkpoint``):
+        ``<dir>/<dataset>/<method>/seeds<s0>-<s1>...pt``; a killed sweep continues from it (on a
+        cluster, a folder every worker sees). None: none.
+    stop_at
+        ``time.time()`` at which to pause (at an epoch boundary, with a checkpoint;
+        :class:`hmc.checkpoint.TrainingPaused`).
+    train
+        False: train nothing, only read back the finished units (a page that shows whatever part of
+        a design the campaign has finished; :func:`hmc.runs.store.coverage` says how much).
+    executor
+        Where the tasks run: :class:`~hmc.runs.executors.LocalExecutor` (here, one after another),
+        or :class:`~hmc.runs.executors.RayExecutor` (a Ray cluster); None: the one the environment
+        names (:func:`~hmc.runs.executors.executor_from_env`: ``python -m hmc run --executor``), else local.
+    train_kwargs
+        Passed to the method (``epochs``, ``lr``, ``device``, ``num_threads``, ...).
+
+    Every output is checked for writability before anything trains. A table whose rows are not in
+    its store (written before the store existed) is refused with the command that imports it.
+    """
+    if load is None:
+        from hmc.data import load_benchmark as load
+    executor = executor or executor_from_env()
+    units = unique_units(units)
+    for unit in units:
+        if resolve_method(unit.method) is None:
+            raise ValueError(f"unknown method {unit.method!r} in {unit}; known: {', '.join(METHODS)}")
+    if seeds_per_batch is not None and seeds_per_batch < 1:
+        raise ValueError(f"seeds_per_batch must be >= 1, got {seeds_per_batch}")
+    results_csv = Path(results_csv)
+    store = ResultStore(store_for(results_csv))
+    store.check_writable()
+    _check_table_writable(results_csv)
+    if checkpoint_dir is not None:
+        ResultStore(checkpoint_dir).check_writable()
+    _refuse_unimported(results_csv, store)
+    loaded: dict[str, Any] = {}
+
+    groups: dict[tuple[str, str], list[int]] = {}
+    for unit in units:
+        groups.setdefault((unit.dataset, unit.method), []).append(unit.seed)
+    tasks: list[Task] = []
+    configs: dict[tuple[str, str], dict] = {}
+    read_back_units, read_back_s = 0, 0.0
+    for (dataset, method), seeds in groups.items():
+        if dataset not in loaded:
+            loaded[dataset] = load(dataset)
+        settings = _settings_for(dataset, load, loaded, train_kwargs)
+        config = configs[dataset, method] = unit_config(settings, loaded[dataset], train_kwargs)
+        pending = []
+        for seed in seeds:
+            stored = None
+            if not force:
+                try:
+                    stored = store.lookup(dataset, method, seed, config)
+                except ConfigMismatch as err:
+                    raise ValueError(str(err)) from None
+            if stored is not None:
+                read_back_units += 1
+                read_back_s += stored.wall_time_s
+                continue
+            pending.append(seed)
+        step = seeds_per_batch or max(len(pending), 1)
+        for i in range(0, len(pending), step):
+            batch = tuple(pending[i : i + step])
+            kwargs = dict(train_kwargs, progress=progress)
+            if checkpoint_dir is not None and _accepts(resolve_method(method), "checkpoint"):
+                path = Path(checkpoint_dir) / dataset / method / f"seeds{'-'.join(map(str, batch))}.pt"
+                kwargs.update(checkpoint=str(path), stop_at=stop_at)
+            tasks.append(Task(dataset, method, batch, kwargs))
+    provenance.note_read_back(results_csv, read_back_units, read_back_s)
+    if not train:
+        tasks = []
+
+    if tasks:
+        for task, rows in executor.map(tasks, load, loaded):
+            store_task(store, task, rows, configs[task.dataset, task.method])
+            store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)
+            if on_batch_done is not None:
+                on_batch_done(rows)
+    return store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)  # the table always the store's view
+
+
+def store_task(store: ResultStore, task: Task, rows: pd.DataFrame, config: dict) -> None:
+    """Write a finished task's units to the store (one file per seed), then remove its checkpoint."""
+    from hmc.checkpoint import remove_checkpoint
+
+    for seed in task.seeds:
+        unit_rows = rows[rows.seed == seed]
+        if unit_rows.empty:
+            raise RuntimeError(f"task {task.label()} returned no rows for seed {seed}")
+        store.write(task.dataset, task.method, seed, config, dict(zip(unit_rows.metric, unit_rows.value)),
+                    str(unit_rows.device.iloc[0]), float(unit_rows.wall_time_s.iloc[0]))
+    remove_checkpoint(task.kwargs.get("checkpoint"))
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    import inspect
+
+    return name in inspect.signature(fn).parameters
+
+
+def _check_table_writable(path: Path) -> None:
+    """Raise PermissionError (naming the folder) if the table at ``path`` could not be replaced."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}-{path.name}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(f"cannot write the results table {path} ({err.strerror or err}); give a writable "
+                              "results folder before training anything") from err
+
+
+def _refuse_unimported(results_csv: Path, store) -> None:
+    """A table with units that its store lacks was written before the store: refuse to overwrite it."""
+    table = read_results(results_csv)
+    if table.empty:
+        return
+    stored = {(u.parent.parent.name, u.parent.name, int(u.stem[4:])) for u in store.paths()}
+    keys = set(zip(table.dataset, table.method, table.seed.astype(int)))
+    lost = keys - stored
+    if lost:
+        raise ValueError(
+            f"{results_csv} holds {len(lost)} units that its store {store.root} lacks (e.g. {sorted(lost)[0]}): "
+            f"import them first with `python -m hmc store import {results_csv}`, or move the table aside"
+        )
