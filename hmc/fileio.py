@@ -51,3 +51,19 @@ def locked(path: str | os.PathLike) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def check_writable(folder: str | os.PathLike, what: str, advice: str = "") -> None:
+    """Create ``folder`` if needed, write and remove a probe file in it; PermissionError naming it if that fails.
+
+    ``what`` names the folder in the message (e.g. "the results store"), ``advice`` ends it.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(f"{what} {folder} is not writable ({err.strerror or err})"
+                              + (f"; {advice}" if advice else "")) from err

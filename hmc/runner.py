@@ -26,7 +26,7 @@ from pathlib import Path
 
 from hmc import profiles, provenance
 from hmc.errors import DatasetMissingError
-from hmc.fileio import atomic_write
+from hmc.fileio import atomic_write, check_writable
 
 
 class ParameterError(ValueError):
@@ -167,17 +167,6 @@ FAILED_DIR = Path("_build/failed")
 """Where a run that did not succeed leaves its partly executed notebook and manifest."""
 
 
-def check_writable(folder: Path, what: str) -> None:
-    """Create ``folder`` and write and remove a probe file in it; raise PermissionError naming it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise PermissionError(f"{what} {folder} is not writable ({err.strerror or err}); nothing was executed") from err
-
-
 def run_notebook(
     source: str | Path,
     profile: str = profiles.DEFAULT_PROFILE,
@@ -209,7 +198,7 @@ def run_notebook(
     out_dir, results_dir = Path(out_dir), Path(results_dir)
     for folder, what in ((out_dir, "the output folder"), (results_dir / profile / "manifests", "the manifests folder"),
                          (results_dir / profile, "the results folder")):
-        check_writable(folder, what)
+        check_writable(folder, what, "nothing was executed")
     started_at = time.time()
     nb = jupytext.read(source)
     cell = nbformat.v4.new_code_cell(PROVENANCE_CELL.format(started_at=started_at, profile=profile))

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from hmc.errors import HMCDataError
-from hmc.fileio import atomic_write, locked
+from hmc.fileio import atomic_write, check_writable, locked
 
 FORMAT = "hmc-unit/1"
 _SEED_FILE = re.compile(r"seed(-?[0-9]+)\.json")
@@ -125,14 +125,7 @@ class ResultStore:
 
     def check_writable(self) -> None:
         """Create the store folder and write and remove a probe file; raise PermissionError naming it."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / f".probe-{os.getpid()}"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as err:
-            raise PermissionError(f"the results store {self.root} is not writable ({err.strerror or err}); "
-                                  "give a writable results folder before training anything") from err
+        check_writable(self.root, "the results store", "give a writable results folder before training anything")
 
     # ------------------------------------------------------------------ writing
     def write(self, dataset: str, method: str, seed: int, config: Mapping, metrics: Mapping[str, float],

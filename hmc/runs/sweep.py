@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from hmc import provenance
-from hmc.fileio import atomic_write
+from hmc.fileio import atomic_write, check_writable
 from hmc.runs.executors import Task, executor_from_env
 from hmc.runs.store import ConfigMismatch, DamagedResult, ResultStore, data_signature, store_for, validate_table
 from hmc.train import METHODS, PARAM_COLUMNS, TrainResult, chmcnn_settings, resolve_method
@@ -200,7 +200,8 @@ def run_sweep(
     results_csv = Path(results_csv)
     store = ResultStore(store_for(results_csv))
     store.check_writable()
-    _check_table_writable(results_csv)
+    check_writable(results_csv.parent, f"the folder of the results table {results_csv.name},",
+                   "give a writable results folder before training anything")
     if checkpoint_dir is not None:
         ResultStore(checkpoint_dir).check_writable()
     _refuse_unimported(results_csv, store)
@@ -268,19 +269,6 @@ def _accepts(fn: Callable, name: str) -> bool:
     import inspect
 
     return name in inspect.signature(fn).parameters
-
-
-def _check_table_writable(path: Path) -> None:
-    """Raise PermissionError (naming the folder) if the table at ``path`` could not be replaced."""
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".probe-{os.getpid()}-{path.name}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise PermissionError(f"cannot write the results table {path} ({err.strerror or err}); give a writable "
-                              "results folder before training anything") from err
 
 
 def _refuse_unimported(results_csv: Path, store) -> None:
