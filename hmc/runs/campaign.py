@@ -341,7 +341,7 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
 
     def sweep(units, chapter):
         run_sweep(units, campaign.csv(chapter), load=campaign.benchmark, device="cpu", num_threads=threads,
-                  progress=False, checkpoint_dir=campaign.checkpoints / chapter, stop_at=deadline,
+                  progress=sys.stderr.isatty(),  # a bar over each item's steps in a terminal, none in a log checkpoint_dir=campaign.checkpoints / chapter, stop_at=deadline,
                   seeds_per_batch=SEED_BATCH, executor=executor, **campaign.sweep_settings())
 
     if executor.name != "local":
