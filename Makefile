@@ -1,13 +1,28 @@
 # The commands the README names. `make book` and `make test` do all the set-up on a fresh machine.
+#   make book     render the committed record (the executed pages in book/ and book/full/) as HTML:
+#                 no execution, no data, no network; the working tree stays as it is
+#   make test     the test suite (a small sample of the real data is committed with it, tests/data/sample)
+#   make rerun    execute the notebooks again (PROFILE=quick by default), then render the HTML: fetches
+#                 the data the notebooks need first, and stops before executing anything when some are
+#                 still missing (RERUN_OPTIONS=--skip-missing or --stand-ins, see `python -m hmc run -h`)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= quick
-# Where the notebooks' results tables and manifests go. The sweeps read finished units back from
-# these tables, so with the committed results/ `make book` re-renders the book from them; point it
-# at an empty folder (`make book RESULTS=/tmp/fresh`) to train every unit again.
-RESULTS ?= results
+# Where the notebooks' results tables and manifests go (empty: results/, or _build/stand-ins/results
+# with --stand-ins). The sweeps read finished units back from these tables, so with the committed
+# results/ `make rerun` re-executes the pages from them; point it at an empty folder
+# (`make rerun RESULTS=/tmp/fresh`) to train every unit again.
+RESULTS ?=
+RERUN_OPTIONS ?=
+# Options of the HTML build (the tests build with -W: warnings are errors).
+JB_OPTIONS ?= -n --keep-going
+PYTEST_OPTIONS ?=
+define JB_BUILD
+$(VENV)/bin/jupyter-book build --all . $(JB_OPTIONS)
+@echo "Open _build/html/book/intro.html in a browser."
+endef
 
 # In this project's own environment the data sit beside the checkout, in ../shared/data.
 ifeq ($(HMC_DATA_DIR),)
@@ -21,7 +36,7 @@ endif
 BUDGET  ?= 150m
 THREADS ?= 1
 
-.PHONY: book test notebooks html clean chromium campaign campaign-status
+.PHONY: book test rerun notebooks html clean chromium campaign campaign-status
 
 # Create or update the virtual environment: reinstalls when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -31,17 +46,29 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (hmc)" > /dev/null
 	touch $(STAMP)
 
-book: notebooks html
-
-notebooks: $(STAMP)
-	$(PY) -m hmc run --all --profile $(PROFILE) --results $(RESULTS)
+# The committed record as HTML, executing nothing (about 10 s after the install).
+book: html
 
 html: $(STAMP)
-	$(VENV)/bin/jupyter-book build --all . -n --keep-going
-	@echo "Open _build/html/book/intro.html in a browser."
+	$(JB_BUILD)
 
-test: $(STAMP) chromium
-	$(PY) -m pytest
+# Execute the notebooks again, then render. A notebook whose data are missing is never executed over
+# its committed page (see `python -m hmc run -h`).
+rerun: notebooks
+	$(JB_BUILD)
+
+notebooks: $(STAMP)
+	$(PY) -m hmc run --all --profile $(PROFILE) $(if $(RESULTS),--results $(RESULTS)) $(RERUN_OPTIONS)
+
+# The cluster executor's engine (Ray, the optional extra [cluster]) for its tests: `make test` installs
+# it so that CI tests it; `make book` does not need it.
+CLUSTER_STAMP := $(VENV)/.installed-cluster
+$(CLUSTER_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[cluster]"
+	touch $(CLUSTER_STAMP)
+
+test: $(STAMP) $(CLUSTER_STAMP) chromium
+	$(PY) -m pytest $(PYTEST_OPTIONS)
 
 campaign: $(STAMP)
 	OMP_NUM_THREADS=$(THREADS) MKL_NUM_THREADS=$(THREADS) $(PY) -m hmc campaign --budget $(BUDGET) --threads $(THREADS)

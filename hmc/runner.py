@@ -12,6 +12,12 @@ A notebook source is a jupytext ``py:percent`` file under ``notebooks/`` with on
    ``<results>/<profile>/manifests/<stem>.json``; the status is ``"ok"``, ``"failed"`` (a cell
    raised) or ``"missing data"`` (a cell raised :class:`hmc.errors.DatasetMissingError`: the notebook
    stopped cleanly because a dataset is not on disk, see :class:`DataMissing`).
+
+Before anything executes, the datasets the notebook needs under its parameters
+(:mod:`hmc.data_needs`) must be on disk: otherwise the run is refused with :class:`DataMissing`
+and nothing is written, so a page built from real data is never replaced by one built from the
+notebooks' synthetic stand-ins. Stand-ins are used only when asked for (``stand_ins=True``), and
+then the page and its results must go outside the repository's ``book/`` and ``results/``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hmc import profiles, provenance
+from hmc import data_needs, profiles, provenance
 from hmc.errors import DatasetMissingError
 from hmc.fileio import atomic_write, check_writable
 
@@ -38,12 +44,18 @@ class NotebookFailed(RuntimeError):
 
 
 class DataMissing(NotebookFailed):
-    """A notebook stopped because a dataset it needs is not on disk.
+    """A notebook was not executed, or stopped, because a dataset it needs is not on disk.
 
-    Raised instead of :class:`NotebookFailed` when the failing cell raised
-    :class:`hmc.errors.DatasetMissingError`; the message is that error's (which file, where it was
-    looked for, how to get it). A clean stop: nothing is wrong with the code.
+    Raised before anything executes when the notebook's needs (:mod:`hmc.data_needs`) are not on
+    disk (``datasets`` then names them), and instead of :class:`NotebookFailed` when a cell raised
+    :class:`hmc.errors.DatasetMissingError`. The message says which files, where they were looked
+    for and how to get them. A clean stop: nothing is wrong with the code, and the page, its
+    manifest and the results tables are unchanged.
     """
+
+    def __init__(self, message: str, datasets: list[str] | tuple[str, ...] = ()):
+        super().__init__(message)
+        self.datasets = list(datasets)
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,65 @@ hmc.provenance.show(started_at={started_at!r}, profile={profile!r});
 """
 
 
+def all_values(source: str | Path, values: dict[str, object]) -> dict[str, object]:
+    """Every parameter's value for a run: the notebook's defaults updated with ``values``."""
+    return {**{name: p.default for name, p in notebook_parameters(source).items()}, **values}
+
+
+def data_needs_of(source: str | Path, values: dict[str, object]) -> data_needs.Needs:
+    """The datasets notebook ``source`` needs when run with the resolved ``values``."""
+    return data_needs.notebook_needs(Path(source).stem, all_values(source, values))
+
+
+def committed_folders() -> list[Path]:
+    """The folders that hold the committed record: ``book/`` and ``results/`` of the checkout that
+    holds this package, and of the current directory. Stand-in runs never write into them."""
+    roots = dict.fromkeys([Path(__file__).resolve().parents[1], Path.cwd().resolve()])
+    return [root / name for root in roots for name in ("book", "results")]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
+def check_data(source: str | Path, values: dict[str, object], out_dir: Path, results_dir: Path,
+               stand_ins: bool) -> list[str]:
+    """Refuse a run whose data are missing; return the datasets that stand-ins will replace.
+
+    Raises :class:`DataMissing` (listing the missing files and how to get them) when the notebook's
+    needs are not on disk and ``stand_ins`` is False, and :class:`ParameterError` when stand-ins
+    would be written into the committed ``book/`` or ``results/`` (:func:`committed_folders`).
+    """
+    source = Path(source)
+    missing = data_needs_of(source, values).blocking()
+    if not missing:
+        return []
+    if not stand_ins:
+        raise DataMissing(
+            f"{source} was not executed: the data it needs are not on disk.\n"
+            f"{data_needs.describe_missing(missing)}\n"
+            f"The page {out_dir / (source.stem + '.ipynb')}, its manifest and the results tables are unchanged. "
+            "(To run it on the synthetic stand-ins instead, into another folder: --stand-ins.)",
+            missing)
+    problem = stand_in_destination_problem(out_dir, results_dir)
+    if problem:
+        raise ParameterError(f"{source}: {', '.join(missing)} not on disk, and {problem}")
+    return missing
+
+
+def stand_in_destination_problem(out_dir: str | Path, results_dir: str | Path) -> str | None:
+    """Why a run on stand-ins may not write its page into ``out_dir`` and its results into
+    ``results_dir`` (one of them is inside the committed ``book/`` or ``results/``), or None."""
+    for folder, what in ((out_dir, "the output folder"), (results_dir, "the results folder")):
+        for committed in committed_folders():
+            if _inside(folder, committed):
+                return (f"a run on stand-ins never writes into the committed record: {what} {folder} is inside "
+                        f"{committed}. Give --out and --results outside book/ and results/ "
+                        "(python -m hmc run --stand-ins uses _build/stand-ins/)")
+    return None
+
+
 FAILED_DIR = Path("_build/failed")
 """Where a run that did not succeed leaves its partly executed notebook and manifest."""
 
@@ -175,11 +246,14 @@ def run_notebook(
     results_dir: str | Path = "results",
     progress: bool = True,
     failed_dir: str | Path = FAILED_DIR,
+    stand_ins: bool = False,
 ) -> Path:
     """Execute one notebook source and return the path of the executed ``.ipynb``.
 
-    The parameters are checked first (:func:`resolve_parameters`), and every output folder (the
-    page's, the manifests', the results') must be writable; nothing executes otherwise. The
+    The parameters are checked first (:func:`resolve_parameters`), then the data the notebook needs
+    (:func:`check_data`: missing data raise :class:`DataMissing` unless ``stand_ins``, and stand-ins
+    never go into the committed ``book/`` or ``results/``), and every output folder (the page's, the
+    manifests', the results') must be writable; nothing executes otherwise. The
     notebook executes into a temporary file beside its page and replaces the page, then its
     manifest, only when every cell succeeded: a run that fails leaves the committed page and
     manifest byte for byte as they were, and its partly executed notebook and manifest go to
@@ -196,6 +270,7 @@ def run_notebook(
     source = Path(source)
     values = resolve_parameters(source, profile, list(overrides))
     out_dir, results_dir = Path(out_dir), Path(results_dir)
+    stood_in = check_data(source, values, out_dir, results_dir, stand_ins)
     for folder, what in ((out_dir, "the output folder"), (results_dir / profile / "manifests", "the manifests folder"),
                          (results_dir / profile, "the results folder")):
         check_writable(folder, what, "nothing was executed")
@@ -234,25 +309,28 @@ def run_notebook(
     if failure is None:
         os.replace(running, output)
         _write_manifest(source, profile, values, started_at, status, failure, output,
-                        results_dir / profile / "manifests", read_back)
+                        results_dir / profile / "manifests", read_back, stood_in)
         return output
     failed_dir = Path(failed_dir)
     failed_dir.mkdir(parents=True, exist_ok=True)
     kept = failed_dir / f"{source.stem}.ipynb"
     if Path(running).exists():
         os.replace(running, kept)
-    _write_manifest(source, profile, values, started_at, status, failure, kept, failed_dir, read_back)
+    _write_manifest(source, profile, values, started_at, status, failure, kept, failed_dir, read_back, stood_in)
     failure += f" (the page {output} and its manifest are unchanged; the partial run is in {kept})"
     if status == "missing data":
         raise DataMissing(failure)
     raise NotebookFailed(failure)
 
 
-def _write_manifest(source, profile, values, started_at, status, failure, output, folder, read_back) -> Path:
+def _write_manifest(source, profile, values, started_at, status, failure, output, folder, read_back,
+                    stand_ins_for=()) -> Path:
     """Write ``<folder>/<stem>.json`` atomically (the manifests folder, or ``_build/failed``).
 
     ``read_back``: :func:`hmc.provenance.summarise_read_back` of the units the run's sweeps read
-    back from their results tables instead of running (None when they ran everything)."""
+    back from their results tables instead of running (None when they ran everything).
+    ``stand_ins_for``: the datasets that were not on disk in a run on stand-ins (recorded as
+    ``"stand_ins_for"`` only then)."""
     record = {
         "notebook": str(source),
         "executed": str(output),
@@ -264,6 +342,8 @@ def _write_manifest(source, profile, values, started_at, status, failure, output
         **provenance.collect(started_at),
         "read_back": read_back,
     }
+    if stand_ins_for:
+        record["stand_ins_for"] = list(stand_ins_for)
     path = Path(folder) / f"{source.stem}.json"
     with atomic_write(path) as fh:
         fh.write(json.dumps(record, indent=2, default=str) + "\n")

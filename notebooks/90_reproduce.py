@@ -42,11 +42,13 @@
 # From a clone of the repository (Python >= 3.10, `make`, about 7 GB of disk for PyTorch's wheels):
 #
 # ```bash
-# make book                 # create .venv, install the project, execute every notebook (quick), build the HTML
-# make book PROFILE=full    # the same with the papers' settings (a GPU's work)
-# make html                 # only rebuild the HTML from the executed notebooks in book/
-# make test                 # create or update .venv and run the test suite (every notebook under smoke,
-#                           # and the strict book build)
+# make book                 # create .venv, install the project, render the committed pages as HTML
+#                           # (no data, no execution, offline)
+# make test                 # create or update .venv and run the test suite (every notebook under smoke on
+#                           # the data sample in tests/data/sample, and the strict book build)
+# make rerun                # fetch the data the notebooks need, execute every notebook (quick), build the HTML;
+#                           # with data missing it executes nothing and says what to fetch
+# make rerun PROFILE=full   # the same with the papers' settings (a GPU's work)
 # ```
 #
 # One notebook, a profile, and single-parameter overrides (`-p NAME VALUE`, repeatable). Unknown

@@ -11,6 +11,8 @@ from hmc.data import paths
 from hmc.data.arff import hierarchy_kind, read_arff
 from hmc.errors import HierarchyError, HMCDataError
 
+import sample_data as sample
+
 COUNTS_CSV = Path(__file__).parent / "data" / "benchmark_counts.csv"
 
 FUN_HEADER = """\
@@ -262,3 +264,19 @@ def test_real_file_matches_readme_counts(row):
     implicit_root = 1 if data.hierarchy_kind == "paths" else 0
     assert len(data.hierarchy) - implicit_root == int(row["nodes"])
     assert data.hierarchy_kind == ("edges" if "datasets_GO" in relpath else "paths")
+
+
+# ------------------------------------------------------------------------------------- the sample
+@pytest.mark.parametrize("relpath", sample.benchmark_files(), ids=lambda p: Path(p).name)
+def test_sample_file_parses_like_the_complete_one(relpath):
+    """The committed sample (tests/data/sample): the complete file's header, hence its features and
+    full hierarchy as the data README lists them, and the first rows of its data."""
+    row = {r["file"]: r for r in _count_rows()}[relpath.removeprefix("hmc_datasets/")]
+    data = read_arff(sample.SAMPLE_ROOT / relpath)
+    assert data.x.shape == (sample.ROWS[sample.split_of(relpath)], int(row["features"]))
+    assert (data.n_numeric, data.n_nominal) == (int(row["numeric"]), int(row["nominal"]))
+    assert len(data.hierarchy_entries) == int(row["hierarchy_entries"])
+    implicit_root = 1 if data.hierarchy_kind == "paths" else 0
+    assert len(data.hierarchy) - implicit_root == int(row["nodes"])
+    assert data.hierarchy_kind == ("edges" if "datasets_GO" in relpath else "paths")
+    assert len(data.labels) == len(data.x) and all(len(labels) for labels in data.labels)

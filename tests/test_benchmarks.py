@@ -1,8 +1,10 @@
 """Benchmarks: registry, preprocessing on a hand-computed example, the cache, and every real dataset.
 
-The real-data tests need HMC_DATA_DIR (e.g. /work/shared/data); without the files they are skipped
-with the places looked in. The parse cache lives in a per-module temporary directory, never in the
-user's cache.
+The sample of the real data committed with the tests (tests/data/sample: cellcycle_FUN, spo_FUN,
+cellcycle_GO, their first rows) is loaded in every run. The complete-data tests (every benchmark,
+with the data README's row counts) need HMC_DATA_DIR (e.g. /work/shared/data); without the files they
+are skipped with the places looked in. The parse cache lives in a per-module temporary directory,
+never in the user's cache.
 """
 
 import csv
@@ -18,6 +20,8 @@ from hmc.data import paths
 from hmc.data.benchmarks import BENCHMARKS, SKIPPED_NODES, benchmark_names, load_benchmark, one_hot, preprocess
 from hmc.data.sources import SOURCES
 from hmc.errors import DatasetMissingError, HMCDataError
+
+import sample_data as sample
 
 COUNTS = {
     "hmc_datasets/" + row["file"]: row
@@ -264,8 +268,20 @@ def test_real_benchmark(name):
     and len(hierarchy) - 1 for FUN / others (the implicit root is not listed).
     """
     require_files(name)
+    check_benchmark(name, {split: int(COUNTS[relpath]["instances"]) for split, relpath in BENCHMARKS[name].files.items()})
+
+
+@pytest.mark.parametrize("name", sample.BENCHMARKS)
+def test_sample_benchmark(name, sample_data):
+    """The committed sample loads like the complete benchmark: the spec's dims, the full hierarchy, its rows."""
+    check_benchmark(name, sample.ROWS)
+
+
+def check_benchmark(name, rows):
+    """Load ``name`` (then again from the cache) and check it: ``rows[split]`` rows per split, the
+    data README's raw features and nodes, the spec's dims, consistent labels, standardised features."""
     spec = BENCHMARKS[name]
-    bench = load_benchmark(name)  # the first load parses and fills this module's cache
+    bench = load_benchmark(name)  # the first load parses and fills the cache
     timings = []
     for _ in range(2):
         start = time.perf_counter()
@@ -276,8 +292,8 @@ def test_real_benchmark(name):
 
     counts = {split: COUNTS[relpath] for split, relpath in spec.files.items()}
     for split, row in counts.items():
-        assert len(getattr(bench, f"x_{split}")) == int(row["instances"]), split
-        assert len(getattr(bench, f"y_{split}")) == int(row["instances"]), split
+        assert len(getattr(bench, f"x_{split}")) == rows[split], split
+        assert len(getattr(bench, f"y_{split}")) == rows[split], split
         assert len(bench.attributes) == int(row["features"])
         assert sum(kind == "numeric" for _, kind in bench.attributes) == int(row["numeric"])
         implicit_root = 0 if spec.family == "GO" else 1

@@ -1,9 +1,6 @@
 """MCM and MCLoss: against the dense reference (values and gradients), invariants, hand-computed cases."""
 
 import math
-import os
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +18,7 @@ from hmc.constraint import (
     mc_loss,
 )
 from hmc.synthetic import random_hierarchy
+from sample_data import SAMPLE_ROOT
 
 METHODS = ["levels", "pairs"]
 
@@ -62,29 +60,11 @@ GO_ARFF = "hmc_datasets/HMC_data/datasets_GO/cellcycle_GO/cellcycle_GO.train.arf
 
 
 def go_hierarchy() -> Hierarchy:
-    """The cellcycle_GO hierarchy: from load_benchmark, else from the ARFF header; skip if absent.
+    """The cellcycle_GO hierarchy (4126 nodes, a DAG), read from the sample of the real data committed
+    with the tests (its header is the complete file's, tests/data/sample)."""
+    from hmc.data.arff import read_arff
 
-    The header fallback looks under $HMC_DATA_DIR, then ../shared/data beside the checkout.
-    """
-    from hmc.errors import HMCDataError
-
-    try:
-        from hmc.data import load_benchmark
-
-        return load_benchmark("cellcycle_GO").hierarchy
-    except (ImportError, AttributeError, HMCDataError):
-        pass
-    roots = [os.environ.get("HMC_DATA_DIR"), Path(__file__).resolve().parents[2] / "shared" / "data"]
-    paths = [Path(r) / GO_ARFF for r in roots if r]
-    path = next((p for p in paths if p.exists()), None)
-    if path is None:
-        pytest.skip(f"cellcycle_GO not found (looked at {', '.join(map(str, paths))})")
-    with open(path) as fh:
-        for line in fh:
-            m = re.match(r"@ATTRIBUTE\s+class\s+hierarchical\s+(\S+)", line, re.IGNORECASE)
-            if m:
-                return Hierarchy.from_edges(tuple(e.split("/")) for e in m.group(1).split(","))
-    pytest.skip(f"no hierarchical class attribute in {path}")
+    return read_arff(SAMPLE_ROOT / GO_ARFF).hierarchy
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from hmc.synthetic import make_benchmark
 ray = pytest.importorskip("ray", reason='the cluster executor needs Ray: pip install -e ".[cluster]"')
 psutil = pytest.importorskip("psutil")
 
+pytestmark = pytest.mark.slow  # a Ray cluster: a minute or two
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = dataclasses.replace(make_benchmark(n_samples=160, depth=3, branching=2, n_features=6, split=(0.5, 0.1, 0.4),
                                            epochs=2, hidden_dim=8, seed=0), name="syn")

@@ -1,5 +1,6 @@
-"""Image hierarchies: Omniglot (real npz when present, fake official zips), CIFAR-100 and FGVC-Aircraft
-on tiny archives built here in the official layouts, missing-data messages, and the container's checks."""
+"""Image hierarchies: Omniglot (the committed sample of the real npz, the complete npz when present, fake
+official zips), CIFAR-100 and FGVC-Aircraft on tiny archives built here in the official layouts,
+missing-data messages, and the container's checks."""
 
 import io
 import os
@@ -23,6 +24,8 @@ from hmc.data.images import (
     stratified_holdout,
 )
 from hmc.errors import DatasetMissingError, HMCDataError
+
+import sample_data as sample
 
 
 @pytest.fixture
@@ -79,14 +82,24 @@ def test_alphabet_table_matches_the_official_counts():
 
 
 def _npz_or_skip():
-    if paths.find("omniglot/npz_bitsandscraps/images_background.npz") is None:
-        pytest.skip("Omniglot npz absent (set HMC_DATA_DIR to the data folder to run this test)")
+    found = paths.find("omniglot/npz_bitsandscraps/images_background.npz")
+    if found is None or found.is_relative_to(sample.SAMPLE_ROOT):
+        pytest.skip("checks the complete Omniglot npz files: set HMC_DATA_DIR to the data folder to run this test")
 
 
 @pytest.fixture(scope="module")
 def omniglot_full():
     _npz_or_skip()
     return load_image_hierarchy("omniglot")
+
+
+@pytest.fixture(scope="module")
+def omniglot_sample(tmp_path_factory):
+    """The committed sample (tests/data/sample): Arcadian and Armenian (IDs 1-67) and Angelic (965-984)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HMC_DATA_DIR", str(sample.SAMPLE_ROOT))
+        mp.setenv("HMC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield load_image_hierarchy("omniglot")
 
 
 def test_omniglot_npz_has_1623_characters_under_50_alphabets(omniglot_full):
@@ -107,19 +120,35 @@ def test_omniglot_npz_has_1623_characters_under_50_alphabets(omniglot_full):
     assert 0.03 < h.mean[0] < 0.2  # white ink on black: mostly dark
 
 
-def test_omniglot_subset_and_validation_split_by_drawing(omniglot_full):
-    h = load_image_hierarchy("omniglot", max_alphabets=3, max_characters_per_alphabet=5, validation=True)
-    assert h.n_classes == (15, 3) and h.class_names[1] == ("Arcadian", "Armenian", "Asomtavruli_(Georgian)")
-    assert list(h.meta["character_ids"]) == [1, 2, 3, 4, 5, 27, 28, 29, 30, 31, 68, 69, 70, 71, 72]
-    assert (len(h.x_train), len(h.x_val), len(h.x_test)) == (15 * 13, 15 * 2, 15 * 5)
+def test_omniglot_sample_has_its_three_alphabets(omniglot_sample):
+    h = omniglot_sample
+    assert h.level_names == ("character", "alphabet") and h.n_classes == (87, 3)
+    assert h.class_names[1] == ("Arcadian", "Armenian", "Angelic")
+    assert list(h.meta["character_ids"]) == list(range(1, 68)) + list(range(965, 985))
+    assert h.x_train.shape == (87 * 15, 1, 28, 28) and h.x_test.shape == (87 * 5, 1, 28, 28)
+    assert h.class_names[0][26] == "Armenian/character01" and h.class_names[0][67] == "Angelic/character01"
+    assert torch.equal(torch.bincount(h.y_train[:, 0]), torch.full((87,), 15))
+    assert len(h.hierarchy) == 87 + 3 and h.hierarchy.is_tree
+    assert 0.03 < h.mean[0] < 0.2  # white ink on black: mostly dark
+
+
+def test_omniglot_subset_and_validation_split_by_drawing(omniglot_sample, monkeypatch, tmp_path):
+    monkeypatch.setenv("HMC_DATA_DIR", str(sample.SAMPLE_ROOT))
+    monkeypatch.setenv("HMC_CACHE_DIR", str(tmp_path / "cache"))
+    whole = omniglot_sample
+    h = load_image_hierarchy("omniglot", max_alphabets=2, max_characters_per_alphabet=5, validation=True)
+    assert h.n_classes == (10, 2) and h.class_names[1] == ("Arcadian", "Armenian")
+    assert list(h.meta["character_ids"]) == [1, 2, 3, 4, 5, 27, 28, 29, 30, 31]
+    assert (len(h.x_train), len(h.x_val), len(h.x_test)) == (10 * 13, 10 * 2, 10 * 5)
     assert h.meta["drawings"]["val"] == (13, 14) and "13-14 validation" in h.split
-    # the same pixels as the full load: drawings 0-12 train, 13-14 validation, 15-19 test
+    # the same pixels as the whole load: drawings 0-12 train, 13-14 validation, 15-19 test
     for k, cid in enumerate(h.meta["character_ids"]):
-        full = omniglot_full.x_train[(cid - 1) * 15:cid * 15]
+        row = int(np.flatnonzero(whole.meta["character_ids"] == cid)[0])
+        full = whole.x_train[row * 15:(row + 1) * 15]
         assert torch.equal(h.x_train[k * 13:(k + 1) * 13], full[:13])
         assert torch.equal(h.x_val[k * 2:(k + 1) * 2], full[13:])
-        assert torch.equal(h.x_test[k * 5:(k + 1) * 5], omniglot_full.x_test[(cid - 1) * 5:cid * 5])
-    assert h.y_val[:, 1].tolist() == [0] * 10 + [1] * 10 + [2] * 10
+        assert torch.equal(h.x_test[k * 5:(k + 1) * 5], whole.x_test[row * 5:(row + 1) * 5])
+    assert h.y_val[:, 1].tolist() == [0] * 10 + [1] * 10
 
 
 def _write_omniglot_zips(root, drawings_by_id):
@@ -159,19 +188,19 @@ def test_omniglot_from_official_zip_layout(data_root):
     assert small.mean[0] > 0.6  # black ink on white
 
 
-def test_omniglot_zip_matches_npz_pixels(omniglot_full, tmp_path, monkeypatch):
+def test_omniglot_zip_matches_npz_pixels(omniglot_sample, tmp_path, monkeypatch):
     ids = (1, 2, 27, 965)
-    with np.load(paths.find("omniglot/npz_bitsandscraps/images_background.npz")) as bg, \
-            np.load(paths.find("omniglot/npz_bitsandscraps/images_evaluation.npz")) as ev:
+    npz = sample.SAMPLE_ROOT / "omniglot" / "npz_bitsandscraps"
+    with np.load(npz / "images_background.npz") as bg, np.load(npz / "images_evaluation.npz") as ev:
         drawings = {cid: (bg["images"][cid - 1] if cid <= 964 else ev["images"][cid - 965]) for cid in ids}
     monkeypatch.setenv("HMC_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HMC_CACHE_DIR", str(tmp_path / "cache"))
     _write_omniglot_zips(tmp_path, drawings)
     from_zip = load_image_hierarchy("omniglot", source="zip")
-    rows = [int(np.flatnonzero(omniglot_full.meta["character_ids"] == cid)[0]) for cid in ids]
+    rows = [int(np.flatnonzero(omniglot_sample.meta["character_ids"] == cid)[0]) for cid in ids]
     for k, row in enumerate(rows):
-        assert torch.equal(from_zip.x_train[k * 15:(k + 1) * 15], omniglot_full.x_train[row * 15:(row + 1) * 15])
-        assert torch.equal(from_zip.x_test[k * 5:(k + 1) * 5], omniglot_full.x_test[row * 5:(row + 1) * 5])
+        assert torch.equal(from_zip.x_train[k * 15:(k + 1) * 15], omniglot_sample.x_train[row * 15:(row + 1) * 15])
+        assert torch.equal(from_zip.x_test[k * 5:(k + 1) * 5], omniglot_sample.x_test[row * 5:(row + 1) * 5])
 
 
 def test_omniglot_zip_errors(data_root):
