@@ -12,6 +12,7 @@ always deeper than each of its parents, in trees and DAGs alike.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 
@@ -41,12 +42,14 @@ class Hierarchy:
     def __init__(self, nodes: Sequence[str], edges: Iterable[tuple[str, str]]):
         """Build from node names and ``(parent, child)`` name pairs.
 
-        Raises :class:`HierarchyError` on a duplicate node, an edge naming an unknown node,
-        a self-loop or a cycle; the message names the offending node(s).
+        Raises :class:`HierarchyError` on an empty node name, a duplicate node, an edge naming an
+        unknown node, a self-loop or a cycle; the message names the offending node(s).
         """
         names = list(nodes)
         seen: dict[str, int] = {}
         for name in names:
+            if name == "":
+                raise HierarchyError(f"node {len(seen)} has an empty name: expected every node to have a non-empty name")
             if name in seen:
                 raise HierarchyError(f"duplicate node {name!r}")
             seen[name] = len(seen)
@@ -103,12 +106,18 @@ class Hierarchy:
 
         The parent of ``"a/b/c"`` is ``"a/b"``; top-level paths hang under ``root`` (an implicit
         node added first), or are roots themselves when ``root`` is None. A repeated path is an
-        error, and so is a path whose parent path is not listed.
+        error, and so are a path with an empty part (``""``, ``"a//b"``, ``"a/"``) and a path whose
+        parent path is not listed.
         """
         names = list(paths)
         edges = []
         listed = set()
-        for path in names:
+        for position, path in enumerate(names):
+            if "" in path.split(sep):
+                raise HierarchyError(
+                    f"path {position} ({path!r}) has an empty part: expected non-empty names joined by {sep!r}, "
+                    f"such as '01{sep}02'"
+                )
             if path in listed:
                 raise HierarchyError(f"duplicate node {path!r}")
             listed.add(path)
@@ -227,11 +236,19 @@ class Hierarchy:
         return [self.nodes[d] for d in sorted(row) if d != i]
 
     def _as_index(self, node: str | int) -> int:
+        """The index of a node given by name or by index; an unknown name or an index outside
+        ``[0, C)`` raises :class:`HierarchyError` (negative indices do not count from the end)."""
         if isinstance(node, str):
             if node not in self.index:
                 raise HierarchyError(f"label {node!r} is not in the hierarchy")
             return self.index[node]
-        return int(node)
+        try:
+            i = operator.index(node)
+        except TypeError:
+            raise TypeError(f"node must be a node name (str) or an integer index, got {type(node).__name__}") from None
+        if not 0 <= i < len(self):
+            raise HierarchyError(f"node index {i} is out of range: expected 0 <= index < {len(self)} (or a node name)")
+        return i
 
     # ----------------------------------------------------------------------------- labels
     def indices(self, names: Iterable[str]) -> np.ndarray:

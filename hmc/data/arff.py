@@ -5,7 +5,8 @@ The format is Weka's ARFF with one extension: the last attribute is the hierarch
 (FunCat and "others": ``01,01/01,01/01/03``; an implicit ``root`` sits above the top level) or
 ``parent/child`` *edges* (GO: ``root/GO0003674,GO0003674/GO0003774``, a DAG). A data row is a dense
 CSV line whose last value is the row's labels joined by ``@`` (``11/02/01@11/02/02`` or
-``GO0003709@GO0000127``); ``?`` is a missing feature value.
+``GO0003709@GO0000127``); ``?`` is a missing feature value. A numeric value must be a finite number:
+``inf``, ``nan`` and numbers beyond float64's range (``1e400``) are errors, not values.
 
 Supported: case-insensitive keywords, full-line ``%`` comments, blank lines, CRLF line ends, a last
 line without a newline, quoted names and nominal values in the header (single or double quotes),
@@ -118,6 +119,7 @@ def read_arff(path: str | Path) -> ArffData:
     _check_field_counts(rows, row_lines, len(header.attributes), path, last_line=len(lines))
     frame = _read_frame(rows, row_lines, header.attributes, path)
     x = _feature_matrix(frame, header.attributes, row_lines, path)
+    _check_finite(x, rows, row_lines, header.attributes, path)
     labels = _labels(frame[len(header.attributes)], hierarchy, row_lines, path, header.hierarchy_line)
     return ArffData(
         path=path,
@@ -384,6 +386,23 @@ def _feature_matrix(frame: pd.DataFrame, attributes, row_lines: np.ndarray, path
             )
         x[:, j] = np.where(codes < 0, np.nan, codes)
     return x
+
+
+def _check_finite(x: np.ndarray, rows: list[str], row_lines: np.ndarray, attributes, path: Path) -> None:
+    """Raise on the first infinite feature value (``inf``, ``-inf``, or a number such as ``1e400`` that
+    overflows float64), naming its line, attribute and text. NaN here is a ``?`` (missing): the
+    text ``nan`` is already refused as "not a number" by :func:`_read_frame`."""
+    bad = np.argwhere(np.isinf(x))  # row-major: the first bad row, then its first bad column
+    if len(bad) == 0:
+        return
+    r, j = int(bad[0][0]), int(bad[0][1])
+    text = _split_quoted(rows[r], quotes="'")[j]
+    raise HMCDataError(
+        f"attribute {attributes[j][0]!r} (value {j + 1}): expected a finite number or '?', got {text!r}, "
+        "which is infinite as a float64; correct the value, or write '?' if it is missing",
+        path,
+        int(row_lines[r]),
+    )
 
 
 def _labels(column: pd.Series, hierarchy: Hierarchy, row_lines: np.ndarray, path: Path, hier_line: int) -> list[list[str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path, PurePosixPath
 
 from hmc.data import paths
@@ -45,9 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     show = commands.add_parser(
-        "status", help="list every dataset: files present, where, which are missing",
-        description="List every dataset with its files present/total, the data root(s) they are in, "
-                    "and the names of the missing files; then what each dataset is and its source.")
+        "status", help="list every dataset: files present, where, which are missing or unusable",
+        description="List every dataset with its usable files/total, the data root(s) they are in, "
+                    "and the names of the missing or unusable files (cannot be read; wrong size; wrong "
+                    "checksum, checked for files up to 16 MiB); then each problem with its path and what "
+                    "to do, and what each dataset is and its source. A data root that cannot be read is "
+                    "skipped (the next root, the cache, is searched) and says so.")
     show.set_defaults(command=_status)
 
     get = commands.add_parser(
@@ -66,17 +70,27 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """Print the data roots, then one table row per dataset, then what each dataset is."""
+    """Print the data roots, then one table row per dataset, the problems found, what each dataset is."""
     print("Data roots searched, in order:")
     for i, (root, origin) in enumerate(_roots(), start=1):
-        print(f"  {i}. {root}  ({origin})")
+        problem = paths.root_problem(root)
+        note = f"; {problem}: skipped, the next root is searched" if problem else ""
+        print(f"  {i}. {root}  ({origin}{note})")
     print()
     rows_by_dataset: dict[str, list[FileStatus]] = {}
-    for row in status():
+    with warnings.catch_warnings():  # an unreadable root is reported above, not once per file
+        warnings.simplefilter("ignore")
+        rows = status()
+    for row in rows:
         rows_by_dataset.setdefault(row.dataset, []).append(row)
-    table = [("dataset", "files", "where", "missing")]
+    table = [("dataset", "files", "where", "missing or unusable")]
     table += [_status_row(name, rows) for name, rows in rows_by_dataset.items()]
     print(_format_table(table))
+    problems = [row for row in rows if row.problem is not None]
+    if problems:
+        print("\nProblems:")
+        for row in problems:
+            print(f"  {row.path}: {row.problem}")
     print("\nDatasets:")
     width = max(map(len, SOURCES))
     for name in SOURCES:
@@ -93,11 +107,12 @@ def _roots() -> list[tuple[Path, str]]:
 
 
 def _status_row(name: str, rows: list[FileStatus]) -> tuple[str, str, str, str]:
-    """(dataset, present/total, the roots holding the present files, the missing file names)."""
-    present = [row for row in rows if row.present]
-    roots = dict.fromkeys(str(_root_of(row)) for row in present)
+    """(dataset, usable/total, the roots holding the usable files, the missing or unusable file names)."""
+    usable = [row for row in rows if row.present and row.problem is None]
+    roots = dict.fromkeys(str(_root_of(row)) for row in usable)
     missing = [PurePosixPath(row.file).name for row in rows if not row.present]
-    return name, f"{len(present)}/{len(rows)}", ", ".join(roots) or "-", ", ".join(missing) or "-"
+    missing += [f"{PurePosixPath(row.file).name} (unusable)" for row in rows if row.problem is not None]
+    return name, f"{len(usable)}/{len(rows)}", ", ".join(roots) or "-", ", ".join(missing) or "-"
 
 
 def _root_of(row: FileStatus) -> Path:

@@ -3,7 +3,7 @@
 :func:`fetch_file` streams one :class:`~hmc.data.sources.RemoteFile` into a temporary file beside
 its destination, checks its size and checksum, and only then renames it into place: a failed,
 corrupt or interrupted download leaves nothing behind. :func:`fetch` gets every missing file of a
-dataset; :func:`status` says which files are on disk and where.
+dataset; :func:`status` says which files are on disk, where, and whether they can be used.
 """
 
 from __future__ import annotations
@@ -26,17 +26,26 @@ from hmc.errors import DatasetMissingError, HMCDataError
 
 _CHUNK = 1 << 20
 
+STATUS_CHECKSUM_MAX_BYTES = 16 << 20
+""":func:`status` checksums the files up to this size (the benchmark ARFFs and the Omniglot npz: about
+70 MB in all, a fraction of a second); larger ones (CIFAR-100, Aircraft, weights) only by size."""
+
 _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
 """What a failed or cut-off transfer raises (HTTPError is a URLError; IncompleteRead an HTTPException)."""
 
 
 class FileStatus(NamedTuple):
-    """One row of :func:`status`: ``file`` is the relpath; ``path`` is where it was found, or None."""
+    """One row of :func:`status`: ``file`` is the relpath; ``path`` is where it was found, or None.
+
+    ``problem`` says why a file that is present cannot be used (it cannot be read, or its size or
+    checksum differs from its source's: truncated or damaged), with what to do; None when it can.
+    """
 
     dataset: str
     file: str
     present: bool
     path: Path | None
+    problem: str | None = None
 
 
 def file_checksum(path: str | Path, kind: str) -> str:
@@ -137,13 +146,40 @@ def fetch(name: str, dest_root: str | Path | None = None, verify: bool = False, 
 
 
 def status() -> list[FileStatus]:
-    """One row per file of every dataset in :data:`~hmc.data.sources.SOURCES`: present, and where."""
+    """One row per file of every dataset in :data:`~hmc.data.sources.SOURCES`: present, where, usable.
+
+    Each file found is opened (an unreadable one gets a ``problem``) and compared with its source:
+    its size always, its checksum when it is at most :data:`STATUS_CHECKSUM_MAX_BYTES` (a truncated or
+    overwritten Omniglot npz or ARFF is caught). ``fetch NAME --verify`` checksums the larger files too.
+    """
     rows = []
     for dataset, remotes in SOURCES.items():
         for remote in remotes:
             found = paths.find(remote.relpath)
-            rows.append(FileStatus(dataset, remote.relpath, found is not None, found))
+            problem = None if found is None else file_problem(found, remote, dataset)
+            rows.append(FileStatus(dataset, remote.relpath, found is not None, found, problem))
     return rows
+
+
+def file_problem(path: str | Path, remote: RemoteFile, dataset: str) -> str | None:
+    """Why the file ``path`` (a copy of ``remote``, part of ``dataset``) cannot be used, or None.
+
+    Checks that it can be read, its size, and its checksum when it is at most
+    :data:`STATUS_CHECKSUM_MAX_BYTES`; the answer ends with what to do.
+    """
+    path = Path(path)
+    refetch = f"delete it and run `python -m hmc data fetch {dataset}`"
+    try:
+        with open(path, "rb"):
+            pass
+        size = path.stat().st_size
+        small = size <= STATUS_CHECKSUM_MAX_BYTES and (remote.size is None or size == remote.size)
+        verify_file(path, remote, check_checksum=small)  # a wrong size needs no checksum to tell
+    except HMCDataError as err:
+        return f"truncated or damaged (not the published file: {err.message}); to replace it, {refetch}"
+    except OSError as err:
+        return f"cannot be read ({err.strerror or err}): fix its permissions, or {refetch}"
+    return None
 
 
 def _stream(remote: RemoteFile, out, timeout: float, progress: bool) -> None:

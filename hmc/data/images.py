@@ -18,7 +18,8 @@ Class indices follow the source's own order (Omniglot: official character IDs; C
 meta pickle; Aircraft: ``variants.txt`` / ``families.txt`` / ``manufacturers.txt``). The
 hierarchy's node for class c of level k is named ``f"{level_names[k]}:{class_names[k][c]}"``, because
 names repeat across levels (e.g. Aircraft variant and family "Cessna 172"). Missing files raise
-:class:`~hmc.errors.DatasetMissingError` naming the file, where it was looked for and how to get it.
+:class:`~hmc.errors.DatasetMissingError` naming the file, where it was looked for and how to get it;
+truncated or damaged files raise :class:`~hmc.errors.HMCDataError` naming the file and how to replace it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pickle
 import re
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,6 +345,8 @@ _OMNIGLOT_ZIPS = ("omniglot/images_background.zip", "omniglot/images_evaluation.
 _OMNIGLOT_HINT = ("run `python -m hmc data fetch omniglot` (the npz copy), or put the official "
                   "images_background.zip and images_evaluation.zip (torchvision.datasets.Omniglot's files) "
                   "in <HMC_DATA_DIR>/omniglot/")
+_OMNIGLOT_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, ValueError)
+"""What numpy / zipfile raise on a truncated or overwritten npz or zip (bad CRC, bad deflate data, ...)."""
 _OMNIGLOT_PNG = re.compile(r"^images_(?:background|evaluation)/([^/]+)/character(\d+)/(\d+)_(\d+)\.png$")
 
 
@@ -477,11 +481,19 @@ def _omniglot_drawings(source: str) -> tuple[np.ndarray, np.ndarray, list[Path]]
 
 
 def _omniglot_npz(path: Path, first_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """One npz file: ``images`` bool (N, 20, 105, 105), ``labels`` (N, 20) equal to the row index."""
-    with np.load(path) as data:
-        if "images" not in data or "labels" not in data:
-            raise HMCDataError(f"expected arrays 'images' and 'labels', found {sorted(data.files)}", path)
-        images, labels = data["images"], data["labels"]
+    """One npz file: ``images`` bool (N, 20, 105, 105), ``labels`` (N, 20) equal to the row index.
+
+    A truncated or damaged file raises :class:`HMCDataError` naming it and saying how to replace it.
+    """
+    try:
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in ("images", "labels") if name in data.files}
+            found = sorted(data.files)
+    except _OMNIGLOT_DAMAGED as err:
+        raise _damaged(path, err, "omniglot") from err
+    if len(arrays) != 2:
+        raise HMCDataError(f"expected arrays 'images' and 'labels', found {found}", path)
+    images, labels = arrays["images"], arrays["labels"]
     if images.dtype != bool or images.ndim != 4 or images.shape[1] != OMNIGLOT_DRAWINGS:
         raise HMCDataError(f"'images' must be bool (N, {OMNIGLOT_DRAWINGS}, H, W), got {images.dtype} {images.shape}",
                            path)
@@ -499,7 +511,11 @@ def _omniglot_zip(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """
     firsts = {name: first for name, first, _ in OMNIGLOT_ALPHABETS}
     found: dict[int, dict[int, np.ndarray]] = {}
-    with zipfile.ZipFile(path) as archive:
+    try:
+        archive = zipfile.ZipFile(path)
+    except _OMNIGLOT_DAMAGED as err:
+        raise _damaged(path, err, "omniglot_zips") from err
+    with archive:
         for entry in archive.namelist():
             match = _OMNIGLOT_PNG.match(entry)
             if match is None:
@@ -509,7 +525,11 @@ def _omniglot_zip(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if folder != expected or position != cid - firsts[expected] + 1:
                 raise HMCDataError(f"{entry}: character ID {cid} is {expected}/character"
                                    f"{cid - firsts[expected] + 1:02d} in the alphabet table", path)
-            with Image.open(io.BytesIO(archive.read(entry))) as img:
+            try:
+                data = archive.read(entry)
+            except _OMNIGLOT_DAMAGED as err:
+                raise _damaged(path, err, "omniglot_zips") from err
+            with Image.open(io.BytesIO(data)) as img:
                 found.setdefault(cid, {})[drawing] = np.asarray(img.convert("L")) >= 128
     if not found:
         raise HMCDataError("no images_*/<alphabet>/characterNN/XXXX_YY.png entries", path)
@@ -523,6 +543,16 @@ def _omniglot_zip(path: Path) -> tuple[np.ndarray, np.ndarray]:
                                path)
     drawings = np.stack([np.stack([found[cid][d] for d in range(1, OMNIGLOT_DRAWINGS + 1)]) for cid in ids])
     return drawings, ids
+
+
+def _damaged(path: Path, err: BaseException, dataset: str) -> HMCDataError:
+    """The error for a data file that cannot be decoded: which file, what failed, how to replace it."""
+    return HMCDataError(
+        f"the file is truncated or damaged ({type(err).__name__}: {err}); delete it and run "
+        f"`python -m hmc data fetch {dataset}` to download it again (`python -m hmc data status` checks "
+        "the files on disk)",
+        path,
+    )
 
 
 # =============================================================================== CIFAR-100
