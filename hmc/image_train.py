@@ -124,9 +124,10 @@ class ImageRunConfig:
         HCAL's loss balancer (:data:`hmc.losses.hcal.BALANCERS`) and its temperature gamma (0.5).
     aggregate : bool
         HCAL: child-to-parent feature aggregation for levels >= 1 (else per-sample loss at every level).
-    eps, noise : float, str
-        HCAL's prototype perturbation during training: ``eps`` (0 = off) and ``"uniform"`` /
-        ``"gaussian"`` noise.
+    eps, noise : float or tuple of float, str
+        HCAL's prototype perturbation during training: ``eps`` (0 = off), one bound for every level
+        or one per level (finest first, as ``lr_prototypes``; the spec asks for an eps per level),
+        and ``"uniform"`` / ``"gaussian"`` noise.
     tau : float
         HCAL's temperature of the cosine logits (0.1).
     batch_size : int
@@ -160,7 +161,7 @@ class ImageRunConfig:
     epochs: int
     balancer: str = "softmax_loss"
     aggregate: bool = True
-    eps: float = 0.01
+    eps: float | tuple[float, ...] = 0.01
     noise: str = "uniform"
     tau: float = 0.1
     gamma: float = 0.5
@@ -190,9 +191,12 @@ class ImageRunConfig:
         for name in ("tau", "gamma", "lr_backbone", "lr_heads"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("eps", "momentum", "weight_decay"):
+        for name in ("momentum", "weight_decay"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        eps = self.eps if isinstance(self.eps, tuple) else (self.eps,)
+        if not eps or not all(isinstance(e, int | float) and math.isfinite(e) and e >= 0 for e in eps):
+            raise ValueError(f"eps must be a finite number >= 0 or a non-empty tuple of them, got {self.eps!r}")
         if not self.lr_prototypes or min(self.lr_prototypes) <= 0:
             raise ValueError(f"lr_prototypes must be positive rates, got {self.lr_prototypes}")
         if self.pretrained not in (None, True, False):
@@ -287,6 +291,15 @@ class ImageRunResult:
             "index": index.numpy(),
             "prototypes": prototypes,
         }
+
+
+def level_eps(eps: float | tuple[float, ...], n_levels: int) -> list[float]:
+    """The perturbation bound of each level (finest first): one ``eps`` for all, or one per level."""
+    if not isinstance(eps, tuple):
+        return [float(eps)] * n_levels
+    if len(eps) != n_levels:
+        raise ValueError(f"eps gives {len(eps)} per-level bounds for a hierarchy of {n_levels} levels")
+    return [float(e) for e in eps]
 
 
 def history_columns(n_levels: int) -> list[str]:
@@ -421,6 +434,7 @@ class _Run:
         self.x = data.x_train.to(device)
         self.y = data.y_train.to(device)
         self.mean, self.std = _channel_constants(data, device)
+        self.level_eps = level_eps(config.eps, self.m)  # refuses a per-level tuple of the wrong length now
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
@@ -516,7 +530,8 @@ class _Run:
         """(total scalar, level losses (m,) detached, weights (m,) detached) of one batch."""
         c = self.config
         if c.method == "hcal":
-            banks = [perturb_prototypes(p, c.eps, c.noise, generator=perturb_gen) for p in self.model.prototypes]
+            banks = [perturb_prototypes(p, eps, c.noise, generator=perturb_gen)
+                     for p, eps in zip(self.model.prototypes, self.level_eps, strict=True)]
             losses = hcal_level_losses(out.float(), banks, yb, tau=c.tau, aggregate=c.aggregate, validate=False)
             total, weights = self.balancer(losses)
             return total, losses.detach(), weights.detach()

@@ -369,3 +369,15 @@ def test_losses_and_balancers_on_cuda_match_cpu():
             bal.epoch_end(torch.tensor([0.5, 1.9]))
         losses = torch.tensor([0.8, 0.3])
         torch.testing.assert_close(gpu(losses.cuda())[1].cpu(), cpu(losses)[1])
+
+
+@pytest.mark.parametrize("make", [lambda: ConvergenceRateBalancer(2), lambda: DWABalancer(2)])
+def test_returned_balancer_weights_do_not_change_after_epoch_end(make):
+    balancer = make()
+    balancer.epoch_end([1.0, 2.0])
+    balancer.epoch_end([0.5, 1.9])
+    _, weights = balancer(torch.tensor([0.3, 0.4], dtype=torch.float64))
+    kept = weights.clone()
+    balancer.epoch_end([0.1, 1.8])  # moves the weights buffer
+    assert torch.equal(weights, kept)
+    assert not torch.equal(balancer(torch.tensor([0.3, 0.4], dtype=torch.float64))[1], kept)

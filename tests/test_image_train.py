@@ -507,3 +507,26 @@ def test_sweep_stopped_between_and_inside_units_resumes(tmp_path, monkeypatch):
     assert results.method.unique().tolist() == ["flat", "hcal"]
     pd.testing.assert_frame_equal(results[results.method == "flat"].reset_index(drop=True), first)
     assert histories[histories.method == "hcal"].epoch.tolist() == [1, 1, 2, 2]
+
+
+# ------------------------------------------------------------------------------------- spec pieces
+def test_per_level_eps_perturbs_each_level_by_its_own_bound(monkeypatch):
+    calls = []
+    real = image_train.perturb_prototypes
+
+    def recording(P, eps, noise="uniform", generator=None):
+        out = real(P, eps, noise, generator)
+        calls.append((P.shape[0], eps, float((out - torch.nn.functional.normalize(P, dim=1)).abs().max())))
+        return out
+
+    monkeypatch.setattr(image_train, "perturb_prototypes", recording)
+    config = ImageRunConfig("hcal", 1, eps=(0.0, 0.3), **BASE)
+    train_image_model(_data("two"), config, progress=False)
+    n_fine, n_coarse = _data("two").n_classes
+    assert calls and {(c, e) for c, e, _ in calls} == {(n_fine, 0.0), (n_coarse, 0.3)}
+    assert max(d for c, e, d in calls if e == 0.0) == 0.0  # the finest level is not perturbed
+    assert max(d for c, e, d in calls if e == 0.3) > 0.0
+    with pytest.raises(ValueError, match="3 per-level bounds for a hierarchy of 2 levels"):
+        train_image_model(_data("two"), ImageRunConfig("hcal", 1, eps=(0.1, 0.1, 0.1), **BASE), progress=False)
+    with pytest.raises(ValueError, match="eps must be"):
+        ImageRunConfig("hcal", 1, eps=(0.1, float("nan")), **BASE)

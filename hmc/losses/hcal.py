@@ -386,7 +386,8 @@ class ConvergenceRateBalancer(Balancer):
         return torch.softmax(r / self.gamma, dim=0)
 
     def level_weights(self, losses: Tensor) -> Tensor:
-        return self.weights.to(device=losses.device, dtype=losses.dtype)
+        # a copy: the buffer is overwritten in place at the next epoch_end, and callers keep the weights
+        return self.weights.to(device=losses.device, dtype=losses.dtype, copy=True)
 
     def epoch_end(self, mean_losses: Tensor | Sequence[float]) -> None:
         """Record an epoch's mean level losses ``(m,)`` (finite, > 0) and recompute the weights."""
