@@ -299,8 +299,12 @@ def print_status(campaign: Campaign, out=sys.stdout) -> None:
 
 
 # ------------------------------------------------------------------------------------- running
-def _pending_items(campaign: Campaign, out) -> Iterator[tuple[WorkItem, list[int], float, str]]:
-    """The unfinished items in queue order, each with its pending seeds and estimated seconds (and whence)."""
+def _pending_items(campaign: Campaign, out, refresh: bool) -> Iterator[tuple[WorkItem, list[int], float, str]]:
+    """The unfinished items in queue order, each with its pending seeds and estimated seconds (and whence).
+
+    The measured costs are read for the first item, and again for every later one with ``refresh``
+    (a local run, whose estimates then follow the units it has just finished)."""
+    measured = None
     for item in campaign.queue:
         if not campaign.available(item.dataset):
             continue
@@ -311,7 +315,9 @@ def _pending_items(campaign: Campaign, out) -> Iterator[tuple[WorkItem, list[int
             continue
         if not pending:
             continue
-        estimate, how = campaign.estimate_s(item, len(pending), campaign.measured())
+        if measured is None or refresh:
+            measured = campaign.measured()
+        estimate, how = campaign.estimate_s(item, len(pending), measured)
         done_share = campaign.checkpoint_share(item, pending)
         if done_share:
             estimate *= 1 - done_share
@@ -346,7 +352,7 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
 
     if executor.name != "local":
         slots, chosen, total = executor.slots(), [], 0.0
-        for item, pending, estimate, how in _pending_items(campaign, out):
+        for item, pending, estimate, how in _pending_items(campaign, out, refresh=False):
             if (total + estimate) / slots > budget_s:
                 summary["stopped"] = f"next item {item.label()} does not fit in the budget on {slots} slots"
                 break
@@ -368,7 +374,7 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
         if pages and by_chapter:
             refresh_pages(list(by_chapter), campaign.results, campaign.book, out=out)
     else:
-        for item, pending, estimate, how in _pending_items(campaign, out):
+        for item, pending, estimate, how in _pending_items(campaign, out, refresh=True):
             left = deadline - time.time()
             if estimate > left:
                 summary["stopped"] = (f"next item {item.label()} needs about {estimate / 60:.0f} min, "
