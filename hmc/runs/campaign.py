@@ -346,8 +346,9 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
     summary = {"items": 0, "units": 0, "stopped": "queue finished", "seconds": 0.0}
 
     def sweep(units, chapter):
+        # progress: a bar over each item's training steps in a terminal, none in a log file
         run_sweep(units, campaign.csv(chapter), load=campaign.benchmark, device="cpu", num_threads=threads,
-                  progress=sys.stderr.isatty(),  # a bar over each item's steps in a terminal, none in a log checkpoint_dir=campaign.checkpoints / chapter, stop_at=deadline,
+                  progress=sys.stderr.isatty(), checkpoint_dir=campaign.checkpoints / chapter, stop_at=deadline,
                   seeds_per_batch=SEED_BATCH, executor=executor, **campaign.sweep_settings())
 
     if executor.name != "local":
