@@ -178,6 +178,8 @@ def _campaign(args: argparse.Namespace) -> int:
     c = campaign.Campaign(args.results, args.checkpoints, book=args.book)
     if args.action == "status":
         campaign.print_status(c)
+        print("\nNext in the queue (`campaign plan` lists every unfinished item):")
+        print("\n".join(campaign.plan_lines(c, limit=6)))
         return 0
     if args.action == "plan":
         lines = campaign.plan_lines(c)
