@@ -10,9 +10,16 @@ study's ``anchors.md``:
 
 HMCN-F and Clus-Ens used the pooled, interpolated AU(PRC) of Vens et al. 2008: close to the
 step-wise micro average precision, not identical.
+
+Beside them, the claims' own figures (:data:`RARE_NODE_FIGURES`, :data:`HCAL_FIGURES`,
+:func:`paper_figure`), which the scorecards show next to the study's, and the one public list of
+GO macro-F1 values of the rare-node paper (:data:`GO_MACRO_F1_LEADERBOARD`). Neither paper's tables
+were available: each figure names its source, and HCAL's come from a secondary one.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -58,3 +65,51 @@ def published_auprc(datasets=None) -> pd.DataFrame:
     )
     frame.index.name = "dataset"
     return frame
+
+
+# ------------------------------------------------------------------------------------- the claims' own figures
+
+
+@dataclass(frozen=True)
+class PaperFigure:
+    """A paper's own figure for one claim: ``text`` as the source gives it, ``source`` where it comes from.
+
+    ``secondary`` is True when the source is not the paper itself (a summary of it): say so beside it.
+    """
+
+    text: str
+    source: str
+    secondary: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.source}{'; a secondary source, not the paper' if self.secondary else ''})"
+
+
+RARE_NODE_FIGURES: dict[int, PaperFigure] = {
+    1: PaperFigure("rare-node recall up to 5x the baseline's; significant F1 gains",
+                   "Xu et al. 2026, abstract"),
+    4: PaperFigure("MC-dropout: ~68% less training time, ~66% less memory, ~6% lower F1 than the deep ensemble",
+                   "Xu et al. 2026, abstract and summaries"),
+}
+"""Claim -> the rare-node paper's figure (its tables were not available; ``anchors.md``)."""
+
+HCAL_FIGURES: dict[int, PaperFigure] = {
+    1: PaperFigure("+2.1 to +4.7 percentage points of accuracy over the baselines",
+                   "a machine-written summary of Jiang et al. 2025", secondary=True),
+    2: PaperFigure("HVR 18.3% to 32.6% lower than the baselines'",
+                   "a machine-written summary of Jiang et al. 2025", secondary=True),
+}
+"""Claim -> HCAL's headline figures, from a secondary source (its tables were not available; ``anchors.md``)."""
+
+GO_MACRO_F1_LEADERBOARD: dict[str, float] = {
+    "cellcycle_GO": 1.94, "derisi_GO": 0.77, "eisen_GO": 3.17, "expr_GO": 4.61, "gasch1_GO": 2.66,
+    "gasch2_GO": 1.84, "seq_GO": 4.46, "spo_GO": 1.26, "enron": 15.4, "diatoms": 57.65,
+}
+"""Macro F1 (%) per dataset from one public leaderboard of the rare-node paper (method and seed unknown)."""
+
+
+def paper_figure(study: str, claim: int) -> PaperFigure | None:
+    """The paper's own figure for a claim (``study`` ``"rare"`` or ``"hcal"``), None where it gives none."""
+    if study not in ("rare", "hcal"):
+        raise ValueError(f"study must be 'rare' or 'hcal', got {study!r}")
+    return (RARE_NODE_FIGURES if study == "rare" else HCAL_FIGURES).get(claim)

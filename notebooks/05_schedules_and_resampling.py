@@ -439,17 +439,37 @@ display(Markdown("**Conventions**\n\n" + "\n".join(f"- {text}" for text in RULE_
                  + "\n\n**Rules**\n\n" + "\n".join(f"- **Claim {k}.** {rule}" for k, rule in VERDICT_RULES.items())))
 
 # %% [markdown]
-# The verdicts of the `quick` and `smoke` profiles check the pipeline from results to verdict; they
-# are **not** the study's verdicts, which come from the `full` profile (10 seeds, the spec's epochs,
-# every dataset).
+# Before a rule's outcome counts, the evidence must be able to decide it (the "Gates" convention
+# above): a part that scores trained models needs the paper's epochs on real data, a reference whose
+# compared metric is not 0, and, where the rule asks for significance, a design that can reach it.
+# Otherwise the claim is **inconclusive**, with the reasons. The `quick` and `smoke` profiles train
+# about 1% of the paper's epochs: their verdicts check the pipeline from results to verdict and are
+# all inconclusive; the study's verdicts come from the `full` profile (the verdicts page, where each
+# claim's strongest evidence is used). Beside each verdict: what the rule alone says on the numbers
+# (gates ignored), the evidence strength (data, seeds, epochs against the paper's, smallest
+# attainable p, the effect with its 95% bootstrap interval) and the paper's own figure.
 
 # %%
 card = scorecard_from_results(results_dir, profile)
 print(f"profile: {profile}; tables read from {results_dir / profile}")
-colors = {"reproduced": "#c7e9c0", "partly": "#fdd0a2", "not reproduced": "#fcbba1", "not tested here": "#e0e0e0"}
-display(card[["claim", "statement", "verdict", "evidence", "test"]].set_index("claim").style
+colors = {"reproduced": "#c7e9c0", "partly": "#fdd0a2", "not reproduced": "#fcbba1", "inconclusive": "#d9d9d9",
+          "not tested here": "#f0f0f0"}
+shown = card[["claim", "statement", "verdict", "reasons", "rule_verdict", "evidence"]].rename(
+    columns={"reasons": "why inconclusive", "rule_verdict": "rule alone"})
+display(shown.set_index("claim").style
         .map(lambda v: f"background-color: {colors.get(v, '')}", subset=["verdict"])
         .set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
+
+# %% [markdown]
+# Evidence strength and the paper's figure beside ours, per claim (the effect's interval resamples the
+# unit named in `CI over`):
+
+# %%
+strength = card[["claim", "data", "seeds", "epochs", "min_p", "effect", "estimate", "ci_low", "ci_high", "ci_over",
+                 "paper", "ours"]].rename(columns={"min_p": "smallest attainable p"})
+display(strength.set_index("claim").style.format(
+    {"smallest attainable p": "{:.3g}", "estimate": "{:+.4f}", "ci_low": "{:+.4f}", "ci_high": "{:+.4f}"}, na_rep="-")
+    .set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
 
 # %% [markdown]
 # ## Summary
@@ -458,8 +478,9 @@ display(card[["claim", "statement", "verdict", "evidence", "test"]].set_index("c
 #   imbalance weighting in the precision/recall plane, per dataset; section 4 shows where their
 #   recall goes, bucket by bucket; section 5 tests the differences.
 # - The scorecard above turns the tables of chapters 03 to 05 into one verdict per claim, with the
-#   numbers and tests behind it and the rule that produced it; with `quick` results it checks the
-#   pipeline only.
+#   numbers and tests behind it, the rule that produced it, the gates that say whether the evidence
+#   can decide it, and its evidence strength; with `quick` results every claim is inconclusive: the
+#   run checks the pipeline only.
 #
 # **What's next:** claim 6 (the loss on convolutional encoders, with a degraded encoder and limited
 # data) belongs to the image chapters; the `full` profile of chapters 03 to 05 is the run whose

@@ -16,12 +16,17 @@
 #
 # **Overview.** The book tests the claims of two papers: the rare-node loss {cite:p}`xu2026rarenodes`
 # (chapters 03 to 05, scorecard in {doc}`05_schedules_and_resampling`) and HCAL {cite:p}`jiang2025hcal`
-# (scorecard in {doc}`06_hcal`). This page gathers both scorecards: for every claim its verdict, the
-# evidence in short and links to the chapter sections that show it. Nothing on it is typed by hand:
-# it reads which profile each chapter page was executed with and that run's manifest, recomputes
-# each scorecard from that profile's results tables with the functions the chapters call, checks
-# that the chapter pages show the same verdicts, and counts them. The box below says what budget the
-# verdicts rest on.
+# (scorecard in {doc}`06_hcal`). This page gives every claim one verdict from the **strongest
+# evidence** it has: the `full` results (the papers' protocol, run as a campaign) where the claim's
+# chapters have any, with how much of the full design they cover; the `quick` results otherwise,
+# which check that the pipeline runs and decide nothing. A verdict is only given when the evidence
+# can decide it (budget, a reference that is not 0, reachable significance, accuracy above chance,
+# differences of more than one test sample: `hmc.claims.gates`); otherwise the claim is
+# **inconclusive**, with the reason in words. Beside each verdict: its evidence strength (data,
+# seeds, epochs against the paper's, smallest attainable p, the effect with its 95% bootstrap
+# interval), the paper's own figure beside ours, and, for the claims whose verdict depends on a
+# choice the paper left open, how the verdict moves under the other readings. Nothing here is typed
+# by hand, and the page checks that the chapter pages show the same verdicts.
 #
 # **Prerequisites.**
 #
@@ -30,8 +35,8 @@
 # | {doc}`methods_rare_nodes`, {doc}`methods_hcal` | helpful | what the claims mean |
 # | Profiles (`smoke`, `quick`, `full`) | necessary | {doc}`90_reproduce`, section 1 |
 #
-# *Time to run:* seconds on any CPU under every profile (it trains nothing: it reads the manifests,
-# the results tables and the executed chapter pages in `book/`). No GPU, no data files.
+# *Time to run:* under a minute on any CPU under every profile (it trains nothing: it reads the
+# manifests, the results tables and the executed chapter pages in `book/`). No GPU, no data files.
 
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`); the same page under every profile
@@ -40,6 +45,7 @@ results_profile = ""  # empty: each chapter's results under the profile its page
 
 # %% tags=["hide-input"] mystnb={"markdown_format": "myst"}
 import json
+import math
 import os
 import re
 import textwrap
@@ -53,10 +59,14 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 import hmc
-from hmc.hcal_evidence import HCAL_CLAIMS, HCAL_VERDICT_RULES, hcal_scorecard, verdict_protocols
+from hmc.claims.gates import VERDICTS
+from hmc.claims.headline import design_coverage, findings, go_macro_f1, hcal_designs, headline, headline_counts
+from hmc.claims.registry import CLAIMS as CLAIM_REGISTRY
+from hmc.claims.registry import GATES
+from hmc.hcal_evidence import HCAL_CLAIMS, HCAL_VERDICT_RULES, hcal_scorecard, hcal_sensitivity, verdict_protocols
 from hmc.profiles import PROFILE_NAMES
 from hmc.provenance import parse_time
-from hmc.scorecard import CHAPTER_FILES, CLAIMS, VERDICT_RULES, VERDICTS, read_chapter_tables, scorecard
+from hmc.scorecard import CHAPTER_FILES, CLAIMS, VERDICT_RULES, rare_sensitivity, read_chapter_tables, scorecard
 
 repo = Path(root) if root else Path(hmc.__file__).resolve().parents[1]
 # the results tables and manifests: where `python -m hmc run --results` put them, else the repo's
@@ -78,7 +88,7 @@ EVIDENCE_AT = {
         1: [("03_rare_node_loss", "Evidence for claims 1 and 2"), ("03_rare_node_loss", "Rare nodes: recall")],
         2: [("03_rare_node_loss", "Evidence for claims 1 and 2"), ("04_ensembles_and_dropout", "Claim 2, size part")],
         3: [("05_schedules_and_resampling", "AU(PRC) and macro precision"), ("05_schedules_and_resampling", "Significance")],
-        4: [("04_ensembles_and_dropout", "Claim 4: time and peak memory"), ("04_ensembles_and_dropout", "Claim 4, F1 part")],
+        4: [("04_ensembles_and_dropout", "Claim 4: time and peak memory"), ("04_ensembles_and_dropout", "Evidence for claims 2")],
         5: [("05_schedules_and_resampling", "AU(PRC) and macro precision"), ("05_schedules_and_resampling", "Significance")],
         6: [("05_schedules_and_resampling", "The claims scorecard")],
     },
@@ -90,8 +100,10 @@ EVIDENCE_AT = {
         5: [("06_hcal", "Ablations")],
     },
 }
-COLOURS = {"reproduced": "#c7e9c0", "partly": "#fdd0a2", "not reproduced": "#fcbba1", "not tested here": "#e0e0e0"}
-SYMBOLS = {"reproduced": "✔", "partly": "◐", "not reproduced": "✘", "not tested here": "○"}
+COLOURS = {"reproduced": "#c7e9c0", "partly": "#fdd0a2", "not reproduced": "#fcbba1", "inconclusive": "#d9d9d9",
+           "not tested here": "#f4f4f4"}
+SYMBOLS = {"reproduced": "✔", "partly": "◐", "not reproduced": "✘", "inconclusive": "?", "not tested here": "○"}
+STUDY_TITLES = {"rare": "rare-node", "hcal": "HCAL"}
 
 
 pages = {}
@@ -143,43 +155,40 @@ MEANING = {
     "smoke": "the `smoke` profile (seconds per chapter, tiny data): it only checks that the code runs",
     "quick": "the `quick` profile (the book's laptop setting: few datasets, 2-3 seeds, one or two epochs): it "
              "checks the pipeline from results to verdicts",
-    "full": "the `full` profile (the papers' settings, run on a GPU)",
+    "full": "the `full` profile (the papers' settings)",
 }
 lines, used_profiles = [], []
 for key, study in STUDIES.items():
     rows = basis.loc[study["chapters"]]
     used_profiles += list(rows["results profile"])
-    lines.append(f"- **{study['title']}**:")
+    lines.append(f"- **{study['title']}**, chapter pages:")
     lines += [f"  - chapter {stem[:2]} under `{r['results profile']}`: {r['datasets']}; {r['budget']}; {r['device']}"
               for stem, r in rows.iterrows()]
 used_profiles = list(dict.fromkeys(used_profiles))
-meaning = "; ".join(MEANING.get(p, f"the `{p}` profile") for p in used_profiles)
-unfinished = [stem[:2] for stem, r in basis.iterrows() if not r["manifest"].startswith("this run, ok")]
-if all(p == "full" for p in used_profiles) and not unfinished:
-    kind, title = "note", "The verdicts rest on the `full` profile"
-    verdict_text = f"Every verdict below comes from {meaning}."
-elif all(p == "full" for p in used_profiles):
-    kind, title = "warning", "The `full` results may be incomplete"
-    verdict_text = (f"The verdicts below come from {meaning}, but for chapter(s) {', '.join(unfinished)} no manifest "
-                    "shows a finished `full` run behind the page in `book/` (section 1): their tables may hold a "
-                    "sweep in progress or an older run.")
-else:
-    kind, title = "warning", "Pipeline checks, not evidence"
-    verdict_text = (f"The verdicts below come from {meaning}. They show that the results become verdicts by the "
-                    "fixed rules; they are **not** evidence for or against the papers' claims, which needs the "
-                    "`full` profile (its settings: {doc}`90_reproduce`, section 1).")
-display(Markdown(f":::{{admonition}} {title}\n:class: {kind}\n\n{verdict_text}\n\n" + "\n".join(lines) + "\n:::"))
+
+top = headline(results_root)
+on_full = top[top.basis == "full"]
+coverage = design_coverage(results_root)
+covered = ", ".join(f"chapter {r.chapter}: {r.done} of {r.designed} units ({r.share:.0%})"
+                    for r in coverage.itertuples() if r.done)
+verdict_text = (f"The headline verdicts (section 2) rest on the `full` results for {len(on_full)} of {len(top)} "
+                f"claims ({covered or 'none run yet'} of the full design) and on nothing else: the `quick` "
+                "results of the other claims are a check that the pipeline runs, so those claims read "
+                "*inconclusive*. The chapter pages themselves, and sections 3 and 4, show "
+                + "; ".join(MEANING.get(p, f"the `{p}` profile") for p in used_profiles) + ".")
+display(Markdown(":::{admonition} What the verdicts rest on\n:class: warning\n\n" + verdict_text + "\n\n"
+                 + "\n".join(lines) + "\n:::"))
 
 # %% [markdown]
-# ## 1. What the verdicts rest on
+# ## 1. What the chapter pages rest on
 #
 # One row per chapter whose results enter a scorecard: the profile its page in `book/` was executed
 # with and when (the budget and device of that run are in the box above). "Manifest" says whether
 # `results/<profile>/manifests/<chapter>.json` describes the very run that produced the page (same
 # start time), with its status and commit; a later run of the same notebook that wrote elsewhere
 # (`--out`) would replace the manifest. "Rows read" counts the rows of the results tables the
-# verdicts below are computed from, `results/<profile>/<chapter>.csv` (with chapter 04's cost table
-# and chapter 06's history table).
+# verdicts of sections 3 and 4 are computed from, `results/<profile>/<chapter>.csv` (with chapter
+# 04's cost table and chapter 06's history table).
 
 # %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 def md_escape(text):
@@ -195,24 +204,6 @@ def rows_text(rows):
     return " + ".join(parts)
 
 
-basis_rows = ["| Chapter | Profile | Executed (UTC) | Manifest | Rows read |", "|---|---|---|---|---|"]
-for stem, r in basis.iterrows():
-    prof = r["page profile"] if r["page profile"] == r["results profile"] else \
-        f"page {r['page profile']}, results {r['results profile']}"
-    basis_rows.append(f"| [ch.&nbsp;{stem[:2]}]({stem}.html \"{stem}\") | {prof} | {r['executed'].removesuffix(' UTC')} | "
-                      f"{md_escape(r['manifest'])} | {rows_text(r['rows'])} |")
-display(Markdown("\n".join(basis_rows)))
-
-# %% [markdown]
-# ## 2. The rare-node claims
-#
-# Recomputed by `hmc.scorecard.scorecard` from the results tables of chapters 03, 04 (with its cost
-# table) and 05, each under the profile in the box above. The evidence is the scorecard's, shortened
-# to one line per part ((a), (b), ...); the folded output under the table ("Show code cell output")
-# has each claim's full evidence, test and rule. The links go to the chapter sections that show the
-# numbers.
-
-# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 def find_section(stem, title_start):
     """(number, title, html id) of the '## N. Title' heading of a chapter page whose title starts so."""
     for cell in pages[stem].cells:
@@ -272,15 +263,15 @@ def shorten(text, limit=120):
     return cut.rstrip(" ,;:") + " …"
 
 
-PART = re.compile(r"^\(([a-z])\) (?:(holds|fails|n/a): )?")
+PART = re.compile(r"^\(([a-z])\) (?:(holds|fails|n/a|undecided(?: \(by the numbers it (?:holds|fails)\))?): )?")
 
 
 def one_line(evidence):
     """The scorecard's evidence in short, one line per part ((a), (b), ...).
 
     The clauses before the first part are kept whole when they are short, else up to the first listing
-    (cut at its colon, at most about 160 characters each); a part marked holds/fails/n/a keeps its first
-    clause, an unmarked one its first clause up to a listing; each line at most about 120 characters (:func:`shorten`).
+    (cut at its colon, at most about 160 characters each); a part marked holds/fails/undecided/n/a keeps
+    its first clause, an unmarked one its first clause up to a listing; each line at most about 120 characters (:func:`shorten`).
     """
     clauses = [c.strip() for c in split_top(evidence, "; ") if c.strip()]
     lead, parts = [], []
@@ -360,11 +351,99 @@ def agreement(key, card):
 def full_evidence(card, rules):
     for r in card.itertuples():
         print(f"Claim {r.claim}: {r.statement}\n  verdict:  {r.verdict}")
-        for label, text in (("evidence", r.evidence), ("test", r.test), ("rule", rules[int(r.claim)])):
-            print(textwrap.fill(text, width=110, initial_indent=f"  {label + ':':<10}", subsequent_indent=" " * 12))
+        for label, text in (("evidence", r.evidence), ("why", r.reasons), ("test", r.test),
+                            ("rule", rules[int(r.claim)]), ("strength", r.strength), ("paper", r.paper),
+                            ("ours", r.ours)):
+            if text:
+                print(textwrap.fill(str(text), width=110, initial_indent=f"  {label + ':':<10}",
+                                    subsequent_indent=" " * 12))
         print()
 
 
+basis_rows = ["| Chapter | Profile | Executed (UTC) | Manifest | Rows read |", "|---|---|---|---|---|"]
+for stem, r in basis.iterrows():
+    prof = r["page profile"] if r["page profile"] == r["results profile"] else \
+        f"page {r['page profile']}, results {r['results profile']}"
+    basis_rows.append(f"| [ch.&nbsp;{stem[:2]}]({stem}.html \"{stem}\") | {prof} | {r['executed'].removesuffix(' UTC')} | "
+                      f"{md_escape(r['manifest'])} | {rows_text(r['rows'])} |")
+display(Markdown("\n".join(basis_rows)))
+
+# %% [markdown]
+# ## 2. The headline: every claim from its strongest evidence
+#
+# One row per claim of both papers (`hmc.claims.headline.headline`): its verdict from the `full`
+# results where its chapters have any, else from `quick`, which decides nothing. Under the badge: what
+# the evidence rests on and, for an inconclusive claim, why it cannot decide (the gates that fired).
+# "Strength" gives the seeds and epochs against the paper's, the smallest p the test design could
+# reach at all, and the claim's effect with its 95% bootstrap interval (the resampled unit is named).
+# "Paper / ours" puts the paper's own figure beside the study's number (HCAL's from a secondary
+# source, as marked). The counts of section 6 and the introduction's findings come from this table.
+
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
+def fmt_p(x):
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+
+
+def strength_cell(r):
+    """Seeds, epochs, smallest attainable p and the effect with its interval, in a few short lines."""
+    if not isinstance(r.get("effect"), str) or r.get("data") in (None, "-"):
+        return "-"
+    lines = [md_escape(r["data"]), f"seeds {md_escape(r['seeds'])}; {md_escape(r['epochs'])}",
+             f"smallest attainable p {fmt_p(r['min_p'])}"]
+    est = r.get("estimate")
+    if isinstance(est, float) and math.isfinite(est):
+        ci = (f" [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}] over {md_escape(r['ci_over'])}"
+              if isinstance(r.get("ci_low"), float) and math.isfinite(r["ci_low"]) else " (no interval)")
+        lines.append(f"{md_escape(r['effect'])}: {est:+.4f}{ci}")
+    return "<br>".join(lines)
+
+
+def headline_table(table):
+    head = ("| Claim | Statement | Verdict, basis and reasons | Strength | Paper / ours |\n"
+            "|---|---|---|---|---|\n")
+    rows = []
+    for r in table.to_dict("records"):
+        lines = [badge(r["verdict"]), f"basis: {md_escape(r['basis'])}"]
+        if r["basis"] == "full" and isinstance(r.get("coverage"), str):
+            lines.append(md_escape(r["coverage"]))
+        if r.get("reasons"):
+            lines.append("why: " + md_escape(shorten(str(r["reasons"]), 420)))
+        paper = md_escape(r["paper"]) if isinstance(r.get("paper"), str) else "-"
+        ours = md_escape(r["ours"]) if isinstance(r.get("ours"), str) else "-"
+        rows.append(f"| {STUDY_TITLES[r['study']]} {r['claim']} | {md_escape(r['statement'])} | {'<br>'.join(lines)} | "
+                    f"{strength_cell(r)} | paper: {paper}<br>ours: {ours} |")
+    return head + "\n".join(rows)
+
+
+display(Markdown(headline_table(top)))
+
+# %% [markdown]
+# The one public list of the rare-node paper's numbers (a leaderboard of macro F1 on the GO datasets,
+# method and seed unknown; `anchors.md`) beside the study's `full` results of chapter 03 on the same
+# datasets, where the campaign has reached them (empty cells: not run yet).
+
+# %% tags=["hide-input"]
+go_macro_f1(results_root).style.format({"leaderboard (%)": "{:.2f}", "ours: baseline (%)": "{:.2f}",
+                                        "ours: best focal (%)": "{:.2f}"}, na_rep="-").hide(axis="index")
+
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
+finding_lines = findings(top, results_root)
+for i, line in enumerate(finding_lines, start=1):
+    glue(f"findings_{i}", line, display=False)
+display(Markdown("**Findings** (glued into the introduction as `findings_1` to `findings_5`):\n\n"
+                 + "\n".join(f"{i}. {md_escape(line)}" for i, line in enumerate(finding_lines, start=1))))
+
+# %% [markdown]
+# ## 3. The rare-node scorecard of the chapter pages
+#
+# Recomputed by `hmc.scorecard.scorecard` from the results tables of chapters 03, 04 (with its cost
+# table) and 05, each under the profile its page was executed with (the box at the top): the
+# scorecard chapter 05 shows. Under `quick` these are **pipeline checks, not verdicts**: every claim
+# reads inconclusive, with its reasons. The evidence is shortened to one line per part ((a), (b),
+# ...); the folded output under the table ("Show code cell output") has each claim's full evidence,
+# test, rule and strength. The links go to the chapter sections that show the numbers.
+
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 # the chapters' tables, each under the profile of its chapter's page
 rare_tables = {}
 for table_key, file_name in CHAPTER_FILES.items():
@@ -373,19 +452,20 @@ for table_key, file_name in CHAPTER_FILES.items():
 rare_where = "results/" + "+".join(dict.fromkeys(basis.loc[STUDIES["rare"]["chapters"], "results profile"]))
 rare_card = scorecard(rare_tables, where=rare_where)
 assert list(rare_card.claim) == list(CLAIMS), "the scorecard's claims changed: update EVIDENCE_AT"
-
-display(Markdown(verdict_table("rare", rare_card) + "\n\n" + agreement("rare", rare_card)))
+agreements = {"rare": agreement("rare", rare_card)}
+display(Markdown(verdict_table("rare", rare_card) + "\n\n" + agreements["rare"]))
 
 # %% tags=["remove-input", "hide-output"]
 full_evidence(rare_card, VERDICT_RULES)
 
 # %% [markdown]
-# ## 3. The HCAL claims
+# ## 4. The HCAL scorecard of the chapter page
 #
 # Recomputed by `hmc.hcal_evidence.hcal_scorecard` from chapter 06's results and history tables
-# under the profile in the box above. The verdicts select each run's epoch by the validation
-# protocol where every run of a dataset has a validation split (else the last epoch), never by the
-# authors' selection on the test set. Same layout as above.
+# under the profile of its page, with the test design of each dataset (test-set size and classes per
+# level, for the chance and resolution gates) from that run's parameters. The verdicts select each
+# run's epoch by the validation protocol where every run of a dataset has a validation split (else
+# the last epoch), never by the authors' selection on the test set. Same layout as above.
 
 # %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 hcal_profile = basis.loc["06_hcal", "results profile"]
@@ -395,7 +475,8 @@ protocol_note, lead = "", ""
 if hcal_results_path.is_file():
     hcal_results = pd.read_csv(hcal_results_path)
     hcal_history = pd.read_csv(hcal_history_path) if hcal_history_path.is_file() else None
-    hcal_card = hcal_scorecard(hcal_results, hcal_history)
+    hcal_design = hcal_designs(hcal_results, results_root / hcal_profile / "manifests" / "06_hcal.json")
+    hcal_card = hcal_scorecard(hcal_results, hcal_history, design=hcal_design)
     firsts = {split_top(e, "; ")[0] for e in hcal_card.evidence}
     if len(firsts) == 1 and next(iter(firsts)).startswith("protocol"):
         lead = firsts.pop()
@@ -404,29 +485,68 @@ if hcal_results_path.is_file():
                        if len(set(chosen.values())) == 1 else ", ".join(f"{d}: {p}" for d, p in chosen.items()))
         protocol_note = f"Model selection for every verdict below: {md_escape(per_dataset)}.\n\n"
 else:
-    hcal_card = pd.DataFrame([{"claim": k, "statement": s, "verdict": "not tested here", "test": "-",
-                               "evidence": f"results/{hcal_profile}/06_hcal.csv not found", "rule": HCAL_VERDICT_RULES[k]}
+    hcal_card = pd.DataFrame([{"claim": k, "statement": s, "verdict": "not tested here", "test": "-", "reasons": "",
+                               "evidence": f"results/{hcal_profile}/06_hcal.csv not found", "rule": HCAL_VERDICT_RULES[k],
+                               "strength": "-", "paper": "-", "ours": "-"}
                               for k, s in HCAL_CLAIMS.items()])
 assert list(hcal_card.claim) == list(HCAL_CLAIMS), "the scorecard's claims changed: update EVIDENCE_AT"
-display(Markdown(protocol_note + verdict_table("hcal", hcal_card, drop_lead=lead) + "\n\n"
-                 + agreement("hcal", hcal_card)))
+agreements["hcal"] = agreement("hcal", hcal_card)
+display(Markdown(protocol_note + verdict_table("hcal", hcal_card, drop_lead=lead) + "\n\n" + agreements["hcal"]))
 
 # %% tags=["remove-input", "hide-output"]
 full_evidence(hcal_card, HCAL_VERDICT_RULES)
 
 # %% [markdown]
-# ## 4. The verdicts counted
+# ## 5. Sensitivity to the study's free choices
 #
-# Per study and in all. The counts are glued for prose pages as `verdicts_<study>_<verdict>` (study
-# `rare`, `hcal` or `all`; verdict `reproduced`, `partly`, `not_reproduced`, `not_tested_here`;
-# quoted with `` {glue:text}`80_verdicts.ipynb::verdicts_all_partly` `` from another page), with
-# `verdicts_<study>_claims` (the number of claims) and `verdicts_<study>_profile` (the profile the
-# study's results come from).
+# The papers leave open choices that decide verdicts; the study fixed one reading of each before any
+# number was seen (`hmc.scorecard`, `hmc.hcal_evidence`). Each table recomputes a claim's verdict under
+# every other reasonable reading, one choice at a time, on the claim's headline evidence. "Could be"
+# lists the verdicts the undecided parts still allow; "without the budget gate" and "rule alone" drop
+# the budget gate, then every gate, so that a reading that matters shows even where the budget
+# decides nothing; `flips` marks the readings that change any of them. Claim 1 first shows every
+# training-frequency bucket, the unbounded gains (baseline recall 0) included.
+
+# %% tags=["hide-input"]
+from hmc.scorecard import bucket_table  # noqa: E402
+
+headline_profile = {int(r.claim): ("full" if r.basis == "full" else "quick") for r in top[top.study == "rare"].itertuples()}
+tables_for = {p: read_chapter_tables(results_root, p) for p in ("full", "quick")}
+for number in (1, 4, 5):
+    prof = headline_profile[number]
+    table = rare_sensitivity(tables_for[prof], number, where=f"results/{prof}")
+    if number == 1:
+        display(bucket_table(tables_for[prof]["03"]).style.format({"largest finite gain": "{:.2f}"}, na_rep="-")
+                .hide(axis="index").set_caption(f"Rare-node claim 1, every bucket (results/{prof})"))
+    display(table.style.hide(axis="index").set_properties(**{"text-align": "left"})
+            .set_caption(f"Rare-node claim {number}: {CLAIMS[number]} (results/{prof})"))
+
+hcal_source = "full" if (results_root / "full" / "06_hcal.csv").is_file() else hcal_profile
+src = results_root / hcal_source / "06_hcal.csv"
+if src.is_file():
+    res = pd.read_csv(src)
+    hist = src.with_name("06_hcal_history.csv")
+    hist = pd.read_csv(hist) if hist.is_file() else None
+    des = hcal_designs(res, results_root / hcal_source / "manifests" / "06_hcal.json")
+    for number in HCAL_CLAIMS:
+        display(hcal_sensitivity(res, number, hist, des).style.hide(axis="index")
+                .set_properties(**{"text-align": "left"})
+                .set_caption(f"HCAL claim {number}: {HCAL_CLAIMS[number]} (results/{hcal_source})"))
+
+# %% [markdown]
+# ## 6. The verdicts counted
+#
+# The headline verdicts of section 2, per study and in all: the `full` results where a claim has
+# them, the `quick` ones (which decide nothing) otherwise. The counts are glued for prose pages as
+# `verdicts_<study>_<verdict>` (study `rare`, `hcal` or `all`; verdict `reproduced`, `partly`,
+# `not_reproduced`, `inconclusive`, `not_tested_here`; quoted with
+# `` {glue:text}`80_verdicts.ipynb::verdicts_all_inconclusive` `` from another page), with
+# `verdicts_<study>_claims` (the number of claims) and `verdicts_<study>_basis` (how many of them
+# rest on `full` results).
 
 # %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
-cards = {"rare": rare_card, "hcal": hcal_card}
-counts = pd.DataFrame({STUDIES[k]["title"]: c["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
-                       for k, c in cards.items()}).T
+cards = {"rare": top[top.study == "rare"], "hcal": top[top.study == "hcal"]}
+counts = pd.DataFrame({STUDIES[k]["title"]: headline_counts(c) for k, c in cards.items()}).T
 counts.loc["all claims"] = counts.sum()
 counts["claims"] = counts[list(VERDICTS)].sum(axis=1)
 
@@ -435,8 +555,9 @@ for label, key in study_keys.items():
     for v in VERDICTS:
         glue(f"verdicts_{key}_{v.replace(' ', '_')}", int(counts.loc[label, v]), display=False)
     glue(f"verdicts_{key}_claims", int(counts.loc[label, "claims"]), display=False)
-    chapters = [c for k in (cards if key == "all" else [key]) for c in STUDIES[k]["chapters"]]
-    glue(f"verdicts_{key}_profile", "+".join(dict.fromkeys(basis.loc[chapters, "results profile"])), display=False)
+    chosen = top if key == "all" else cards[key]
+    glue(f"verdicts_{key}_basis", f"{int((chosen.basis == 'full').sum())} of {len(chosen)} on full results",
+         display=False)
 
 if missing_sections:
     print("WARNING: sections not found (links go to the chapter's top): " + "; ".join(missing_sections))
@@ -453,7 +574,7 @@ ax.invert_yaxis()
 ax.set_xlabel("claims")
 ax.xaxis.get_major_locator().set_params(integer=True)
 ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-ax.set_title(f"Verdicts per study (results profile: {'+'.join(used_profiles)})")
+ax.set_title("Headline verdicts per study (strongest evidence: full where it exists)")
 fig.tight_layout()
 plt.show()
 
@@ -464,58 +585,33 @@ for label, key in study_keys.items():
 display(Markdown("\n".join(summary)))
 
 # %% [markdown]
-# ## 5. The same rules on the CPU runs of `full`
+# ## 7. The claims as data
 #
-# Two chapters also have a page executed under `full` on this project's 2-core CPU, on a part of
-# the design only (no GPU was lent to the study so far): chapter 03's and chapter 06's, listed
-# under their chapters in the table of contents. The same scorecard functions give the verdicts
-# below from `results/full/`, with the budget read from the tables. Claims whose evidence lies in
-# chapters with no `full` results come out "not tested here". These verdicts are shown beside the
-# counts above, not added to them, and the linked pages say what their budget can and cannot show.
+# Every claim with the gates its rule applies and where its sensitivity table is (`hmc.claims.registry`):
+# the statement, the rule and the evidence function of each live in one place, and the gates are
+# shared by both studies (`hmc.claims.gates`).
 
 # %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
-def count(n, word):
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def budget_of(table):
-    """'2 datasets (a, b), 5 methods, 3 seeds' for a tidy results table."""
-    units = table.drop_duplicates(["dataset", "method", "seed"])
-    return (f"{count(units.dataset.nunique(), 'dataset')} ({', '.join(sorted(units.dataset.unique()))}), "
-            f"{count(units.method.nunique(), 'method')}, {count(units.seed.nunique(), 'seed')}")
-
-
-full_blocks = []
-full_rare = read_chapter_tables(results_root, "full")
-if full_rare["03"] is not None and (repo / "book" / "full" / "03_rare_node_loss.ipynb").is_file():
-    card = scorecard(full_rare, where="results/full")
-    present = [k for k, t in full_rare.items() if t is not None]
-    full_blocks.append(f"**{STUDIES['rare']['title']}**, from the tables of {', '.join(present)} under `full`: "
-                       f"chapter 03: {budget_of(full_rare['03'])} "
-                       "([its page](full/03_rare_node_loss.html)).\n\n" + verdict_table("rare", card, links=False))
-full_hcal = results_root / "full" / "06_hcal.csv"
-if full_hcal.is_file() and (repo / "book" / "full" / "06_hcal.ipynb").is_file():
-    results_full = pd.read_csv(full_hcal)
-    history_path = full_hcal.with_name("06_hcal_history.csv")
-    card = hcal_scorecard(results_full, pd.read_csv(history_path) if history_path.is_file() else None)
-    epochs = sorted(results_full["epochs"].unique())
-    epochs = count(int(epochs[0]), "epoch") if len(epochs) == 1 else f"{', '.join(map(str, epochs))} epochs"
-    full_blocks.append(f"**{STUDIES['hcal']['title']}**: chapter 06: {budget_of(results_full)}, {epochs} "
-                       "([its page](full/06_hcal.html)).\n\n" + verdict_table("hcal", card, links=False))
-display(Markdown("\n\n".join(full_blocks) if full_blocks else "No chapter has results under `full` here."))
+registry_rows = ["| Claim | Gates | Sensitivity table | Paper's figure |", "|---|---|---|---|"]
+for c in CLAIM_REGISTRY.values():
+    registry_rows.append(f"| {STUDY_TITLES[c.study]} {c.number} | {', '.join(c.gates) or '-'} | "
+                         f"{'section 5' if c.sensitivity is not None else '-'} | {md_escape(c.paper) if c.paper else '-'} |")
+display(Markdown("\n".join(registry_rows) + "\n\n" + "\n".join(f"- **{name}**: {md_escape(text)}"
+                                                                for name, text in GATES.items())))
 
 # %% [markdown]
 # ## Summary
 #
 # - Of the {glue:text}`verdicts_all_claims` claims, {glue:text}`verdicts_all_reproduced` are
 #   reproduced, {glue:text}`verdicts_all_partly` partly, {glue:text}`verdicts_all_not_reproduced`
-#   not reproduced and {glue:text}`verdicts_all_not_tested_here` not tested here, on results of the
-#   {glue:text}`verdicts_all_profile` profile; the box at the top of the page says what that budget
-#   can and cannot show.
-# - Each verdict above is recomputed from the results tables by the rules fixed in `hmc.scorecard`
-#   and `hmc.hcal_evidence`, and checked against the verdict its chapter page shows.
-# - Section 5 applies the same rules to the parts of `full` run on the CPU (chapters 03 and 06).
+#   not reproduced, {glue:text}`verdicts_all_inconclusive` inconclusive and
+#   {glue:text}`verdicts_all_not_tested_here` not tested here ({glue:text}`verdicts_all_basis`): a
+#   verdict is only given where the evidence can decide it, and the reasons say what is missing.
+# - The chapter pages' scorecards (sections 3 and 4) are recomputed from the results tables by the
+#   rules fixed in `hmc.scorecard` and `hmc.hcal_evidence` and checked against the verdicts the pages
+#   show; under `quick` they are pipeline checks.
+# - Section 5 shows how each verdict moves under the other readings of the study's free choices.
 #
 # **What's next:** the linked chapter sections show the numbers behind each verdict;
-# {doc}`90_reproduce` says how to rerun any chapter, under the `full` profile for the study's own
-# verdicts.
+# {doc}`90_reproduce` says how to rerun any chapter, and `make campaign` advances the `full` design
+# that the headline verdicts rest on.

@@ -143,3 +143,17 @@ def test_claims_evidence_small_design_says_so():
     few = rows[rows.method.isin(list(chapter_methods(2, ["bbma", "gmu"]).values()))]
     ev = claims_evidence(few, 2, ["bbma", "gmu"])
     assert "not run" in ev.detail[1] and "not run" in ev.detail[5]
+
+
+def test_gains_and_across_datasets_tests_use_seed_means_not_medians():
+    """Three skewed seeds (mean 0.2, median 0.1): a median would give other numbers."""
+    rows = pd.concat([
+        rows_from({("a", "b"): [0.1, 0.1, 0.4], ("a", "m"): [0.3, 0.3, 0.3]}, "recall@freq=1-5"),
+        rows_from({(d, "b"): [0.1, 0.1, 0.4] for d in "abcdefg"} | {(d, "m"): [0.3, 0.3, 0.3 + i / 100]
+                                                                      for i, d in enumerate("abcdefg")},
+                  "macro_f1"),
+    ])
+    g = recall_gains(rows, "b", ["m"]).set_index("group")
+    assert g.loc["1-5", "baseline_value"] == pytest.approx(0.2) and g.loc["1-5", "gain"] == pytest.approx(1.5)
+    across = wilcoxon_across_datasets(rows, "macro_f1", "b", ["m"])
+    assert across.loc["m", "mean_diff"] == pytest.approx(np.mean([0.1 + i / 300 for i in range(7)]))
