@@ -111,6 +111,17 @@ def _datasets_06(values: dict) -> Needs:
                  optional=weights if pretrained == "auto" else ())
 
 
+def _datasets_07(values: dict) -> Needs:
+    """Chapter 07: Omniglot is required when named; CIFAR-100 and Aircraft only where on disk (never stood in
+    for); the ResNet-18 weights with ``encoder="resnet18"`` (required) or ``"auto"`` (optional)."""
+    names = values.get("datasets", [])
+    weights = ("resnet18_weights",)
+    encoder = values.get("encoder", "auto")
+    optional = tuple(n for n in names if n in ("cifar100", "aircraft"))
+    return Needs(required=tuple(n for n in names if n == "omniglot") + (weights if encoder == "resnet18" else ()),
+                 optional=optional + (weights if encoder == "auto" else ()))
+
+
 def _datasets_param(values: dict) -> Needs:
     return _benchmark_needs(values.get("datasets", []))
 
@@ -122,6 +133,7 @@ NEEDS: dict[str, Callable[[dict], Needs]] = {
     "04_ensembles_and_dropout": _datasets_param,
     "05_schedules_and_resampling": _datasets_param,
     "06_hcal": _datasets_06,
+    "07_rare_nodes_images": _datasets_07,
 }
 """Per notebook stem, its needs as a function of the resolved parameter values (with every default).
 00 (a synthetic hierarchy by design), 80 and 90 (they read the other pages) need no data."""

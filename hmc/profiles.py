@@ -67,6 +67,22 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
         "full": {"datasets": ["omniglot"], "image_size": 28, "omniglot_alphabets": 0, "omniglot_characters": 0,
                  "n_seeds": 3, "epochs": 30, "schedule": "cosine", "tsne_points": 500},
     },
+    "07_rare_nodes_images": {
+        # smoke: the committed Omniglot sample at 12 px, a tiny Conv-4, 1 epoch; quick: 5 evaluation alphabets at
+        # 16 px, a 32-channel Conv-4 pretrained 10 epochs on the background alphabets, 10 heads, 10 epochs, batch 32,
+        # 2 seeds (about five minutes on a 2-core CPU); full: the spec's vision settings (20 heads, 20 epochs,
+        # batch 128, Adam 1e-3, wd 1e-4) on all 20 evaluation alphabets at 28 px, 10 seeds, and CIFAR-100 and
+        # FGVC-Aircraft where their files are on disk (ImageNet ResNet-18 when its file is, "auto")
+        "smoke": {"datasets": ["omniglot"], "image_size": 12, "omniglot_alphabets": 0, "imbalance": 3.0,
+                  "encoder": "conv4", "encoder_width": 8, "pretrain_epochs": 1, "n_heads": 3, "epochs": 1,
+                  "batch_size": 32, "degradations": [0.0, 0.5], "fractions": [1.0, 0.5], "n_seeds": 2},
+        "quick": {"datasets": ["omniglot"], "image_size": 16, "omniglot_alphabets": 5, "imbalance": 10.0,
+                  "encoder": "conv4", "encoder_width": 32, "pretrain_epochs": 10, "n_heads": 10, "epochs": 10,
+                  "batch_size": 32, "n_seeds": 2},
+        "full": {"datasets": ["omniglot", "cifar100", "aircraft"], "image_size": 28, "omniglot_alphabets": 0,
+                 "imbalance": 10.0, "encoder": "auto", "encoder_width": 64, "pretrain_epochs": 30, "n_heads": 20,
+                 "epochs": 20, "batch_size": 128, "n_seeds": 10},
+    },
     "80_verdicts": {
         # reads the chapters' pages, manifests and results tables; trains nothing, same in every profile
         "smoke": {},
