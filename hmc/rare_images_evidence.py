@@ -285,6 +285,21 @@ RULES_07 = {
 }
 
 
+def claim_parts_07(table: pd.DataFrame | None, claim: str) -> list:
+    """The rule parts (:class:`hmc.claims.gates.Part`, with their gates) of ``claim`` (``"6"`` or
+    ``"5 (vision half)"``) from chapter 07's tidy table; the rare-node scorecard uses them for claim 6."""
+    from hmc.claims.gates import Part
+
+    needed = {"data", "degradation", "fraction", "method", "seed", "metric", "value"}
+    if table is None or not len(table) or not needed <= set(table.columns):
+        return [Part("results", None, "no chapter 07 results")]
+    t = table.copy()
+    t["degradation"] = t.degradation.astype(float)
+    t["fraction"] = t.fraction.astype(float)
+    build = {"6": _claim6, "5 (vision half)": _claim5}[claim]
+    return build(t, method_roles(t), finest_level(t))
+
+
 def claims_evidence_07(table: pd.DataFrame) -> pd.DataFrame:
     """Claim 6 and claim 5's vision half from chapter 07's tidy table: one row per claim.
 
@@ -294,19 +309,11 @@ def claims_evidence_07(table: pd.DataFrame) -> pd.DataFrame:
     sentence per part), ``reason`` (the fired gates in words; empty when the verdict is decided) and
     ``rule``. The rules and gates are in the module docstring. An empty table gives "not tested here".
     """
-    from hmc.claims.gates import Part, fired_reasons, rule_verdict, verdict
+    from hmc.claims.gates import fired_reasons, rule_verdict, verdict
 
     rows = []
-    needed = {"data", "degradation", "fraction", "method", "seed", "metric", "value"}
-    usable = table is not None and len(table) and needed <= set(table.columns)
-    t = table.copy() if usable else None
-    if t is not None:
-        t["degradation"] = t.degradation.astype(float)
-        t["fraction"] = t.fraction.astype(float)
-    roles = method_roles(t) if t is not None else {}
-    level_name = finest_level(t) if t is not None else None
-    for claim, build in (("6", _claim6), ("5 (vision half)", _claim5)):
-        parts = build(t, roles, level_name) if t is not None else [Part("results", None, "no chapter 07 results")]
+    for claim in ("6", "5 (vision half)"):
+        parts = claim_parts_07(table, claim)
         v = verdict(parts)
         reasons = fired_reasons(parts)
         if v == "not tested here":

@@ -483,5 +483,5 @@ display(strength.set_index("claim").style.format(
 #   run checks the pipeline only.
 #
 # **What's next:** claim 6 (the loss on convolutional encoders, with a degraded encoder and limited
-# data) belongs to the image chapters; the `full` profile of chapters 03 to 05 is the run whose
+# data) and the vision half of claim 5 are chapter 07's; the `full` profile of chapters 03 to 05 is the run whose
 # scorecard is the study's.

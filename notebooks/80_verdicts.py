@@ -77,7 +77,8 @@ if results_profile and results_profile not in PROFILE_NAMES:
 
 STUDIES = {
     "rare": {"title": "Rare-node claims (Xu et al. 2026)",
-             "chapters": ["03_rare_node_loss", "04_ensembles_and_dropout", "05_schedules_and_resampling"],
+             "chapters": ["03_rare_node_loss", "04_ensembles_and_dropout", "05_schedules_and_resampling",
+                          "07_rare_nodes_images"],
              "scorecard_at": ("05_schedules_and_resampling", "The claims scorecard")},
     "hcal": {"title": "HCAL claims (Jiang et al. 2025)", "chapters": ["06_hcal"],
              "scorecard_at": ("06_hcal", "The claims scorecard")},
@@ -89,8 +90,9 @@ EVIDENCE_AT = {
         2: [("03_rare_node_loss", "Evidence for claims 1 and 2"), ("04_ensembles_and_dropout", "Claim 2, size part")],
         3: [("05_schedules_and_resampling", "AU(PRC) and macro precision"), ("05_schedules_and_resampling", "Significance")],
         4: [("04_ensembles_and_dropout", "Claim 4: time and peak memory"), ("04_ensembles_and_dropout", "Evidence for claims 2")],
-        5: [("05_schedules_and_resampling", "AU(PRC) and macro precision"), ("05_schedules_and_resampling", "Significance")],
-        6: [("05_schedules_and_resampling", "The claims scorecard")],
+        5: [("05_schedules_and_resampling", "AU(PRC) and macro precision"), ("05_schedules_and_resampling", "Significance"),
+            ("07_rare_nodes_images", "8. The verdicts")],
+        6: [("07_rare_nodes_images", "6. The stress tests"), ("07_rare_nodes_images", "8. The verdicts")],
     },
     "hcal": {
         1: [("06_hcal", "HCAL against the baselines")],
@@ -457,6 +459,22 @@ display(Markdown(verdict_table("rare", rare_card) + "\n\n" + agreements["rare"])
 
 # %% tags=["remove-input", "hide-output"]
 full_evidence(rare_card, VERDICT_RULES)
+
+# %% [markdown]
+# Claim 5 has a vision half ("... but worse on the vision dataset") that chapter 05's gene-product
+# datasets cannot test: chapter 07 tests it on its image hierarchy, with claim 6, under the rules and
+# gates below (`hmc.rare_images_evidence.claims_evidence_07`; claim 6's row above comes from the same
+# parts).
+
+# %% tags=["hide-input"]
+from hmc.rare_images import read_stress_results  # noqa: E402
+from hmc.rare_images_evidence import claims_evidence_07  # noqa: E402
+
+profile_07 = basis.loc["07_rare_nodes_images", "results profile"]
+evidence_07 = claims_evidence_07(read_stress_results(results_root / profile_07 / "07_rare_nodes_images.csv"))
+print(f"chapter 07 under {profile_07}:")
+evidence_07[["claim", "verdict", "reason", "evidence"]].style.hide(axis="index").set_properties(
+    **{"text-align": "left", "font-size": "0.85em"})
 
 # %% [markdown]
 # ## 4. The HCAL scorecard of the chapter page
