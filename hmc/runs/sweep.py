@@ -200,10 +200,10 @@ def run_sweep(
     results_csv = Path(results_csv)
     store = ResultStore(store_for(results_csv))
     store.check_writable()
-    check_writable(results_csv.parent, f"the folder of the results table {results_csv.name},",
-                   "give a writable results folder before training anything")
+    advice = "give writable folders before training anything"
+    check_writable(results_csv.parent, f"the folder of the results table {results_csv.name}:", advice)
     if checkpoint_dir is not None:
-        ResultStore(checkpoint_dir).check_writable()
+        check_writable(checkpoint_dir, "the checkpoint folder", advice)
     _refuse_unimported(results_csv, store)
     loaded: dict[str, Any] = {}
 
