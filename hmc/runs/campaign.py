@@ -164,11 +164,6 @@ class Campaign:
 
         return BENCHMARKS[dataset].epochs
 
-    def sweep_settings(self) -> dict:
-        """Settings the campaign's sweeps pass on: none, so each dataset trains with its spec's
-        (epochs, learning rate, hidden width: :func:`hmc.train.chmcnn_settings`)."""
-        return {}
-
     def done_seeds(self, item: WorkItem) -> list[int]:
         """Seeds of the item whose unit is stored at the spec's epochs (the ``full`` protocol)."""
         store, epochs = self.store(item.chapter), self.epochs(item.dataset)
@@ -346,10 +341,11 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
     summary = {"items": 0, "units": 0, "stopped": "queue finished", "seconds": 0.0}
 
     def sweep(units, chapter):
-        # progress: a bar over each item's training steps in a terminal, none in a log file
+        # no epochs, lr or width given: each dataset trains with its spec's (the full protocol,
+        # hmc.train.chmcnn_settings); progress: a bar over each item's steps in a terminal, none in a log
         run_sweep(units, campaign.csv(chapter), load=campaign.benchmark, device="cpu", num_threads=threads,
                   progress=sys.stderr.isatty(), checkpoint_dir=campaign.checkpoints / chapter, stop_at=deadline,
-                  seeds_per_batch=SEED_BATCH, executor=executor, **campaign.sweep_settings())
+                  seeds_per_batch=SEED_BATCH, executor=executor)
 
     if executor.name != "local":
         slots, chosen, total = executor.slots(), [], 0.0
