@@ -10,12 +10,21 @@ from pathlib import Path
 from typing import IO
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path`` for writing; on success fsync it and rename it to ``path``.
 
     ``mode`` is ``"w"`` (text, newline="") or ``"wb"``. If the block raises (or the process dies),
-    the temporary file is removed (or left under a ``.tmp`` name) and ``path`` is untouched.
+    the temporary file is removed (or left under a ``.tmp`` name) and ``path`` is untouched. The
+    file gets the permissions of any file the user creates (``0666`` less the umask), so others
+    sharing a results folder can read it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,6 +34,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the user's usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

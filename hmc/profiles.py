@@ -98,6 +98,17 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, object]]] = {
 }
 
 
+PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
+    "device": ("auto", "cpu", "cuda"),
+    "imputation": ("trainvalid", "per_split"),
+    "pretrained": ("auto", "yes", "no"),
+    "schedule": ("constant", "cosine"),
+    "encoder": ("conv4", "resnet18", "auto"),
+}
+"""The values a string parameter of this name may take, in every notebook that has it (the runner
+refuses others before anything executes)."""
+
+
 def profile_parameters(notebook: str, profile: str) -> dict[str, object]:
     """The parameter values that ``profile`` sets for ``notebook`` (its file stem).
 

@@ -127,6 +127,20 @@ def convert_value(param: Parameter, text: str) -> object:
         raise ParameterError(f"parameter {param.name} expects a value of type {param.type_name}, got {text!r}") from err
 
 
+def _value_problems(values: dict[str, object], params: dict[str, Parameter]) -> list[str]:
+    """Values of the right type that no notebook can use: a string outside its
+    :data:`hmc.profiles.PARAMETER_CHOICES`, an empty list where the default list is not empty."""
+    problems = []
+    for name, value in values.items():
+        choices = profiles.PARAMETER_CHOICES.get(name)
+        if choices and isinstance(value, str) and value not in choices:
+            problems.append(f"parameter {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+        default = params[name].default if name in params else None
+        if isinstance(value, list) and not value and isinstance(default, list) and default:
+            problems.append(f"parameter {name} must not be empty (default {default!r})")
+    return problems
+
+
 def resolve_parameters(source: str | Path, profile: str, overrides: list[tuple[str, str]]) -> dict[str, object]:
     """The values to inject: ``profile`` and the profile's settings, then the overrides, all checked.
 
@@ -161,6 +175,7 @@ def resolve_parameters(source: str | Path, profile: str, overrides: list[tuple[s
             values[name] = convert_value(params[name], text)
         except ParameterError as err:
             problems.append(str(err))
+    problems += _value_problems(values, params)
     if problems:
         raise ParameterError(
             f"{source}: " + "; ".join(problems) + f"\nValid parameters of {source.name}:\n" + describe_parameters(params)

@@ -1,6 +1,7 @@
 """The notebook runner: parameter checks before execution, failing cells, provenance, manifests."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -235,3 +236,19 @@ def test_parse_time_reads_papermill_and_manifest_times_as_utc():
     assert parse_time("2026-11-21T08:49:31+00:00") == utc
     assert parse_time("2026-11-21 08:49:31 UTC") == utc  # a manifest's "started"
     assert parse_time("") is None and parse_time(None) is None and parse_time("yesterday") is None
+
+
+@pytest.mark.parametrize("notebook, name, value, message", [
+    ("06_hcal", "pretrained", "maybe", "parameter pretrained must be one of 'auto', 'yes', 'no', got 'maybe'"),
+    ("02_chmcnn_reproduction", "datasets", "[]", "parameter datasets must not be empty"),
+    ("03_rare_node_loss", "device", "gpu", "parameter device must be one of 'auto', 'cpu', 'cuda', got 'gpu'"),
+])
+def test_values_no_notebook_can_use_are_refused_before_anything_runs(notebook, name, value, message):
+    with pytest.raises(runner.ParameterError, match=re.escape(message)):
+        runner.resolve_parameters(ROOT / "notebooks" / f"{notebook}.py", "quick", [(name, value)])
+
+
+def test_every_profile_sets_values_the_notebooks_accept():
+    for source in runner.notebook_sources(ROOT / "notebooks"):
+        for profile in profiles.PROFILE_NAMES:
+            runner.resolve_parameters(source, profile, [])  # raises on a choice or an empty list

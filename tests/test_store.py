@@ -326,3 +326,29 @@ def test_the_campaign_stores_finished_items_and_skips_them_next_time(tmp_path):
     assert [campaign.done_seeds(item) for item in campaign.queue] == [[0, 1], [0, 1]]
     rows = campaign.status_rows()
     assert rows[0]["done"] == 4 and rows[0]["total"] == 4 and rows[0]["left_h"] == 0
+
+
+def test_a_table_cut_mid_row_is_reported_with_its_line(stored):
+    path, _ = stored
+    text = path.read_text()
+    path.write_text(text[: text.rindex(",", 0, len(text) - 40)] + "\n")  # the last row loses its last fields
+    with pytest.raises(DamagedResult, match="cut mid-row") as err:
+        read_results(path)
+    assert str(path) in str(err.value) and f"line {len(text.splitlines())}" in str(err.value)
+
+
+def test_written_files_get_the_users_permissions(stored, tmp_path):
+    import os
+    import stat
+
+    from hmc.fileio import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "a.txt") as fh:
+            fh.write("x")
+        assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+        path, store = stored
+        assert stat.S_IMODE(store.unit_path("syn", "fake", 0).stat().st_mode) in (0o644, 0o664)
+    finally:
+        os.umask(old)

@@ -86,7 +86,15 @@ def read_results(path: str | os.PathLike, columns: Sequence[str] = RESULT_COLUMN
         raise DamagedResult(f"cannot be parsed as a CSV table ({err}): a row with extra or missing fields",
                             path) from None
     numeric = ("value", *PARAM_COLUMNS, "wall_time_s")
-    return validate_table(frame, path, int_columns=("seed",), float_columns=numeric)
+    frame = validate_table(frame, path, int_columns=("seed",), float_columns=numeric)
+    required = [c for c in columns if c != "value" and c in frame.columns]  # a metric's value may be NaN
+    empty = frame[required].isna().any(axis=1)
+    if empty.any():
+        i = int(empty.to_numpy().argmax())
+        missing = [c for c in required if pd.isna(frame[c].iloc[i])]
+        raise DamagedResult(f"the row has no {', '.join(missing)} (cut mid-row?); the table is rebuilt from its "
+                            "store by the next sweep, or repair the line", path, i + 2)
+    return frame
 
 
 def write_results_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
