@@ -144,7 +144,7 @@ def describe(method):
 
 
 configs = pd.DataFrame([describe(m) for m in methods]).set_index("method")
-print(f"device: {device}; results table: {results_path}; H = {n_members} members per seed for every method")
+print(f"device: {device}; results table: {os.path.relpath(results_path)}; H = {n_members} members per seed for every method")
 configs
 
 # %% [markdown]

@@ -136,7 +136,7 @@ MARKERS = dict(zip(VARIANTS, ["o", "X", "s"]))
 H_OF = {m: h for (_, h), m in METHODS.items()}
 threads = num_threads or "auto"
 print(f"device: {device}; torch CPU threads: {threads}; load average {os.getloadavg()[0]:.2f}")
-print(f"results table: {results_path}\ncost table: {cost_path}")
+print(f"results table: {os.path.relpath(results_path)}\ncost table: {os.path.relpath(cost_path)}")
 pd.DataFrame([{"variant": v, **{f"H = {h}": METHODS[v, h] for h in sizes}} for v in VARIANTS]).set_index("variant")
 
 # %% [markdown]

@@ -102,7 +102,7 @@ else:
 unknown = [n for n in names if n not in BENCHMARKS and n != "synthetic"]
 if unknown:
     raise ValueError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}, synthetic")
-print(f"device: {device}; results table: {results_path}")
+print(f"device: {device}; results table: {os.path.relpath(results_path)}")
 print(f"{len(method_list)} methods x {len(names)} datasets x {n_seeds} seeds")
 
 # %% [markdown]
