@@ -419,20 +419,12 @@ def refresh_pages(chapters: Iterable[str], results: str | Path = "results", book
             print(f"      page {source} not updated: {err}", file=out, flush=True)
 
 
-def plan_lines(campaign: Campaign, limit: int | None = None) -> list[str]:
-    """The queue's unfinished items with their estimates, in order."""
-    measured = campaign.measured()
+def plan_lines(campaign: Campaign, limit: int | None = None, out=sys.stdout) -> list[str]:
+    """The queue's unfinished items with their estimates (as a run would print them), in order."""
     lines, total = [], 0.0
-    for item in campaign.queue:
-        if not campaign.available(item.dataset):
-            continue
-        pending = [s for s in item.seeds if s not in campaign.done_seeds(item)]
-        if not pending:
-            continue
-        est, _ = campaign.estimate_s(item, len(pending), measured)
-        total += est
+    for item, pending, estimate, _ in _pending_items(campaign, out, refresh=False):
+        total += estimate
         if limit is None or len(lines) < limit:
-            lines.append(f"  tier {item.tier}  {item.label():<70} {len(pending):>2} seeds  ~{est / 60:6.1f} min  "
+            lines.append(f"  tier {item.tier}  {item.label():<70} {len(pending):>2} seeds  ~{estimate / 60:6.1f} min  "
                          f"(cumulative {format_hours(total / 3600)})")
     return lines
-
