@@ -729,7 +729,7 @@ def hcal_scorecard(results: pd.DataFrame, history: pd.DataFrame | None = None,
     """The claims scorecard of HCAL: one row per claim of :data:`HCAL_CLAIMS`.
 
     Args:
-        results: tidy results of :func:`hmc.image_train.run_image_sweep` (columns ``dataset, method,
+        results: tidy results of :func:`hmc.runs.image_sweep.run_image_sweep` (columns ``dataset, method,
             seed, protocol, metric, value`` at least, and ``epochs`` for the budget).
         history: the sweep's history table (``dataset, method, seed, epoch, split, weight_<k>``) for
             claim 3's level weights; None leaves them out of the evidence.

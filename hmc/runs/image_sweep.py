@@ -53,7 +53,7 @@ def _replace_unit_rows(path: str | os.PathLike, rows: pd.DataFrame, unit: Unit, 
 
 
 def _sweep_units(units: Iterable) -> list[Unit]:
-    """Units as :class:`hmc.train.Unit`, duplicates dropped, labels checked."""
+    """Units as :class:`hmc.runs.sweep.Unit`, duplicates dropped, labels checked."""
     out = unique_units(units)
     for unit in out:
         if unit.method not in LABEL_SETTINGS:
