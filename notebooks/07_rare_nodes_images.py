@@ -93,7 +93,6 @@ from hmc.encoders import pretrained_encoder
 from hmc.errors import DatasetMissingError
 from hmc.metrics import frequency_buckets
 from hmc.rare_images import (
-    REFERENCE,
     encoder_spec_for,
     image_methods,
     load_stress_data,
