@@ -114,20 +114,10 @@ def unique_units(units: Iterable) -> list[Unit]:
     return out
 
 
-def _settings_for(dataset: str, load: Callable, cache: dict, train_kwargs: dict) -> dict:
-    """Resolved result parameters for a dataset, from the registry's spec when it has one."""
-    from hmc.data.benchmarks import BENCHMARKS
-
+def _settings_for(benchmark, train_kwargs: dict) -> dict:
+    """The resolved training settings of a dataset: those given, the rest from ``benchmark.spec``."""
     keys = ("epochs", "lr", "hidden_dim", "batch_size", "weight_decay", "dropout")
-    given = {k: train_kwargs[k] for k in keys if k in train_kwargs}
-    needs_spec = any(given.get(k) is None for k in ("epochs", "lr", "hidden_dim"))
-    if needs_spec and dataset in BENCHMARKS:
-        return chmcnn_settings(BENCHMARKS[dataset], **given)
-    if needs_spec:
-        if dataset not in cache:
-            cache[dataset] = load(dataset)
-        return chmcnn_settings(cache[dataset], **given)
-    return chmcnn_settings(None, **given)
+    return chmcnn_settings(benchmark, **{k: train_kwargs[k] for k in keys if k in train_kwargs})
 
 
 def unit_config(settings: dict, benchmark, train_kwargs: dict) -> dict:
@@ -224,7 +214,7 @@ def run_sweep(
     for (dataset, method), seeds in groups.items():
         if dataset not in loaded:
             loaded[dataset] = load(dataset)
-        settings = _settings_for(dataset, load, loaded, train_kwargs)
+        settings = _settings_for(loaded[dataset], train_kwargs)
         config = configs[dataset, method] = unit_config(settings, loaded[dataset], train_kwargs)
         pending = []
         for seed in seeds:
