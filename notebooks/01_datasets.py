@@ -48,7 +48,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from hmc.data import BENCHMARKS, load_benchmark, load_image_hierarchy
+from hmc.book.pages import load_benchmarks
+from hmc.data import BENCHMARKS, load_image_hierarchy
 from hmc.errors import DatasetMissingError
 from hmc.synthetic import make_tabular
 
@@ -65,14 +66,7 @@ names = list(BENCHMARKS) if benchmarks == ["all"] else benchmarks
 # for GO also the three ontology roots) are not evaluated and are left out of the counts below.
 
 # %%
-loaded, missing = {}, {}
-for name in names:
-    try:
-        loaded[name] = load_benchmark(name)
-    except DatasetMissingError as err:
-        missing[name] = str(err)
-for name, message in missing.items():
-    print(f"not on disk: {name}\n  {message}\n")
+loaded = load_benchmarks(names, fallback=False)
 if not loaded:
     print("No benchmark file is on disk: this chapter falls back to a synthetic hierarchy "
           "(hmc.synthetic.make_tabular), labelled 'synthetic' below.")

@@ -60,11 +60,10 @@ import numpy as np
 import seaborn as sns
 import torch
 
-from hmc.data import BENCHMARKS, load_benchmark
+from hmc.book.pages import load_benchmarks
+from hmc.data import BENCHMARKS
 from hmc.data.benchmarks import benchmark_names
-from hmc.errors import DatasetMissingError
 from hmc.published import published_auprc
-from hmc.synthetic import make_benchmark
 from hmc.runs.store import coverage
 from hmc.runs.sweep import Unit, read_results, run_sweep
 from hmc.train import METHOD_CHMCNN
@@ -97,17 +96,7 @@ print(f"device: {device}; results table: {os.path.relpath(results_path)}")
 design_names = list(names)  # the design's datasets (a page of the campaign's results loads those with units)
 if not train:
     names = [n for n in names if n in set(read_results(results_path).dataset)]
-loaded, missing = {}, {}
-for name in names:
-    try:
-        loaded[name] = load_benchmark(name, imputation=imputation)
-    except DatasetMissingError as err:
-        missing[name] = str(err)
-for name, message in missing.items():
-    print(f"not on disk: {name}\n  {message}\n")
-if not loaded:
-    print("No benchmark is on disk: running on a synthetic hierarchy instead.")
-    loaded["synthetic"] = make_benchmark(n_samples=2000, depth=4, branching=3, seed=0)
+loaded = load_benchmarks(names, imputation=imputation)
 
 
 def epochs_for(benchmark):

@@ -72,80 +72,36 @@ results_file = ""  # results CSV; empty for results/PROFILE/03_rare_node_loss.cs
 train = True  # False: train nothing, show the design's finished units (the campaign's pages)
 
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
-import dataclasses
 import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-import seaborn as sns
-import torch
 from IPython.display import display
 
-from hmc.data import BENCHMARKS, load_benchmark
-from hmc.data.benchmarks import benchmark_names
-from hmc.errors import DatasetMissingError
-from hmc.metrics import frequency_buckets
-from hmc.rare_evidence import (
-    CLAIMS,
-    RARE_BUCKETS,
-    chapter_methods,
-    claims_evidence,
-    dataset_means,
-    friedman_over_datasets,
-    min_wilcoxon_p,
-    recall_gains,
-    short_label,
-    wilcoxon_across_datasets,
-    wilcoxon_per_dataset,
-)
-from hmc.rare_nodes import rare_config
-from hmc.stats import critical_difference_figure
-from hmc.synthetic import make_benchmark
+from hmc.book import rare_plots, rare_tables
+from hmc.book.pages import (cap_fit_rows, check_budget, load_benchmarks, resolve_device, results_csv, scaled_epochs,
+                            select_benchmarks, units_report)
+from hmc.data import BENCHMARKS
+from hmc.rare_evidence import (CLAIMS, RARE_BUCKETS, chapter_methods, claims_evidence, friedman_over_datasets,
+                               min_wilcoxon_p, recall_gains, short_label, wilcoxon_across_datasets,
+                               wilcoxon_per_dataset)
 from hmc.runs.store import coverage
 from hmc.runs.sweep import Unit, read_results, run_sweep
+from hmc.stats import critical_difference_figure
 
-sns.set_theme(style="whitegrid", context="notebook")
-if not 0 < epoch_fraction <= 1:
-    raise ValueError(f"epoch_fraction must be in (0, 1], got {epoch_fraction}")
-if n_seeds < 1:
-    raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-results_path = Path(results_file or Path(os.environ.get("HMC_RESULTS_DIR", "results")) / profile
-                    / "03_rare_node_loss.csv")
-if datasets == ["all"]:
-    names = benchmark_names(available_only=True)
-elif datasets == ["fun_go"]:
-    names = [n for n in benchmark_names(available_only=True) if BENCHMARKS[n].family in ("FUN", "GO")]
-else:
-    names = list(datasets)
-unknown = [n for n in names if n not in BENCHMARKS]
-if unknown:
-    raise ValueError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}")
+# %%
+rare_plots.set_style()
+check_budget(epoch_fraction, n_seeds)
+device = resolve_device(device)
+results_path = results_csv(profile, "03_rare_node_loss.csv", results_file)
+names = select_benchmarks(datasets)
 roles = chapter_methods(n_members, measures)  # role -> canonical method name (hmc.rare_nodes)
 methods = list(roles.values())
 baseline = roles["baseline"]
 others = [m for m in methods if m != baseline]
-focal = [roles[f"focal-{m}"] for m in measures]
 labels = {m: short_label(m) for m in methods}
-palette = dict(zip(methods, sns.color_palette("tab10", len(methods))))
-
-
-def describe(method):
-    """The settings behind a method name, '-' where a setting does not apply."""
-    c = rare_config(method)
-    return {"method": method, "loss": c.loss, "H": c.n_members, "reduction": c.reduction,
-            "weights on": {"negatives": "y = 0 terms", "positives": "y = 1 terms"}[c.weight_target]
-            if c.has_weights else "-",
-            "measure": c.measure if c.loss == "focal" else "-",
-            "focal m + u^k": f"{c.focal_floor:g} + u^{c.exponent:g}" if c.loss == "focal" else "-"}
-
-
-configs = pd.DataFrame([describe(m) for m in methods]).set_index("method")
 print(f"device: {device}; results table: {os.path.relpath(results_path)}; H = {n_members} members per seed for every method")
-configs
+rare_tables.method_settings(methods)
 
 # %% [markdown]
 # The table lists every method as the results file names it (`hmc.rare_nodes` grammar: `-H2` is
@@ -167,55 +123,25 @@ configs
 design_names = list(names)  # the design's datasets (a page of the campaign's results loads those with units)
 if not train:
     names = [n for n in names if n in set(read_results(results_path).dataset)]
-loaded, missing = {}, {}
-for name in names:
-    try:
-        loaded[name] = load_benchmark(name, imputation=imputation)
-    except DatasetMissingError as err:
-        missing[name] = str(err)
-for name, message in missing.items():
-    print(f"not on disk: {name}\n  {message}\n")
-if not loaded:
-    print("No benchmark is on disk: running on a synthetic hierarchy instead.")
-    loaded["synthetic"] = make_benchmark(n_samples=2000, depth=4, branching=3, seed=0)
-
-
-def capped(benchmark, n):
-    """The benchmark with its fitting rows cut to the first n of train + valid (n = 0: unchanged)."""
-    if n <= 0 or len(benchmark.x_train) + len(benchmark.x_valid) <= n:
-        return benchmark
-    k = min(len(benchmark.x_train), n)
-    return dataclasses.replace(benchmark, x_train=benchmark.x_train[:k], y_train=benchmark.y_train[:k],
-                               x_valid=benchmark.x_valid[: n - k], y_valid=benchmark.y_valid[: n - k])
-
-
+loaded = load_benchmarks(names, imputation=imputation)
 if max_fit_rows > 0:
-    loaded = {name: capped(b, max_fit_rows) for name, b in loaded.items()}
+    loaded = {name: cap_fit_rows(b, max_fit_rows) for name, b in loaded.items()}
     print(f"fitting on the first {max_fit_rows} rows of train + valid only (a smoke run; test is complete)")
-
-
-def epochs_for(benchmark):
-    """The spec's epochs for the dataset, scaled by epoch_fraction (at least one)."""
-    return max(1, round(benchmark.spec.epochs * epoch_fraction))
-
-
 before = read_results(results_path)
 design_datasets = list(loaded) if train else design_names  # read back: the datasets without units count too
 design = [Unit(name, m, seed) for name in design_datasets for m in methods for seed in range(n_seeds)]
 for name, benchmark in loaded.items():
-    rows = run_sweep([u for u in design if u.dataset == name], results_path, load=loaded.__getitem__,
-                     epochs=epochs_for(benchmark), device=device, num_threads=num_threads or "auto",
-                     progress=False, train=train)
+    run_sweep([u for u in design if u.dataset == name], results_path, load=loaded.__getitem__,
+              epochs=scaled_epochs(benchmark, epoch_fraction), device=device, num_threads=num_threads or "auto",
+              progress=False, train=train)
+
+# %%
 table = read_results(results_path)
 table = table[table.dataset.isin(list(loaded)) & table.method.isin(methods) & (table.seed < n_seeds)]
-key = ["dataset", "method", "seed"]
-reused = table[key].drop_duplicates().merge(before[key].drop_duplicates(), how="inner").shape[0]
-print(f"{table[key].drop_duplicates().shape[0]} of the design's {len(design)} (dataset, method, seed) units: "
-      f"{reused} read back from the results store, {'the others trained in this run' if train else 'none trained'}")
-design_coverage = coverage(table, design)
+print(units_report(table, before, len(design), train))
 if not train:
     print("Coverage of the design (seeds finished per dataset and method; the campaign adds the rest):")
-    display(design_coverage.pivot(index="dataset", columns="method", values="done")
+    display(coverage(table, design).pivot(index="dataset", columns="method", values="done")
             .reindex(index=design_datasets, columns=methods).rename(columns=labels).fillna(0).astype(int))
 order = [d for d in loaded if d in set(table.dataset)]
 
@@ -229,25 +155,13 @@ order = [d for d in loaded if d in set(table.dataset)]
 # macro F1 is low on datasets with many nodes. "Nodes with test positives" leaves those nodes out.
 
 # %%
-headline = {"au_prc": "AU(PRC)", "macro_precision": "P (all)", "macro_recall": "R (all)", "macro_f1": "F1 (all)",
-            "macro_precision_pos": "P (pos)", "macro_recall_pos": "R (pos)", "macro_f1_pos": "F1 (pos)"}
-means = dataset_means(table, list(headline))
-overall = (means.groupby(["method", "metric"])["mean"].mean().unstack("metric")
-           .reindex(index=methods, columns=list(headline)).rename(columns=headline))
-overall.index = [labels[m] for m in overall.index]
 print(f"mean over {len(order)} dataset(s): {', '.join(order)}; H = {n_members}, "
       f"{n_seeds} seeds, epoch fraction {epoch_fraction}")
-overall.style.format("{:.4f}").highlight_max(axis=0, props="font-weight: bold")
+rare_tables.overall_scores(table, methods, labels=labels).style.format("{:.4f}").highlight_max(
+    axis=0, props="font-weight: bold")
 
 # %%
-cells = means.assign(cell=[f"{m:.4f} ± {s:.4f}" if np.isfinite(s) else f"{m:.4f}"
-                           for m, s in zip(means["mean"], means["std"])])
-per_dataset = cells.pivot_table(index=["dataset", "method"], columns="metric", values="cell", aggfunc="first")
-per_dataset = per_dataset.reindex(columns=list(headline)).rename(columns=headline)
-per_dataset = per_dataset.reindex(pd.MultiIndex.from_product([order, methods], names=["dataset", "method"]))
-per_dataset.index = pd.MultiIndex.from_tuples([(d, labels[m]) for d, m in per_dataset.index],
-                                               names=["dataset", "method"])
-per_dataset
+rare_tables.per_dataset_scores(table, order, methods, labels=labels)
 
 # %% [markdown]
 # Macro F1 (all evaluated nodes) per method: one panel per dataset, a grey dot per seed, the black
@@ -255,25 +169,8 @@ per_dataset
 # plain ensemble on that dataset.
 
 # %%
-f1 = table[table.metric == "macro_f1"].assign(label=lambda t: t.method.map(labels))
-n_cols = min(len(order), 4)
-n_rows = -(-len(order) // n_cols)
-fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 0.33 * len(methods) * n_rows + 1.2),
-                         squeeze=False, sharey=True)
-label_order = [labels[m] for m in methods]
-for ax, name in zip(axes.flat, order):
-    d = f1[f1.dataset == name]
-    sns.stripplot(data=d, y="label", x="value", order=label_order, color="0.55", size=4, jitter=0.12, ax=ax)
-    mean = d.groupby("label")["value"].mean().reindex(label_order)
-    ax.scatter(mean, np.arange(len(label_order)), marker="|", s=300, color="black", zorder=3)
-    ax.axvline(mean[labels[baseline]], color="tab:red", ls="--", lw=1)
-    ax.set_title(name, fontsize=10)
-    ax.set_xlabel("macro F1 (all nodes)")
-    ax.set_ylabel("")
-for ax in axes.flat[len(order):]:
-    ax.axis("off")
-fig.suptitle(f"Macro F1 per method (H = {n_members}, {n_seeds} seeds, epoch fraction {epoch_fraction})")
-fig.tight_layout()
+fig = rare_plots.f1_strips(table, order, methods, baseline, labels,
+                           title=f"Macro F1 per method (H = {n_members}, {n_seeds} seeds)")
 plt.show()
 
 # %% [markdown]
@@ -285,20 +182,7 @@ plt.show()
 # test positives has recall 0 for every method, so it lowers a bucket's mean recall equally for all).
 
 # %%
-bucket_names = list(frequency_buckets(np.zeros(0, dtype=np.int64)).categories)
-census = []
-for name in order:
-    b = loaded[name]
-    y_fit = b.hierarchy.propagate(np.concatenate([b.y_train, b.y_valid]))
-    buckets = np.asarray(frequency_buckets(y_fit.sum(axis=0)))[b.eval_nodes]
-    has_test = np.asarray(b.hierarchy.propagate(b.y_test)).sum(axis=0)[b.eval_nodes] > 0
-    for bucket in bucket_names:
-        inside = buckets == bucket
-        census.append({"dataset": name, "bucket": bucket, "nodes": int(inside.sum()),
-                       "with test positives": int((inside & has_test).sum())})
-census = pd.DataFrame(census)
-census.pivot(index="dataset", columns="bucket", values=["nodes", "with test positives"]).reindex(order) \
-    .reindex(columns=bucket_names, level=1)
+rare_tables.bucket_census({name: loaded[name] for name in order})
 
 # %% [markdown]
 # Left: mean recall per bucket (the mean over datasets of each dataset's seed mean; a bucket counts
@@ -309,73 +193,18 @@ census.pivot(index="dataset", columns="bucket", values=["nodes", "with test posi
 # of 0 sits at the bottom; 0 / 0 (no recall for either) is not drawn (the counts are printed below).
 
 # %%
-recall = table[table.metric.str.startswith("recall@freq=")]
-recall = recall.assign(bucket=recall.metric.str.slice(len("recall@freq=")))
-recall_means = recall.groupby(["dataset", "method", "bucket"])["value"].mean().reset_index()
-recall_avg = recall_means.groupby(["method", "bucket"])["value"].mean().unstack("bucket")
-present = [b for b in bucket_names if b in recall_avg.columns]
 gains = recall_gains(table, baseline, others, key="freq")
-gains = gains.assign(gain=gains.gain.astype(float))
-finite = gains[np.isfinite(gains.gain)]
-drawable = finite[finite.gain > 0]
-hi = max(10.0, 2 * drawable.gain.max()) if len(drawable) else 10.0
-lo = min(0.5, drawable.gain.min() / 2) if len(drawable) else 0.5
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.6))
-for m in methods:
-    if m in recall_avg.index:
-        ax1.plot(present, recall_avg.loc[m, present], marker="o", color=palette[m], label=labels[m],
-                 lw=2.2 if m == baseline else 1.2, ls="-" if m in focal or m == baseline else "--")
-ax1.set_xlabel("training positives of the node (bucket)")
-ax1.set_ylabel("mean recall")
-ax1.set_title("Recall per training-frequency bucket")
-x_pos = {b: i for i, b in enumerate(present)}
-for off, m in zip(np.linspace(-0.3, 0.3, len(others)), others):
-    d = gains[(gains.method == m) & gains.group.isin(present)]
-    x = d.group.map(x_pos).to_numpy(dtype=float) + off
-    g = d.gain.to_numpy()
-    ok = np.isfinite(g) & (g > 0)
-    ax2.scatter(x[ok], g[ok], color=palette[m], s=14, alpha=0.7)
-    ax2.scatter(x[np.isinf(g)], np.full(np.isinf(g).sum(), hi * 1.5), color=palette[m], marker="^", s=22)
-    ax2.scatter(x[g == 0], np.full((g == 0).sum(), lo / 1.5), color=palette[m], marker="v", s=22)
-    med = d[ok].groupby("group")["gain"].median().reindex(present)
-    ax2.plot(np.arange(len(present)) + off, med, color=palette[m], marker="_", ms=10, lw=1)
-ax2.axhline(1, color="0.3", ls="--", lw=1)
-ax2.axhline(5, color="tab:red", ls="--", lw=1)
-ax2.set_yscale("log")
-ax2.set_ylim(lo / 2, hi * 2)
-ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500) if lo <= t <= hi]
-ax2.set_yticks([lo / 1.5, *ticks, hi * 1.5], ["0", *[f"{t:g}" for t in ticks], "∞"])
-ax2.minorticks_off()
-ax2.text(0.01, 0.99, "▲ baseline recall 0, method's > 0", transform=ax2.transAxes, va="top", fontsize=8)
-ax2.text(0.01, 0.01, "▼ method's recall 0, baseline's > 0", transform=ax2.transAxes, va="bottom", fontsize=8)
-ax2.set_xticks(range(len(present)), present)
-ax2.set_xlabel("training positives of the node (bucket)")
-ax2.set_ylabel("recall / baseline recall (log)")
-ax2.set_title("Recall gain factor against the baseline")
-fig.legend(*ax1.get_legend_handles_labels(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
-fig.suptitle(f"Rare nodes (H = {n_members}; weights on the negatives unless named -pos)")
-fig.tight_layout()
+fig = rare_plots.bucket_recall_and_gain(table, gains, methods, baseline, labels)
+fig.suptitle(f"Rare nodes (H = {n_members}; weights on the negatives unless named -pos)", y=1.02)
 plt.show()
-n_inf = int(np.isinf(gains.gain).sum())
-n_nan = int(gains.gain.isna().sum())
-print(f"(dataset, method, bucket) gains: {len(finite)} finite, {n_inf} infinite (baseline recall 0, method > 0), "
-      f"{n_nan} undefined (0 / 0)")
+print(rare_tables.gain_counts(gains))
 
 # %% [markdown]
 # The same numbers as a table: mean recall and F1 per bucket, averaged over the datasets, and the
 # largest finite recall gain per bucket over the datasets (with the dataset where it occurred).
 
 # %%
-f1_bucket = table[table.metric.str.startswith("f1@freq=")]
-f1_bucket = f1_bucket.assign(bucket=f1_bucket.metric.str.slice(len("f1@freq=")))
-f1_avg = (f1_bucket.groupby(["dataset", "method", "bucket"])["value"].mean().groupby(["method", "bucket"])
-          .mean().unstack("bucket"))
-top = finite.loc[finite.groupby(["method", "group"])["gain"].idxmax()] if len(finite) else finite
-top_gain = top.pivot(index="method", columns="group", values="gain") if len(top) else pd.DataFrame()
-bucket_table = pd.concat({"recall": recall_avg.reindex(columns=present), "F1": f1_avg.reindex(columns=present),
-                          "max recall gain": top_gain.reindex(columns=present)}, axis=1).reindex(methods)
-bucket_table.index = [labels[m] for m in bucket_table.index]
-bucket_table.style.format("{:.3f}", na_rep="-")
+rare_tables.bucket_means(table, gains, methods, labels).style.format("{:.3f}", na_rep="-")
 
 # %% [markdown]
 # Per depth (1 = the top level under the root): mean F1 and recall over the nodes of each level.
@@ -383,27 +212,9 @@ bucket_table.style.format("{:.3f}", na_rep="-")
 # datasets that have it.
 
 # %%
-by_depth = table[table.metric.str.contains("@depth=")]
-by_depth = by_depth.assign(kind=by_depth.metric.str.split("@").str[0],
-                           depth=by_depth.metric.str.split("=").str[1].astype(int))
-depth_means = (by_depth.groupby(["dataset", "method", "kind", "depth"])["value"].mean()
-               .groupby(["method", "kind", "depth"]).mean().reset_index())
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharex=True)
-for ax, kind in zip(axes, ("f1", "recall")):
-    d = depth_means[depth_means.kind == kind]
-    for m in methods:
-        dm = d[d.method == m]
-        ax.plot(dm.depth, dm.value, marker="o", color=palette[m], label=labels[m],
-                lw=2.2 if m == baseline else 1.2, ls="-" if m in focal or m == baseline else "--")
-    ax.set_xlabel("depth of the node")
-    ax.set_ylabel(f"mean {kind}")
-    ax.set_title(f"{'F1' if kind == 'f1' else 'Recall'} per depth")
-axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-fig.tight_layout()
+fig = rare_plots.depth_lines(table, methods, baseline, labels)
 plt.show()
-depth_table = depth_means.pivot_table(index="method", columns=["kind", "depth"], values="value").reindex(methods)
-depth_table.index = [labels[m] for m in depth_table.index]
-depth_table.style.format("{:.3f}", na_rep="-")
+rare_tables.depth_table(rare_tables.depth_means(table), methods, labels).style.format("{:.3f}", na_rep="-")
 
 # %% [markdown]
 # ## 4. Significance against the baseline
@@ -420,10 +231,7 @@ smallest = min_wilcoxon_p(n_seeds)
 print(f"{n_seeds} seeds: smallest attainable two-sided p = {smallest:.3g}"
       + ("  (too few seeds for any significant result)" if smallest > alpha else ""))
 if len(per):
-    shown = per.assign(cell=[f"{d:+.4f} (p_holm {p:.2g})" for d, p in zip(per.mean_diff, per.p_holm)])
-    shown = shown.pivot(index="dataset", columns="method", values="cell").reindex(index=order, columns=others)
-    shown.columns = [labels[m] for m in shown.columns]
-    display(shown)
+    display(rare_tables.per_dataset_test_cells(per, order, others, labels))
     sig = per[(per.p_holm < alpha)]
     print(f"significant at {alpha} after Holm: {len(sig)} of {len(per)} (dataset, method) comparisons; "
           f"{int((per.mean_diff > 0).sum())} with a higher mean macro F1 than the baseline")
@@ -438,16 +246,11 @@ if len(per):
 across_metrics = ["au_prc", "macro_f1", "macro_f1_pos", "macro_recall", *[f"recall@freq={b}" for b in RARE_BUCKETS]]
 across = pd.concat([wilcoxon_across_datasets(table, metric, baseline, others) for metric in across_metrics])
 if len(across):
-    across = across.reset_index().rename(columns={"index": "method"})
-    across["method"] = across.method.map(labels)
+    p_holm, diff = rare_tables.across_tables(across, others, across_metrics, labels)
     print(f"{len(order)} dataset(s): smallest attainable two-sided p = {min_wilcoxon_p(len(order)):.3g}"
           + ("  (too few datasets for any significant result)" if min_wilcoxon_p(len(order)) > alpha else ""))
-    display(across.pivot(index="method", columns="metric", values="p_holm")
-            .reindex(index=[labels[m] for m in others], columns=across_metrics)
-            .style.format("{:.3g}", na_rep="-").set_caption("Holm-adjusted p, across datasets"))
-    display(across.pivot(index="method", columns="metric", values="mean_diff")
-            .reindex(index=[labels[m] for m in others], columns=across_metrics)
-            .style.format("{:+.4f}", na_rep="-").set_caption("mean difference to the baseline, across datasets"))
+    display(p_holm.style.format("{:.3g}", na_rep="-").set_caption("Holm-adjusted p, across datasets"))
+    display(diff.style.format("{:+.4f}", na_rep="-").set_caption("mean difference to the baseline, across datasets"))
 
 # %% [markdown]
 # **Ranks of all methods (Friedman + Nemenyi).** Per dataset, the methods are ranked by their seed
@@ -468,9 +271,8 @@ else:
               "(Demsar 2006 asks for about 10 or more datasets); do not read the p-value as evidence.")
     print(f"Friedman chi2 = {result.statistic:.2f} (p = {result.pvalue:.3g}), Iman-Davenport F = "
           f"{result.f_statistic:.2f} (p = {result.f_pvalue_text}); Nemenyi CD = {result.cd:.2f} at alpha = {alpha}")
-    ranks = result.avg_ranks.rename(index=labels)
-    fig = critical_difference_figure(ranks, result.cd)
-    fig.axes[0].set_title(f"Average rank on macro F1 over {result.n_blocks} datasets (H = {n_members})", fontsize=10)
+    fig = critical_difference_figure(result.avg_ranks.rename(index=labels), result.cd)
+    fig.axes[0].set_title(f"Average rank on macro F1 over {result.n_blocks} datasets (H = {n_members})")
     plt.show()
 
 # %% [markdown]
@@ -537,18 +339,9 @@ rare_sensitivity(tables03, 1).style.hide(axis="index").set_properties(**{"text-a
 # the device in the table. A row read back from an earlier run keeps the time it took then.
 
 # %%
-au = table[table.metric == "au_prc"]
-cost = au.groupby(["dataset", "method"], sort=False).agg(epochs=("epochs", "first"), seeds=("seed", "size"),
-                                                         seconds=("wall_time_s", "sum"),
-                                                         device=("device", "first")).reset_index()
-cost["seconds per unit-epoch"] = cost.seconds / cost.seeds / cost.epochs
-fig, ax = plt.subplots(figsize=(8, 0.3 * len(methods) + 1.5))
-sns.barplot(data=cost.assign(label=cost.method.map(labels)), y="label", x="seconds", hue="dataset",
-            order=[labels[m] for m in methods], ax=ax)
-ax.set_xlabel(f"seconds for {n_seeds} seeds ({', '.join(sorted(set(cost.device)))})")
-ax.set_ylabel("")
-ax.set_title(f"Wall time per method (H = {n_members})")
-ax.legend(fontsize=8)
+cost = rare_tables.wall_times(table)
+fig = rare_plots.cost_bars(cost, methods, "seconds", f"seconds for {n_seeds} seeds ({', '.join(sorted(set(cost.device)))})",
+                           f"Wall time per method (H = {n_members})", labels)
 plt.show()
 print(f"total: {cost.seconds.sum() / 60:.1f} minutes")
 
@@ -561,9 +354,8 @@ print(f"total: {cost.seconds.sum() / 60:.1f} minutes")
 # seeds trained together; 10 seeds in one batch cost less per seed on a GPU, more on a busy CPU):
 
 # %%
-estimate = cost.groupby("dataset", sort=False)["seconds per unit-epoch"].sum().to_frame("s per epoch, all methods")
-estimate["spec epochs"] = [BENCHMARKS[d].epochs if d in BENCHMARKS else loaded[d].spec.epochs for d in estimate.index]
-estimate["full: hours for 10 seeds"] = estimate["s per epoch, all methods"] * estimate["spec epochs"] * 10 / 3600
+spec_epochs = {d: BENCHMARKS[d].epochs if d in BENCHMARKS else loaded[d].spec.epochs for d in set(cost.dataset)}
+estimate = rare_tables.full_estimate(cost, spec_epochs)
 print(f"measured on {', '.join(sorted(set(cost.device)))}; load average now "
       f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 estimate.style.format({"s per epoch, all methods": "{:.1f}", "full: hours for 10 seeds": "{:.1f}"})

@@ -79,64 +79,35 @@ cost_file = ""  # cost CSV; empty for results/PROFILE/04_ensembles_and_dropout_c
 measure_costs = False  # True: measure time and memory again and replace the cost table; False: read it back when it covers the design
 
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
-import dataclasses
-import math
 import os
 import time
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-import torch
 from IPython.display import display
 
-from hmc.data import BENCHMARKS, load_benchmark, paths
-from hmc.data.benchmarks import benchmark_names
-from hmc.errors import DatasetMissingError
-from hmc.memory import rare_node_costs
-from hmc.rare_nodes import RareNodeConfig, method_name
-from hmc.stats import holm, paired_wilcoxon
-from hmc.synthetic import make_benchmark
+from hmc.book import rare_plots, rare_tables
+from hmc.book.pages import (cap_fit_rows, check_budget, fit_steps, load_benchmarks, resolve_device, results_csv,
+                            scaled_epochs, select_benchmarks, trained_in_run, units_report)
+from hmc.data import BENCHMARKS
 from hmc.runs.sweep import Unit, read_results, run_sweep
 
-sns.set_theme(style="whitegrid", context="notebook")
-if not 0 < epoch_fraction <= 1:
-    raise ValueError(f"epoch_fraction must be in (0, 1], got {epoch_fraction}")
-if n_seeds < 1:
-    raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+# %%
+rare_plots.set_style()
+check_budget(epoch_fraction, n_seeds)
 sizes = sorted({int(h) for h in ensemble_sizes})
 if not sizes or sizes[0] < 2:
     raise ValueError(f"ensemble_sizes must be integers of at least 2, got {ensemble_sizes}")
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-out_dir = Path(os.environ.get("HMC_RESULTS_DIR", "results")) / profile
-results_path = Path(results_file or out_dir / "04_ensembles_and_dropout.csv")
-cost_path = Path(cost_file or out_dir / "04_ensembles_and_dropout_cost.csv")
-
-FAMILIES = {"fun_go": ("FUN", "GO"), "all": ("FUN", "GO", "others")}
-if len(datasets) == 1 and datasets[0] in FAMILIES:
-    names = [n for n in benchmark_names(available_only=True) if BENCHMARKS[n].family in FAMILIES[datasets[0]]]
-else:
-    names = list(datasets)
-unknown = [n for n in names if n not in BENCHMARKS]
-if unknown:
-    raise ValueError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}, or fun_go, all")
-
-# the three variants at each H, by their canonical method names
-VARIANTS = {"baseline ensemble": dict(loss="plain"),
-            "focal ensemble": dict(loss="focal", measure=measure),
-            "focal MC-dropout": dict(loss="focal", measure=measure, members="mc_dropout")}
-METHODS = {(v, h): method_name(RareNodeConfig(n_members=h, **kw)) for v, kw in VARIANTS.items() for h in sizes}
-VARIANT_OF = {m: v for (v, _), m in METHODS.items()}
-PALETTE = dict(zip(VARIANTS, sns.color_palette(n_colors=len(VARIANTS))))  # one look per variant in every figure
-DASHES = dict(zip(VARIANTS, ["", (4, 1.5), (1, 1)]))
-MARKERS = dict(zip(VARIANTS, ["o", "X", "s"]))
-H_OF = {m: h for (_, h), m in METHODS.items()}
-threads = num_threads or "auto"
-print(f"device: {device}; torch CPU threads: {threads}; load average {os.getloadavg()[0]:.2f}")
-print(f"results table: {os.path.relpath(results_path)}\ncost table: {os.path.relpath(cost_path)}")
+device, threads = resolve_device(device), num_threads or "auto"
+results_path = results_csv(profile, "04_ensembles_and_dropout.csv", results_file)
+cost_path = results_csv(profile, "04_ensembles_and_dropout_cost.csv", cost_file)
+names = select_benchmarks(datasets)
+METHODS = rare_tables.ensemble_variants(sizes, measure)  # (variant, H) -> canonical method name
+VARIANTS = list(dict.fromkeys(v for v, _ in METHODS))
+VARIANT_OF, H_OF = {m: v for (v, _), m in METHODS.items()}, {m: h for (_, h), m in METHODS.items()}
+print(f"device: {device}; torch CPU threads: {threads}; load average {os.getloadavg()[0]:.2f}\n"
+      f"results table: {os.path.relpath(results_path)}\ncost table: {os.path.relpath(cost_path)}")
 pd.DataFrame([{"variant": v, **{f"H = {h}": METHODS[v, h] for h in sizes}} for v in VARIANTS]).set_index("variant")
 
 # %% [markdown]
@@ -153,60 +124,26 @@ pd.DataFrame([{"variant": v, **{f"H = {h}": METHODS[v, h] for h in sizes}} for v
 # one thread (measured while writing this chapter); a time comparison needs the same setting for both.
 
 # %%
-def first_rows(benchmark, n_rows):
-    """The benchmark with only its first ``n_rows`` fitting rows (train and valid in proportion), same name."""
-    n_tr, n_va = len(benchmark.x_train), len(benchmark.x_valid)
-    k_tr = min(n_tr, round(n_rows * n_tr / (n_tr + n_va)))
-    k_va = min(n_va, n_rows - k_tr)
-    return dataclasses.replace(benchmark, x_train=benchmark.x_train[:k_tr],
-                               y_train=benchmark.y_train[:k_tr], x_valid=benchmark.x_valid[:k_va],
-                               y_valid=benchmark.y_valid[:k_va])
-
-
-loaded, missing = {}, {}
-for name in names:
-    try:
-        loaded[name] = load_benchmark(name)
-    except DatasetMissingError as err:
-        missing[name] = str(err)
-for name, message in missing.items():
-    print(f"not on disk: {name}\n  {message}\n")
-if not loaded:
-    print("No benchmark is on disk: running on a synthetic hierarchy instead.")
-    loaded["synthetic"] = make_benchmark(n_samples=2000, depth=4, branching=3, seed=0)
+loaded = load_benchmarks(names)
 if max_fit_rows:
-    loaded = {f"{name}[:{max_fit_rows}]": first_rows(b, max_fit_rows) for name, b in loaded.items()}
+    loaded = {f"{name}[:{max_fit_rows}]": cap_fit_rows(b, max_fit_rows, proportional=True) for name, b in loaded.items()}
     print(f"only the first {max_fit_rows} fitting rows of each dataset are used (named NAME[:{max_fit_rows}])")
-
-
-def epochs_for(benchmark):
-    """The spec's epochs for the dataset, scaled by epoch_fraction (at least one)."""
-    return max(1, round(benchmark.spec.epochs * epoch_fraction))
-
-
-def steps_of(benchmark):
-    """Training steps of one run: batches of 4 over train + valid, times the epochs."""
-    return math.ceil((len(benchmark.x_train) + len(benchmark.x_valid)) / 4) * epochs_for(benchmark)
-
-
+epochs = {name: scaled_epochs(b, epoch_fraction) for name, b in loaded.items()}
+steps = {name: fit_steps(b, epochs[name]) for name, b in loaded.items()}
 before = read_results(results_path)
 order = [METHODS[v, h] for h in sizes for v in VARIANTS]  # the variants of one H run back to back
 for name, benchmark in loaded.items():
     started = time.perf_counter()
-    run_sweep([Unit(name, m, s) for m in order for s in range(n_seeds)], results_path,
-              load=loaded.__getitem__, epochs=epochs_for(benchmark), device=device, num_threads=threads,
-              progress=False)
-    print(f"{name}: {epochs_for(benchmark)} epoch(s), {steps_of(benchmark)} steps per run, "
-          f"{len(order)} methods x {n_seeds} seeds; {(time.perf_counter() - started) / 60:.1f} min in this run")
+    run_sweep([Unit(name, m, s) for m in order for s in range(n_seeds)], results_path, load=loaded.__getitem__,
+              epochs=epochs[name], device=device, num_threads=threads, progress=False)
+    print(f"{name}: {epochs[name]} epoch(s), {steps[name]} steps per run, {len(order)} methods x {n_seeds} seeds; "
+          f"{(time.perf_counter() - started) / 60:.1f} min in this run")
+
+# %%
 table = read_results(results_path)
 table = table[table.dataset.isin(list(loaded)) & table.method.isin(order) & (table.seed < n_seeds)].copy()
-table["variant"] = table.method.map(VARIANT_OF)
-table["H"] = table.method.map(H_OF)
-key = ["dataset", "method", "seed"]
-units = table[key].drop_duplicates()
-reused = units.merge(before[key].drop_duplicates(), how="inner")
-print(f"{len(units)} (dataset, method, seed) units: {len(reused)} read back from the results table, "
-      f"the others trained in this run")
+table["variant"], table["H"] = table.method.map(VARIANT_OF), table.method.map(H_OF)
+print(units_report(table, before))
 
 # %% [markdown]
 # ## 2. F1 and AU(PRC) against H
@@ -221,10 +158,9 @@ print(f"{len(units)} (dataset, method, seed) units: {len(reused)} read back from
 # claim 4.
 
 # %%
-METRICS = {"macro_f1": "macro F1, all nodes", "macro_f1_pos": "macro F1, nodes with positives", "au_prc": "AU(PRC)"}
+METRICS = rare_tables.ENSEMBLE_METRICS
 scores = table[table.metric.isin(list(METRICS))]
-summary = (scores.groupby(["dataset", "metric", "variant", "H"])["value"].agg(["mean", "std"])
-           .unstack("H"))
+summary = scores.groupby(["dataset", "metric", "variant", "H"])["value"].agg(["mean", "std"]).unstack("H")
 summary.style.format("{:.4f}", na_rep="-")
 
 # %% [markdown]
@@ -232,22 +168,10 @@ summary.style.format("{:.4f}", na_rep="-")
 # the seed's value, the band the standard deviation over seeds.
 
 # %%
-per_seed = (scores.groupby(["metric", "variant", "H", "seed"], as_index=False)["value"].mean())
-fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.6))
-for ax, (metric, label) in zip(axes, METRICS.items()):
-    sns.lineplot(data=per_seed[per_seed.metric == metric], x="H", y="value", hue="variant", style="variant",
-                 hue_order=list(VARIANTS), palette=PALETTE, dashes=DASHES, markers=MARKERS, errorbar="sd", ax=ax,
-                 legend=ax is axes[-1])
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [str(h) for h in sizes])
-    ax.minorticks_off()
-    ax.set_title(label)
-    ax.set_ylabel(f"test value, mean over {len(loaded)} dataset{'s' if len(loaded) > 1 else ''}"
-                  if ax is axes[0] else "")
-axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
+fig = rare_plots.variant_lines(scores, "value", METRICS, sizes,
+                               f"mean over {len(loaded)} dataset{'s' if len(loaded) > 1 else ''}")
 fig.suptitle(f"Ensemble size H: plain and focal ({measure}) deep ensembles, focal MC-dropout; "
-             f"{n_seeds} seeds, epoch fraction {epoch_fraction}", fontsize=10)
-fig.tight_layout()
+             f"{n_seeds} seeds, epoch fraction {epoch_fraction}", y=1.02)
 plt.show()
 
 # %% [markdown]
@@ -261,19 +185,10 @@ plt.show()
 # so only `full` can reach significance.
 
 # %%
-wide = scores.pivot_table(index=["dataset", "metric", "seed", "H"], columns="variant", values="value")
-gains = pd.DataFrame({"focal ensemble": wide["focal ensemble"] - wide["baseline ensemble"],
-                      "focal MC-dropout": wide["focal MC-dropout"] - wide["baseline ensemble"]}).reset_index()
+gains = rare_tables.focal_gains(scores)
 gain_table = gains.groupby(["metric", "H"])[["focal ensemble", "focal MC-dropout"]].mean().unstack("metric")
-tests = []
-for h in sizes:
-    sub = scores[(scores.metric == "macro_f1") & (scores.H == h)
-                 & scores.variant.isin(["focal ensemble", "baseline ensemble"])].copy()
-    sub["block"] = sub.dataset + ":" + sub.seed.astype(str)
-    res = paired_wilcoxon(sub, METHODS["baseline ensemble", h], [METHODS["focal ensemble", h]], block_col="block")
-    tests.append({"H": h, "n": int(res.n.iloc[0]), "mean diff": res.mean_diff.iloc[0], "p": res.p.iloc[0]})
-tests = pd.DataFrame(tests).set_index("H")
-tests["p (Holm over H)"] = holm(tests.p.to_numpy())
+tests = rare_tables.paired_by_h(scores, METHODS, "baseline ensemble", "focal ensemble", "macro_f1", sizes)
+tests = tests[["n", "mean diff", "p", "p (Holm over H)"]]
 display_gain = gain_table.copy()
 display_gain.columns = [f"{v}: {m}" for v, m in display_gain.columns]
 display_gain.style.format("{:+.4f}")
@@ -281,22 +196,10 @@ display_gain.style.format("{:+.4f}")
 # %%
 print("focal ensemble against the plain ensemble, macro F1 (all nodes), paired Wilcoxon per H:")
 print(tests.to_string(float_format=lambda x: f"{x:.4g}"))
-fig, axes = plt.subplots(1, len(METRICS), figsize=(4.2 * len(METRICS), 3.4), sharex=True)
 long_gain = gains.melt(id_vars=["dataset", "metric", "seed", "H"], var_name="variant", value_name="gain")
-long_gain = long_gain.groupby(["metric", "variant", "H", "seed"], as_index=False)["gain"].mean()
-for ax, (metric, label) in zip(axes, METRICS.items()):
-    ax.axhline(0, color="0.3", lw=1)
-    sns.lineplot(data=long_gain[long_gain.metric == metric], x="H", y="gain", hue="variant", style="variant",
-                 hue_order=["focal ensemble", "focal MC-dropout"], palette=PALETTE, dashes=DASHES, markers=MARKERS,
-                 errorbar="sd", ax=ax, legend=ax is axes[-1])
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [str(h) for h in sizes])
-    ax.minorticks_off()
-    ax.set_title(label)
-    ax.set_ylabel("gain over the plain ensemble" if ax is axes[0] else "")
-axes[-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
-fig.suptitle("Claim 2: the focal gain over the plain ensemble, against H", fontsize=10)
-fig.tight_layout()
+fig = rare_plots.variant_lines(long_gain, "gain", METRICS, sizes, "gain over the plain ensemble",
+                               variants=["focal ensemble", "focal MC-dropout"], zero_line=True)
+fig.suptitle("Claim 2: the focal gain over the plain ensemble, against H", y=1.02)
 plt.show()
 
 # %% [markdown]
@@ -338,58 +241,20 @@ plt.show()
 
 # %%
 expected = {(name, h, v) for name in loaded for h in sizes for v in ("ensemble", "mc_dropout")}
-previous = pd.read_csv(cost_path) if cost_path.is_file() and cost_path.stat().st_size > 0 else None
-have = set(zip(previous.dataset, previous.H, previous.variant)) if previous is not None else set()
-if not measure_costs and expected <= have:
-    keep = [(d, h, v) in expected for d, h, v in zip(previous.dataset, previous.H, previous.variant)]
-    cost = previous[keep].reset_index(drop=True)
-    ratios = {"time_ratio": "train_wall_s", "step_time_ratio": "ms_per_step", "memory_ratio": "peak_alloc_mib",
-              "state_ratio": "state_mib", "rss_ratio": "peak_rss_mib"}
-    print(f"read back from {cost_path} (measured on {cost.device.iloc[0]}, {cost.threads.iloc[0]} thread(s), load "
-          f"average {cost.load_avg.min():.2f}-{cost.load_avg.max():.2f}); the verdict rests on these committed "
-          "measurements, so re-executing the page never changes it. `-p measure_costs True` measures again.")
+cost = None if measure_costs else rare_tables.read_back_costs(cost_path, expected)
+if cost is not None:
+    print(f"read back from {os.path.relpath(cost_path)} (measured on {cost.device.iloc[0]}, {cost.threads.iloc[0]} "
+          f"thread(s), load average {cost.load_avg.min():.2f}-{cost.load_avg.max():.2f}); the verdict rests on these "
+          "committed measurements, so re-executing the page never changes it. `-p measure_costs True` measures again.")
 else:
-    measured = []
-    for name, benchmark in loaded.items():
-        for h in sizes:
-            pair = {"ensemble": METHODS["focal ensemble", h], "mc_dropout": METHODS["focal MC-dropout", h]}
-            load_avg = os.getloadavg()[0]
-            costs = rare_node_costs(benchmark, list(pair.values()), range(n_seeds), epochs=epochs_for(benchmark),
-                                    device=device, num_threads=num_threads or None, steps=cost_steps, block=10,
-                                    memory_steps=memory_steps)
-            costs["load_avg"] = load_avg
-            costs["dataset"], costs["H"] = name, h
-            costs["variant"] = costs.method.map({m: v for v, m in pair.items()})
-            measured.append(costs)
-    cost = pd.concat(measured, ignore_index=True)
-    wall = (table[table.metric == "au_prc"].groupby(["dataset", "method"])
-            .agg(train_wall_s=("wall_time_s", "sum"), n_seeds=("seed", "size"), epochs=("epochs", "first"),
-                 device=("device", "first")).reset_index())
-    fresh = units.merge(before[key].drop_duplicates(), how="left", indicator=True)
-    fresh = fresh.groupby(["dataset", "method"])["_merge"].apply(lambda s: bool((s == "left_only").all()))
-    cost = cost.merge(wall, on=["dataset", "method"], how="left")
-    cost["trained_this_run"] = [fresh.get((d, m), False) for d, m in zip(cost.dataset, cost.method)]
-    cost["steps"] = [steps_of(loaded[d]) for d in cost.dataset]
-    cost["threads"] = str(threads) if device == "cpu" else "-"
-    for col, src in (("peak_alloc_mib", "peak_alloc_bytes"), ("state_mib", "state_bytes"),
-                     ("peak_rss_mib", "peak_rss_bytes")):
-        cost[col] = cost[src].astype(float) / 2**20
-    ratios = {"time_ratio": "train_wall_s", "step_time_ratio": "ms_per_step", "memory_ratio": "peak_alloc_mib",
-              "state_ratio": "state_mib", "rss_ratio": "peak_rss_mib"}
-    ens = cost[cost.variant == "ensemble"].set_index(["dataset", "H"])
-    for col, src in ratios.items():
-        cost[col] = cost[src].to_numpy() / ens.loc[list(zip(cost.dataset, cost.H)), src].to_numpy()
-    COST_COLUMNS = ["dataset", "H", "variant", "method", "n_seeds", "epochs", "steps", "device", "threads",
-                    "train_wall_s", "trained_this_run", "ms_per_step", "peak_alloc_mib", "state_mib", "n_parameters",
-                    "peak_rss_mib", *ratios, "alloc_method", "load_avg"]
-    cost = cost[COST_COLUMNS]
+    measured = rare_tables.measure_claim4_costs(loaded, METHODS, sizes, n_seeds, epochs, device, num_threads or None,
+                                                cost_steps, memory_steps)
+    cost = rare_tables.claim4_cost_table(measured, table, trained_in_run(table, before), steps,
+                                         str(threads) if device == "cpu" else "-")
     cost_path.parent.mkdir(parents=True, exist_ok=True)
     cost.to_csv(cost_path, index=False)
-    print(f"wrote {cost_path}; all sweep times from this run: {bool(cost.trained_this_run.all())}; "
-          f"device {device}, threads {threads}")
-cost.drop(columns=["alloc_method", "device", "threads"]).style.format(
-    {"train_wall_s": "{:.1f}", "ms_per_step": "{:.1f}", "peak_alloc_mib": "{:.1f}", "state_mib": "{:.1f}",
-     "peak_rss_mib": "{:.1f}", **{c: "{:.3f}" for c in ratios}, "load_avg": "{:.2f}"}, na_rep="-")
+    print(f"wrote {os.path.relpath(cost_path)}; all sweep times from this run: {bool(cost.trained_this_run.all())}")
+cost.drop(columns=["alloc_method", "device", "threads"]).style.format(rare_tables.COST_FORMATS, na_rep="-")
 
 # %% [markdown]
 # MC-dropout's time and memory as a fraction of the deep ensemble's at the same H. The paper's claim
@@ -400,29 +265,12 @@ cost.drop(columns=["alloc_method", "device", "threads"]).style.format(
 
 # %%
 CLAIM_TIME, CLAIM_MEMORY = 1 - 0.68, 1 - 0.66
-mc = cost[cost.variant == "mc_dropout"]
-panels = {"time": ({"time_ratio": "training run (sweep wall time)", "step_time_ratio": "ms per step"},
-                   CLAIM_TIME),
-          "memory": ({"memory_ratio": "allocator peak", "state_ratio": "training state",
-                      "rss_ratio": "RSS high-water (indicative)"}, CLAIM_MEMORY)}
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-hh = np.linspace(min(sizes), max(sizes), 50)
-for ax, (what, (cols, claim)) in zip(axes, panels.items()):
-    long = mc.melt(id_vars=["dataset", "H"], value_vars=list(cols), var_name="measure", value_name="ratio").dropna()
-    long["measure"] = long.measure.map(cols)
-    sns.lineplot(data=long, x="H", y="ratio", hue="measure", style="measure", markers=True, errorbar=("pi", 100),
-                 ax=ax)
-    ax.axhline(claim, color="tab:red", ls="--", lw=1.2, label=f"paper: {1 - claim:.0%} less")
-    ax.plot(hh, 1 / hh, ":", color="0.4", label="1 / H")
-    ax.axhline(1, color="0.3", lw=0.8)
-    ax.set_xscale("log")
-    ax.set_xticks(sizes, [str(h) for h in sizes])
-    ax.minorticks_off()
-    ax.set_ylim(0, max(1.1, float(long.ratio.max()) * 1.05 if len(long) else 1.1))
-    ax.set_ylabel("MC-dropout / deep ensemble")
-    ax.set_title(f"{what}, focal ({measure}), {device}")
-    ax.legend(fontsize=8)
-fig.tight_layout()
+panels = {f"time, focal ({measure}), {device}": (
+              {"time_ratio": "training run (sweep wall time)", "step_time_ratio": "ms per step"}, CLAIM_TIME),
+          f"memory, focal ({measure}), {device}": (
+              {"memory_ratio": "allocator peak", "state_ratio": "training state",
+               "rss_ratio": "RSS high-water (indicative)"}, CLAIM_MEMORY)}
+fig = rare_plots.cost_ratio_lines(cost, sizes, panels)
 plt.show()
 
 # %% [markdown]
@@ -434,22 +282,11 @@ plt.show()
 # ensemble's value is 0. Paired Wilcoxon over the (dataset, seed) blocks, Holm-adjusted over H.
 
 # %%
-f1_rows = []
-for metric in METRICS:
-    for h in sizes:
-        sub = scores[(scores.metric == metric) & (scores.H == h)
-                     & scores.variant.isin(["focal ensemble", "focal MC-dropout"])].copy()
-        sub["block"] = sub.dataset + ":" + sub.seed.astype(str)
-        res = paired_wilcoxon(sub, METHODS["focal ensemble", h], [METHODS["focal MC-dropout", h]],
-                              block_col="block")
-        per_ds = sub.groupby(["dataset", "variant"])["value"].mean().unstack("variant")
-        e, m = per_ds["focal ensemble"].mean(), per_ds["focal MC-dropout"].mean()
-        f1_rows.append({"metric": metric, "H": h, "ensemble": e, "MC-dropout": m, "difference": m - e,
-                        "relative change": (m - e) / e if e > 0 else np.nan, "n": int(res.n.iloc[0]),
-                        "p": res.p.iloc[0]})
-mc_f1 = pd.DataFrame(f1_rows)
-mc_f1["p (Holm over H)"] = mc_f1.groupby("metric")["p"].transform(lambda p: holm(p.to_numpy()))
-mc_f1.set_index(["metric", "H"]).style.format(
+mc_f1 = pd.concat({metric: rare_tables.paired_by_h(scores, METHODS, "focal ensemble", "focal MC-dropout", metric, sizes)
+                   for metric in METRICS}, names=["metric"])
+mc_f1 = mc_f1.rename(columns={"focal ensemble": "ensemble", "focal MC-dropout": "MC-dropout", "mean diff": "difference"})
+mc_f1["difference"] = mc_f1["MC-dropout"] - mc_f1["ensemble"]
+mc_f1[["ensemble", "MC-dropout", "difference", "relative change", "n", "p", "p (Holm over H)"]].style.format(
     {"ensemble": "{:.4f}", "MC-dropout": "{:.4f}", "difference": "{:+.4f}", "relative change": "{:+.1%}",
      "p": "{:.3g}", "p (Holm over H)": "{:.3g}"}, na_rep="-")
 
@@ -467,63 +304,20 @@ mc_f1.set_index(["metric", "H"]).style.format(
 # constant time, so there the estimate is a loose upper bound.
 
 # %%
-def network_parameters(name):
-    spec = BENCHMARKS[name]
-    h = spec.hidden_dim
-    return spec.input_dim * h + h * h + h * (spec.n_labels + 1)
-
-
-def fit_rows(name):
-    """Rows of train + valid, counted from the ARFF files (None when a file is not on disk)."""
-    total = 0
-    for split in ("train", "valid"):
-        rel = BENCHMARKS[name].files.get(split)
-        path = paths.find(rel) if rel else None
-        if rel and path is None:
-            return None
-        if path is None:
-            continue
-        in_data = False
-        with open(path, errors="replace") as fh:
-            for line in fh:
-                text = line.strip()
-                if not in_data:
-                    in_data = text.lower().startswith("@data")
-                elif text and not text.startswith("%"):
-                    total += 1
-    return total
-
-
-full_names = [n for n in benchmark_names(available_only=True) if BENCHMARKS[n].family in FAMILIES["fun_go"]]
-per_unit = table[table.metric == "au_prc"].copy()
-per_unit["steps"] = per_unit.dataset.map({d: steps_of(b) for d, b in loaded.items()})
-base_params = {d: network_parameters(d) if d in BENCHMARKS else np.nan for d in loaded}
-if max_fit_rows or not any(d in BENCHMARKS for d in loaded):
+full_names = select_benchmarks(["fun_go"])
+if max_fit_rows or not any(b.name in BENCHMARKS for b in loaded.values()):
     print("note: this run's datasets are not the spec's (synthetic or cut rows): the estimate is only a smoke test")
-    base_params = {d: network_parameters(d.split("[")[0]) if d.split("[")[0] in BENCHMARKS
-                   else (b.x_train.shape[1] + b.spec.hidden_dim + len(b.hierarchy)) * b.spec.hidden_dim
-                   for d, b in loaded.items()}
-per_unit["s_per_step_param"] = per_unit.wall_time_s / per_unit.steps / per_unit.dataset.map(base_params)
-coef = per_unit.groupby("method")["s_per_step_param"].median()
-estimate = []
-for name in full_names:
-    rows_fit = fit_rows(name)
-    if rows_fit is None:
-        continue
-    steps_full = math.ceil(rows_fit / 4) * BENCHMARKS[name].epochs
-    for method, c in coef.items():
-        estimate.append({"dataset": name, "method": method, "variant": VARIANT_OF[method], "H": H_OF[method],
-                         "steps": steps_full, "hours": 10 * steps_full * network_parameters(name) * c / 3600})
-estimate = pd.DataFrame(estimate, columns=["dataset", "method", "variant", "H", "steps", "hours"])
+coef = rare_tables.step_cost_per_parameter(table, loaded, steps)
+estimate = rare_tables.ensemble_full_estimate(coef, full_names)
 if estimate.empty:
     print("no FUN or GO benchmark on disk: no estimate for the full profile")
 else:
-    by = estimate.pivot_table(index="H", columns="variant", values="hours", aggfunc="sum")
+    estimate["variant"] = estimate.method.map(VARIANT_OF)
+    estimate["H"] = estimate.method.map(H_OF)
     print(f"estimated full-profile training time on {device} ({threads} thread(s)), 10 seeds, "
           f"{estimate.dataset.nunique()} datasets: {estimate.hours.sum():,.0f} hours; "
-          f"measured from {len(per_unit)} units of this profile")
-    display_by = by.style.format("{:,.1f}")
-    display(display_by)
+          f"measured from {int((table.metric == 'au_prc').sum())} units of this profile")
+    display(estimate.pivot_table(index="H", columns="variant", values="hours", aggfunc="sum").style.format("{:,.1f}"))
 
 # %% [markdown]
 # ## 7. Deviations from the paper's protocol
@@ -575,7 +369,7 @@ display(size_part.set_index("H").style.format("{:+.4f}", na_rep="-"))
 claim4 = claim4_table(table, cost)
 display(claim4.style.format({"measured": "{:+.3f}", "claimed": "{:.2f}"}).hide(axis="index")
         .set_caption("Claim 4 per H and part (hmc.scorecard.claim4_table)"))
-claim4_row = claim_outcome({"04": table, "04_cost": cost}, 4, where=str(out_dir))
+claim4_row = claim_outcome({"04": table, "04_cost": cost}, 4, where=str(results_path.parent))
 print(f"claim 4 verdict: {claim4_row['verdict']} (the rule alone, gates ignored: {claim4_row['rule_verdict']}); "
       f"{profile} profile, {n_seeds} seeds, focal {measure}, weights on the negatives, sum")
 print(f"evidence: {claim4_row['evidence']}")

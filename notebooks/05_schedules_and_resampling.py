@@ -53,55 +53,39 @@ device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 results_file = ""  # results CSV; empty for results/PROFILE/05_schedules_and_resampling.csv
 
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
-import math
 import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-import torch
 from IPython.display import Markdown, display
 
-from hmc.data import BENCHMARKS, load_benchmark
-from hmc.data.benchmarks import benchmark_names
-from hmc.errors import DatasetMissingError
-from hmc.losses import global_scheduled_weights, scheduled_weights
+from hmc.book import rare_plots, rare_tables
+from hmc.book.pages import (check_budget, load_benchmarks, resolve_device, scaled_epochs, select_benchmarks,
+                            units_report)
+from hmc.data import BENCHMARKS
 from hmc.rare_evidence import CHAPTER05_METHODS
 from hmc.rare_nodes import rare_config
 from hmc.resampling import lpros_benchmark
-from hmc.scorecard import CHAPTER_FILES, RULE_CONVENTIONS, VERDICT_RULES, scorecard_from_results
-from hmc.stats import critical_difference_figure, friedman_nemenyi, paired_wilcoxon
-from hmc.synthetic import make_benchmark
 from hmc.runs.sweep import Unit, read_results, run_sweep
+from hmc.scorecard import CHAPTER_FILES, RULE_CONVENTIONS, VERDICT_RULES, scorecard_from_results
+from hmc.stats import critical_difference_figure, friedman_nemenyi
 
-sns.set_theme(style="whitegrid", context="notebook")
-CHAPTER_METHODS = list(CHAPTER05_METHODS)
+# %%
+rare_plots.set_style()
 BASELINE, WEIGHTED = "baseline", "imbalance-neg"
-if not 0 < epoch_fraction <= 1:
-    raise ValueError(f"epoch_fraction must be in (0, 1], got {epoch_fraction}")
-if n_seeds < 1:
-    raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+check_budget(epoch_fraction, n_seeds)
+device = resolve_device(device)
 results_dir = Path(os.environ.get("HMC_RESULTS_DIR", "results"))
 results_path = Path(results_file or results_dir / profile / CHAPTER_FILES["05"])
-method_list = CHAPTER_METHODS if methods == ["all"] else list(methods)
+method_list = list(CHAPTER05_METHODS) if methods == ["all"] else list(methods)
 for m in method_list:
     rare_config(m)  # a malformed name fails here, before any training
 missing_roles = [m for m in (BASELINE, WEIGHTED) if m not in method_list]
 if missing_roles:
     raise ValueError(f"methods must include {missing_roles}: every comparison is made against them")
-if datasets == ["all"]:
-    names = benchmark_names(available_only=True)
-elif datasets == ["fun_go"]:
-    names = [n for n in benchmark_names(available_only=True) if n.endswith(("_FUN", "_GO"))]
-else:
-    names = list(datasets)
-unknown = [n for n in names if n not in BENCHMARKS and n != "synthetic"]
-if unknown:
-    raise ValueError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}, synthetic")
+names = select_benchmarks(datasets, extra=["synthetic"])
 print(f"device: {device}; results table: {os.path.relpath(results_path)}")
 print(f"{len(method_list)} methods x {len(names)} datasets x {n_seeds} seeds")
 
@@ -117,25 +101,7 @@ print(f"{len(method_list)} methods x {len(names)} datasets x {n_seeds} seeds")
 # constant `lambda * W0 + (1 - lambda)`.
 
 # %%
-n_batches, n_epochs, w0 = 20, 2, 3.0
-steps = np.arange(n_batches * n_epochs)
-fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
-for kind, color in zip(("lin", "exp", "alt"), ("tab:blue", "tab:orange", "tab:green")):
-    per_epoch = [float(scheduled_weights(w0, s % n_batches, n_batches, kind)) for s in steps]
-    global_ = [float(global_scheduled_weights(w0, s, len(steps), kind)) for s in steps]
-    axes[0].plot(steps, per_epoch, color=color, label=kind, drawstyle="steps-post" if kind == "alt" else "default")
-    axes[1].plot(steps, global_, color=color, label=f"global-{kind}",
-                 drawstyle="steps-post" if kind == "alt" else "default")
-for lam, color in zip((0.25, 0.5, 0.75), ("tab:purple", "tab:red", "tab:brown")):
-    axes[2].plot(steps, np.full(len(steps), lam * w0 + 1 - lam), color=color, label=f"mixed-{lam:g}")
-axes[2].axhline(w0, color="0.5", ls="--", lw=1, label="imbalance-neg (W0)")
-axes[2].axhline(1, color="0.5", ls=":", lw=1, label="baseline (1)")
-for ax, title in zip(axes, ("per-epoch schedules (end: omega)", "global schedules (end: 1)", "mixed loss")):
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("training step (2 epochs x 20 batches)")
-    ax.legend(fontsize=7, loc="upper right")
-axes[0].set_ylabel("weight of a term with W0 = 3")
-fig.tight_layout()
+fig = rare_plots.schedule_weights(w0=3.0, n_batches=20, n_epochs=2)
 plt.show()
 
 # %% [markdown]
@@ -149,49 +115,26 @@ plt.show()
 # (`hmc.synthetic.make_benchmark`) so that it still runs end to end.
 
 # %%
-loaded, missing = {}, {}
-for name in names:
-    if name == "synthetic":
-        loaded[name] = make_benchmark(n_samples=synthetic_samples, depth=4, branching=3, seed=0)
-        continue
-    try:
-        loaded[name] = load_benchmark(name)
-    except DatasetMissingError as err:
-        missing[name] = str(err)
-for name, message in missing.items():
-    print(f"not on disk: {name}\n  {message}\n")
-if not loaded:
-    print("No benchmark is on disk: running on a synthetic hierarchy instead.")
-    loaded["synthetic"] = make_benchmark(n_samples=synthetic_samples, depth=4, branching=3, seed=0)
-
-
-def epochs_for(benchmark):
-    """The spec's epochs for the dataset, scaled by epoch_fraction (at least one)."""
-    return max(1, round(benchmark.spec.epochs * epoch_fraction))
-
-
-clones = {}
-for name, benchmark in loaded.items():
-    result = lpros_benchmark(benchmark, budget=0.1, seed=0)[1]
-    clones[name] = (result.n_original, result.n_clones, len(result.minority))
+loaded = load_benchmarks(names, synthetic_samples=synthetic_samples)
+epochs = {name: scaled_epochs(b, epoch_fraction) for name, b in loaded.items()}
+lpros = {name: lpros_benchmark(b, budget=0.1, seed=0)[1] for name, b in loaded.items()}
+clones = {name: (r.n_original, r.n_clones, len(r.minority)) for name, r in lpros.items()}
 display(pd.DataFrame(clones, index=["fitting rows", "LPROS clones (S = 0.1)", "minority paths"]).T)
-
 before = read_results(results_path)
 for name, benchmark in loaded.items():
-    units = [Unit(name, m, seed) for m in method_list for seed in range(n_seeds)]
     small = len(benchmark.x_train) + len(benchmark.x_valid) < 2000  # too few steps to probe 2 threads
-    rows = run_sweep(units, results_path, load=loaded.__getitem__, epochs=epochs_for(benchmark),
-                     device=device, progress=False, num_threads=1 if small else "auto")
+    rows = run_sweep([Unit(name, m, seed) for m in method_list for seed in range(n_seeds)], results_path,
+                     load=loaded.__getitem__, epochs=epochs[name], device=device, progress=False,
+                     num_threads=1 if small else "auto")
     done = rows[(rows.dataset == name) & (rows.metric == "au_prc") & rows.method.isin(method_list)
                 & (rows.seed < n_seeds)]
-    print(f"{name}: {epochs_for(benchmark)} epochs, {len(done)} (method, seed) units, "
+    print(f"{name}: {epochs[name]} epochs, {len(done)} (method, seed) units, "
           f"{done.wall_time_s.sum() / 60:.1f} min on {done.device.iloc[0]}")
+
+# %%
 table = read_results(results_path)
 table = table[table.dataset.isin(list(loaded)) & table.method.isin(method_list) & (table.seed < n_seeds)]
-key = ["dataset", "method", "seed"]
-reused = table[key].drop_duplicates().merge(before[key].drop_duplicates(), how="inner").shape[0]
-print(f"{table[key].drop_duplicates().shape[0]} units: {reused} read back from the results table, "
-      "the others trained in this run")
+print(units_report(table, before).replace("results store", "results table"))
 
 # %% [markdown]
 # ## 3. AU(PRC) and macro precision, recall and F1
@@ -202,18 +145,14 @@ print(f"{table[key].drop_duplicates().shape[0]} units: {reused} read back from t
 # 100-odd and 3 seeds instead of 10: they check the pipeline, not the paper.
 
 # %%
-MAIN = ["au_prc", "macro_precision", "macro_recall", "macro_f1"]
 LABELS = {"au_prc": "AU(PRC)", "macro_precision": "macro P", "macro_recall": "macro R", "macro_f1": "macro F1"}
 order = [m for m in method_list if m in set(table.method)]
-stats_ = table[table.metric.isin(MAIN)].groupby(["dataset", "method", "metric"])["value"].agg(["mean", "std"])
-cells = (stats_["mean"].map("{:.4f}".format) + " ± " + stats_["std"].fillna(0).map("{:.4f}".format)).unstack("metric")
-cells = cells[MAIN].rename(columns=LABELS)
 for name in loaded:
-    display(Markdown(f"**{name}** ({epochs_for(loaded[name])} epochs, {n_seeds} seeds)"))
-    display(cells.loc[name].reindex(order))
+    display(Markdown(f"**{name}** ({epochs[name]} epochs, {n_seeds} seeds)"))
+    display(rare_tables.per_dataset_scores(table, [name], order, LABELS).loc[name])
     base_f1 = table[(table.dataset == name) & (table.method == BASELINE) & (table.metric == "macro_f1")].value.mean()
     if base_f1 < 1e-3:
-        print(f"{name}: after {epochs_for(loaded[name])} epoch(s) the baseline predicts (almost) no positive at "
+        print(f"{name}: after {epochs[name]} epoch(s) the baseline predicts (almost) no positive at "
               f"0.5 (macro F1 {base_f1:.4f}): gains against it are infinite or undefined; a pipeline check only.")
 
 # %% [markdown]
@@ -224,37 +163,9 @@ for name in loaded:
 
 # %%
 means = table.groupby(["dataset", "method", "metric"])["value"].mean().unstack("metric").reset_index()
-family = {m: ("baseline" if m == BASELINE else "imbalance" if m == WEIGHTED else "LPROS" if m.startswith("lpros")
-              else "global schedule" if m.startswith("sched-global") else "per-epoch schedule"
-              if m.startswith("sched") else "mixed" if m.startswith("mixed") else "other") for m in order}
-means["family"] = means.method.map(family)
-palette = {"baseline": "black", "imbalance": "tab:red", "per-epoch schedule": "tab:blue",
-           "global schedule": "tab:cyan", "mixed": "tab:purple", "LPROS": "tab:green", "other": "0.5"}
-n = len(loaded)
-fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4), squeeze=False)
-for ax, name in zip(axes[0], loaded):
-    d = means[means.dataset == name]
-    p_max = max(d.macro_precision.max(), 1e-3) * 1.15
-    r_max = max(d.macro_recall.max(), 1e-3) * 1.15
-    pp = np.linspace(1e-4, p_max, 200)
-    for f1 in np.linspace(0, max(d.macro_f1.max(), 1e-3), 5)[1:]:
-        rr = f1 * pp / np.maximum(2 * pp - f1, 1e-12)
-        ok = (2 * pp > f1) & (rr <= r_max)
-        ax.plot(pp[ok], rr[ok], color="0.85", lw=0.8, zorder=0)
-    sns.scatterplot(data=d, x="macro_precision", y="macro_recall", hue="family", palette=palette, s=60, ax=ax,
-                    legend=ax is axes[0][-1])
-    for _, row in d.iterrows():
-        ax.annotate(row.method, (row.macro_precision, row.macro_recall), fontsize=6, xytext=(3, 2),
-                    textcoords="offset points")
-    ax.set_xlim(0, p_max)
-    ax.set_ylim(0, r_max)
-    ax.set_title(name, fontsize=10)
-    ax.set_xlabel("macro precision")
-    ax.set_ylabel("macro recall")
-if axes[0][-1].get_legend() is not None:
-    sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title=None)
-fig.suptitle("Mean over seeds, all evaluated nodes, threshold 0.5", fontsize=10)
-fig.tight_layout()
+family = {m: rare_tables.schedule_family(m, BASELINE, WEIGHTED) for m in order}
+fig = rare_plots.precision_recall_plane(means, list(loaded), order, family, rare_tables.SCHEDULE_FAMILIES)
+fig.suptitle("Mean over seeds, all evaluated nodes, threshold 0.5", y=1.02)
 plt.show()
 
 # %% [markdown]
@@ -268,35 +179,9 @@ plt.show()
 # for 0 / 0. A blank cell is a bucket without evaluated nodes.
 
 # %%
-BUCKETS = ["0", "1-5", "6-20", "21-100", ">100"]
-rec = table[table.metric.str.startswith("recall@freq=")].copy()
-rec["bucket"] = rec.metric.str.slice(len("recall@freq="))
-rmean = rec.groupby(["dataset", "method", "bucket"])["value"].mean()
-
-
-def cell(recall, gain, is_baseline):
-    """Annotation of one heatmap cell: the recall and, below it, the gain over the baseline."""
-    if np.isnan(recall):
-        return ""
-    if is_baseline:
-        return f"{recall:.3f}"
-    return f"{recall:.3f}\n" + ("x inf" if np.isinf(gain) else "-" if np.isnan(gain) else f"x {gain:.2f}")
-
-
-fig, axes = plt.subplots(1, n, figsize=(4.8 * n + 1, 0.45 * len(order) + 1.6), squeeze=False)
-vmax = max(float(rmean.max()), 1e-3)
-for ax, name in zip(axes[0], loaded):
-    r = rmean.loc[name].unstack("bucket").reindex(index=order, columns=BUCKETS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = r / r.loc[BASELINE]
-    notes = np.array([[cell(r.iat[i, j], gain.iat[i, j], m == BASELINE) for j in range(len(BUCKETS))]
-                      for i, m in enumerate(r.index)])
-    sns.heatmap(r, ax=ax, cmap="viridis", vmin=0, vmax=vmax, cbar=ax is axes[0][-1],
-                cbar_kws={"label": "mean recall"}, annot=notes, fmt="", annot_kws={"fontsize": 6.5})
-    ax.set_title(name, fontsize=10)
-    ax.set_xlabel("positive training rows")
-    ax.set_ylabel("")
-fig.tight_layout()
+rec = table[table.metric.str.startswith("recall@freq=")]
+rmean = rec.groupby([rec.dataset, rec.method, rec.metric.str.slice(len("recall@freq=")).rename("bucket")])["value"].mean()
+fig = rare_plots.bucket_heatmaps(rmean, list(loaded), order, BASELINE)
 plt.show()
 
 # %% [markdown]
@@ -310,20 +195,10 @@ plt.show()
 
 # %%
 f1 = table[table.metric == "macro_f1"]
-tests = []
-for name in loaded:
-    d = f1[f1.dataset == name]
-    for ref in (BASELINE, WEIGHTED):
-        others = [m for m in order if m != ref]
-        res = paired_wilcoxon(d[d.method.isin(order)], ref, others, block_col="seed")
-        res.insert(0, "dataset", name)
-        tests.append(res.reset_index())
-tests = pd.concat(tests, ignore_index=True)
-wide = tests.pivot_table(index="method", columns=["dataset", "baseline"], values=["mean_diff", "p_holm"])
-cols = [(s, d, b) for d in loaded for b in (BASELINE, WEIGHTED) for s in ("mean_diff", "p_holm")]
-wide = wide.reindex(columns=cols).reindex(order)
-display(wide.style.format("{:+.4f}", subset=[c for c in cols if c[0] == "mean_diff"], na_rep="-")
-        .format("{:.3f}", subset=[c for c in cols if c[0] == "p_holm"], na_rep="-"))
+wide = rare_tables.wilcoxon_against(table, order, [BASELINE, WEIGHTED])
+mean_cols = [c for c in wide.columns if c[0] == "mean_diff"]
+display(wide.style.format("{:+.4f}", subset=mean_cols, na_rep="-")
+        .format("{:.3f}", subset=[c for c in wide.columns if c[0] == "p_holm"], na_rep="-"))
 print(f"smallest attainable two-sided p with {n_seeds} seeds: {min(1.0, 2 / 2 ** n_seeds):.4f}")
 
 # %% [markdown]
@@ -338,15 +213,12 @@ if matrix.shape[0] >= 2 and matrix.shape[1] >= 3:
     fn = friedman_nemenyi(matrix)
     print(f"Friedman over {fn.n_blocks} datasets: chi2 = {fn.statistic:.2f}, p = {fn.pvalue:.3g}; "
           f"Iman-Davenport p = {fn.f_pvalue_text}; CD = {fn.cd:.2f}")
-    critical_difference_figure(fn.avg_ranks, fn.cd)
-    plt.title("Average rank on macro F1 (1 = best)", fontsize=10)
-    plt.show()
+    fig = critical_difference_figure(fn.avg_ranks, fn.cd)
+    fig.axes[0].set_title("Average rank on macro F1 (1 = best)")
 else:
     print(f"{matrix.shape[0]} dataset(s): no Friedman test; mean macro F1 per method instead")
-    ax = matrix.T.plot.barh(figsize=(7, 0.3 * len(order) + 1.5), legend=True)
-    ax.set_xlabel("macro F1 (mean over seeds)")
-    ax.invert_yaxis()
-    plt.show()
+    fig = rare_plots.mean_bars(matrix, "macro F1 (mean over seeds)")
+plt.show()
 
 # %% [markdown]
 # ## 6. What it cost, and the `full` design
@@ -367,37 +239,24 @@ else:
 
 # %%
 n_fit = {name: len(b.x_train) + len(b.x_valid) for name, b in loaded.items()}
-extra_rows = {name: clones[name][1] for name in loaded}
-auprc = table[table.metric == "au_prc"]
-cost = auprc.groupby(["dataset", "method"], sort=False).agg(seeds=("seed", "size"), epochs=("epochs", "first"),
-                                                            seconds=("wall_time_s", "sum")).reset_index()
-cost["rows"] = [n_fit[d] + (extra_rows[d] if m.startswith("lpros") else 0) for d, m in zip(cost.dataset, cost.method)]
-cost["steps"] = [math.ceil(r / 4) * e for r, e in zip(cost.rows, cost.epochs)]
-cost["s per seed-step"] = cost.seconds / (cost.steps * cost.seeds)
-per_dataset = cost.groupby("dataset", sort=False).agg(minutes=("seconds", lambda s: s.sum() / 60),
-                                                     ms_per_seed_step=("s per seed-step", lambda s: 1000 * s.mean()))
-spec_epochs = {d: (BENCHMARKS[d].epochs if d in BENCHMARKS else loaded[d].spec.epochs) for d in per_dataset.index}
-full_s = {d: sum(c["s per seed-step"] * 10 * math.ceil(c.rows / 4) * spec_epochs[d]
-                 for _, c in cost[cost.dataset == d].iterrows()) for d in per_dataset.index}
-per_dataset["spec epochs"] = pd.Series(spec_epochs)
-per_dataset["full estimate (hours, this device)"] = pd.Series(full_s) / 3600
+cost = rare_tables.schedule_costs(table, n_fit, {name: r.n_clones for name, r in lpros.items()})
+spec_epochs = {d: (BENCHMARKS[d].epochs if d in BENCHMARKS else loaded[d].spec.epochs) for d in loaded}
+per_dataset = rare_tables.schedule_full_estimate(cost, spec_epochs)
 print(f"this run: {cost.seconds.sum() / 60:.1f} minutes for {len(cost)} (dataset, method) runs on {device}; "
       f"load average now {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
-fun_run = [full_s[d] for d in per_dataset.index if d.endswith("_FUN")]
+fun_go = select_benchmarks(["fun_go"])
+fun_run = [h for d, h in per_dataset["full estimate (hours, this device)"].items() if d.endswith("_FUN")]
 if fun_run:
-    all_fun_go = [n for n in benchmark_names(available_only=True) if n.endswith(("_FUN", "_GO"))]
-    n_fun = sum(n.endswith("_FUN") for n in all_fun_go)
-    rough = np.mean(fun_run) * (n_fun + 3 * (len(all_fun_go) - n_fun)) / 3600
-    print(f"rough full-profile total on this device ({n_fun} FUN + {len(all_fun_go) - n_fun} GO datasets on disk, "
+    n_fun = sum(n.endswith("_FUN") for n in fun_go)
+    rough = np.mean(fun_run) * (n_fun + 3 * (len(fun_go) - n_fun))
+    print(f"rough full-profile total on this device ({n_fun} FUN + {len(fun_go) - n_fun} GO datasets on disk, "
           f"GO = 3 x FUN): {rough:,.0f} hours, i.e. {rough / 24:,.1f} days; a GPU is the intended device")
-fig, ax = plt.subplots(figsize=(8, 0.3 * len(order) + 1.6))
-sns.barplot(data=cost.assign(minutes=cost.seconds / 60), y="method", x="minutes", hue="dataset", order=order, ax=ax)
-ax.set_xlabel(f"minutes for all seeds ({device})")
-ax.set_ylabel("")
-ax.set_title("Wall time per method and dataset: training, prediction, scoring", fontsize=10)
+
+# %%
+fig = rare_plots.cost_bars(cost.assign(minutes=cost.seconds / 60), order, "minutes", f"minutes for all seeds ({device})",
+                           "Wall time per method and dataset: training, prediction, scoring")
 plt.show()
-per_dataset.style.format({"minutes": "{:.1f}", "ms_per_seed_step": "{:.2f}",
-                          "full estimate (hours, this device)": "{:.1f}"})
+per_dataset.style.format({"minutes": "{:.1f}", "ms_per_seed_step": "{:.2f}", "full estimate (hours, this device)": "{:.1f}"})
 
 # %% [markdown]
 # ## 7. Deviations from the paper's protocol
@@ -451,13 +310,11 @@ display(Markdown("**Conventions**\n\n" + "\n".join(f"- {text}" for text in RULE_
 
 # %%
 card = scorecard_from_results(results_dir, profile)
-print(f"profile: {profile}; tables read from {results_dir / profile}")
-colors = {"reproduced": "#c7e9c0", "partly": "#fdd0a2", "not reproduced": "#fcbba1", "inconclusive": "#d9d9d9",
-          "not tested here": "#f0f0f0"}
+print(f"profile: {profile}; tables read from {os.path.relpath(results_dir / profile)}")
 shown = card[["claim", "statement", "verdict", "reasons", "rule_verdict", "evidence"]].rename(
     columns={"reasons": "why inconclusive", "rule_verdict": "rule alone"})
 display(shown.set_index("claim").style
-        .map(lambda v: f"background-color: {colors.get(v, '')}", subset=["verdict"])
+        .map(lambda v: f"background-color: {rare_tables.VERDICT_COLOURS.get(v, '')}", subset=["verdict"])
         .set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
 
 # %% [markdown]
