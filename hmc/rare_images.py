@@ -43,13 +43,7 @@ and depth), ``acc_<level>`` (top-1 accuracy of each level from the argmax of its
 ``chance_<level>`` (the largest class's share of the test images: the accuracy of always answering
 it), ``n_test`` and ``train_images``.
 
-The stress sweep
-----------------
-:func:`stress_design` lists the units ``(dataset, degradation, fraction, method, seed)`` of both
-stress tests (they share ``a = 0, f = 1``); :func:`run_stress_sweep` trains the unfinished ones and
-writes each to a results store (:class:`hmc.runs.store.ResultStore`, one file per unit, keyed by
-``(condition, method, seed)`` with the condition ``"<dataset>@a<a>-f<f>"``, under its full configuration
-including the encoder's name and SHA-256), then rebuilds the tidy table (:data:`STRESS_COLUMNS`) from it.
+The stress tests' units, their sweep and their table are in :mod:`hmc.runs.stress_sweep`.
 """
 
 from __future__ import annotations
@@ -59,17 +53,13 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import NamedTuple
+from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 
-from hmc import provenance
 from hmc.augment import augment_batch
-from hmc.checkpoint import TrainingPaused, load_checkpoint, remove_checkpoint, save_checkpoint
+from hmc.checkpoint import TrainingPaused, load_checkpoint, save_checkpoint
 from hmc.constraint import MaxConstraint
 from hmc.data.image_subsets import long_tail_subset, node_targets, stratified_subset, subset_rows
 from hmc.data.images import ImageHierarchy
@@ -88,7 +78,6 @@ from hmc.rare_nodes import (
     rare_node_terms,
 )
 from hmc.resampling import lpros
-from hmc.runs.store import ConfigMismatch, ResultStore, store_for
 from hmc.train import TrainResult
 
 __all__ = [
@@ -97,18 +86,11 @@ __all__ = [
     "FRACTIONS",
     "REFERENCE",
     "FRACTION_STREAM",
-    "STRESS_PARAMS",
-    "STRESS_COLUMNS",
-    "StressUnit",
     "image_methods",
-    "condition_key",
-    "stress_design",
     "train_rare_images",
     "image_signature",
     "load_stress_data",
     "encoder_spec_for",
-    "run_stress_sweep",
-    "read_stress_results",
 ]
 
 CHAPTER = "07_rare_nodes_images"
@@ -126,13 +108,6 @@ _AUGMENT_STREAM, _DROPOUT_STREAM = 1, 2
 LONG_TAIL_SEED = 0
 """The long-tailed training set is the same for every run seed (:func:`load_stress_data`)."""
 
-STRESS_PARAMS = ("data", "degradation", "fraction", "imbalance", "encoder", "encoder_sha256", "image_size", "n_heads",
-                 "epochs", "batch_size", "lr", "weight_decay", "dropout", "hidden_dim", "augment", "prior_init")
-"""The settings of a unit that its rows carry (from its stored configuration)."""
-STRESS_COLUMNS = ("dataset", "method", "seed", "metric", "value", *STRESS_PARAMS, "device", "wall_time_s")
-"""Columns of the tidy table; ``dataset`` is the condition key (:func:`condition_key`), ``data`` the dataset."""
-
-
 # ------------------------------------------------------------------------------------- names
 def image_methods(n_heads: int = REFERENCE["n_heads"]) -> dict[str, str]:
     """The chapter's four methods for H heads, role -> canonical name (:func:`hmc.rare_nodes.method_name`).
@@ -147,36 +122,6 @@ def image_methods(n_heads: int = REFERENCE["n_heads"]) -> dict[str, str]:
         "focal": method_name(RareNodeConfig(loss="focal", measure="bbma", exponent=1.0, n_members=h)),
         "lpros+weights": method_name(RareNodeConfig(loss="imbalance", lpros=True, n_members=h)),
     }
-
-
-class StressUnit(NamedTuple):
-    """One unit of the stress sweep."""
-
-    dataset: str
-    degradation: float
-    fraction: float
-    method: str
-    seed: int
-
-
-def condition_key(dataset: str, degradation: float, fraction: float) -> str:
-    """The store's dataset key of a condition: ``"omniglot@a0.25-f1"``."""
-    return f"{dataset}@a{float(degradation):g}-f{float(fraction):g}"
-
-
-def stress_design(datasets: Sequence[str], methods: Sequence[str], seeds: Sequence[int],
-                  degradations: Sequence[float] = DEGRADATIONS,
-                  fractions: Sequence[float] = FRACTIONS) -> list[StressUnit]:
-    """Both stress tests' units: ``(a, f=1)`` for every a, and ``(a=0, f)`` for every f (shared cell once).
-
-    Order: dataset, then condition (a ascending, then f descending), then method, then seed.
-    """
-    conditions = [(float(a), 1.0) for a in sorted(set(map(float, degradations)) | {0.0})]
-    conditions += [(0.0, float(f)) for f in sorted(set(map(float, fractions)) - {1.0}, reverse=True)]
-    for a, f in conditions:
-        if not (0 <= a < 1 and 0 < f <= 1):
-            raise ValueError(f"degradations must lie in [0, 1) and fractions in (0, 1], got a={a}, f={f}")
-    return [StressUnit(d, a, f, m, int(s)) for d in datasets for a, f in conditions for m in methods for s in seeds]
 
 
 # ------------------------------------------------------------------------------------- training
@@ -517,120 +462,3 @@ def encoder_spec_for(dataset: str, choice: str = "auto", image_size: int = 28, w
                          "weights on disk (`python -m hmc data fetch resnet18_weights`) or use encoder='resnet18'")
     return EncoderSpec(arch="conv4", source="omniglot-background", image_size=size, in_channels=1, width=int(width),
                        pretrain_epochs=int(pretrain_epochs), pretrain_alphabets=int(pretrain_alphabets))
-
-
-# ------------------------------------------------------------------------------------- the sweep
-def read_stress_results(path: str | os.PathLike) -> pd.DataFrame:
-    """The tidy table of :func:`run_stress_sweep` at ``path`` (empty, with :data:`STRESS_COLUMNS`, when absent).
-
-    Numeric columns are checked as they are read (:func:`hmc.runs.store.validate_table`: a damaged row
-    raises :class:`hmc.runs.store.DamagedResult` naming the line).
-    """
-    from hmc.runs.store import validate_table
-
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=list(STRESS_COLUMNS))
-    numeric = ("value", "degradation", "fraction", "imbalance", "image_size", "n_heads", "epochs", "batch_size", "lr",
-               "weight_decay", "dropout", "hidden_dim", "wall_time_s")
-    return validate_table(pd.read_csv(path), path, int_columns=("seed",), float_columns=numeric)
-
-
-def _unit_config(unit: StressUnit, data: ImageHierarchy, encoder: PretrainedEncoder, settings: dict,
-                 imbalance: float) -> dict:
-    config = rare_config(unit.method)
-    return {
-        "data": unit.dataset, "degradation": float(unit.degradation), "fraction": float(unit.fraction),
-        "imbalance": float(imbalance), "encoder": encoder.name, "encoder_sha256": encoder.sha256,
-        "image_size": int(data.image_shape[1]), "n_heads": int(config.n_members),
-        "epochs": int(settings["epochs"]), "batch_size": int(settings["batch_size"]), "lr": float(settings["lr"]),
-        "weight_decay": float(settings["weight_decay"]), "dropout": float(settings["dropout"]),
-        "hidden_dim": int(settings.get("hidden_dim") or encoder.feature_dim), "augment": bool(settings["augment"]),
-        "prior_init": bool(settings.get("prior_init", True)),
-        "signature": image_signature(data),
-    }
-
-
-def _unit_checkpoint(folder, unit: StressUnit) -> Path | None:
-    if folder is None:
-        return None
-    condition = condition_key(unit.dataset, unit.degradation, unit.fraction)
-    return Path(folder) / condition / unit.method / f"seed{unit.seed}.pt"
-
-
-def run_stress_sweep(
-    units: Iterable[StressUnit],
-    results_csv: str | os.PathLike,
-    *,
-    load: Callable[[str], ImageHierarchy],
-    encoders: Mapping[str, PretrainedEncoder] | Callable[[str], PretrainedEncoder],
-    settings: Mapping,
-    imbalance: float = 1.0,
-    checkpoint_dir: str | os.PathLike | None = None,
-    force: bool = False,
-    train: bool = True,
-    progress: bool = True,
-    stop_at: float | None = None,
-    device: str | torch.device = "cpu",
-    on_unit_done: Callable[[StressUnit, dict], None] | None = None,
-) -> pd.DataFrame:
-    """Train the unfinished units into the results store of ``results_csv``; return the tidy table of all units.
-
-    ``settings``: ``epochs, batch_size, lr, weight_decay, dropout, hidden_dim`` (None: the feature size)
-    and ``augment`` (shared by every unit); ``load(dataset)`` gives the (long-tailed) data, made with
-    ``imbalance`` (recorded); ``encoders`` maps a dataset to its pretrained encoder. A unit is finished
-    when its file is in the store under the same configuration (:func:`_unit_config`: settings,
-    condition, encoder name and SHA-256, data signature); stored under another, ValueError names the
-    settings that differ. ``force`` retrains given units; ``train=False`` only reads back. Each unit
-    trains alone (one seed), with its checkpoint under ``checkpoint_dir`` (removed once stored).
-    """
-    units = list(dict.fromkeys(StressUnit(str(u[0]), float(u[1]), float(u[2]), str(u[3]), int(u[4])) for u in units))
-    results_csv = Path(results_csv)
-    store = ResultStore(store_for(results_csv))
-    store.check_writable()
-    get_encoder = encoders if callable(encoders) else encoders.__getitem__
-    keys = ("epochs", "batch_size", "lr", "weight_decay", "dropout", "augment")
-    missing = [k for k in keys if k not in settings]
-    if missing:
-        raise ValueError(f"settings lack {missing}")
-    loaded: dict[str, ImageHierarchy] = {}
-    read_back, read_back_s = 0, 0.0
-    for unit in units:
-        rare_config(unit.method)  # a malformed name fails before anything trains
-        if unit.dataset not in loaded:
-            loaded = {unit.dataset: load(unit.dataset)}  # one dataset held at a time
-        data, encoder = loaded[unit.dataset], get_encoder(unit.dataset)
-        config = _unit_config(unit, data, encoder, dict(settings), imbalance)
-        key = condition_key(unit.dataset, unit.degradation, unit.fraction)
-        if not force:
-            try:
-                stored = store.lookup(key, unit.method, unit.seed, config)
-            except ConfigMismatch as err:
-                raise ValueError(str(err)) from None
-            if stored is not None:
-                read_back += 1
-                read_back_s += stored.wall_time_s
-                continue
-        if not train:
-            continue
-        checkpoint = _unit_checkpoint(checkpoint_dir, unit)
-        result = train_rare_images(
-            data, [unit.seed], unit.method, encoder=encoder, degradation=unit.degradation, fraction=unit.fraction,
-            epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"],
-            weight_decay=settings["weight_decay"], dropout=settings["dropout"], hidden_dim=settings.get("hidden_dim"),
-            augment=settings["augment"], prior_init=settings.get("prior_init", True), device=device,
-            progress=progress, checkpoint=checkpoint, stop_at=stop_at)
-        values = {"au_prc": float(result.au_prc[0]), "train_loss": float(result.epoch_loss[0, -1])}
-        values.update({k: float(v[0]) for k, v in result.metrics.items() if np.isfinite(v[0])})
-        store.write(key, unit.method, unit.seed, config, values, result.settings["device"], result.wall_time_s)
-        remove_checkpoint(checkpoint)
-        store.export_csv(results_csv, STRESS_PARAMS, STRESS_COLUMNS)
-        if on_unit_done is not None:
-            on_unit_done(unit, values)
-    provenance.note_read_back(results_csv, read_back, read_back_s)
-    table = store.export_csv(results_csv, STRESS_PARAMS, STRESS_COLUMNS)
-    wanted = {(condition_key(u.dataset, u.degradation, u.fraction), u.method, u.seed) for u in units}
-    if table.empty:
-        return table
-    mask = [(d, m, int(s)) in wanted for d, m, s in zip(table.dataset, table.method, table.seed)]
-    return table[mask].reset_index(drop=True)

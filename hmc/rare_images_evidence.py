@@ -1,7 +1,7 @@
 """Evidence for the rare-node paper's claim 6 and the vision half of claim 5, from chapter 07's results table.
 
 Chapter 07 (``notebooks/07_rare_nodes_images.py``) writes the tidy rows of
-:func:`hmc.rare_images.run_stress_sweep`: one row per (condition, method, seed, metric), the
+:func:`hmc.runs.stress_sweep.run_stress_sweep`: one row per (condition, method, seed, metric), the
 condition's dataset (``data``), encoder degradation (``degradation``) and training fraction
 (``fraction``) in their own columns. The functions here turn them into the chapter's curves and
 tables and into the verdicts, so that the chapter and the verdicts page read the same numbers:

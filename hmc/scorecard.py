@@ -219,7 +219,7 @@ class _Outcome:
 def read_chapter_tables(results_dir: str | Path, profile: str) -> dict[str, pd.DataFrame | None]:
     """The tables of :data:`CHAPTER_FILES` under ``results_dir/profile`` (None for a missing or empty file)."""
     out: dict[str, pd.DataFrame | None] = {}
-    from hmc.rare_images import read_stress_results
+    from hmc.runs.stress_sweep import read_stress_results
 
     for key, name in CHAPTER_FILES.items():
         path = Path(results_dir) / profile / name

@@ -44,8 +44,10 @@
 # five minutes on a busy 2-core CPU with one torch thread (pretraining the encoder, about 45 s, is
 # cached; then 48 trainings of 1-5 s: 5 evaluation alphabets at 16 px, 10 heads, 10 epochs, 2 seeds);
 # `full` (all 20 evaluation alphabets at 28 px, 20 heads, 20 epochs, batch 128, 10 seeds, and CIFAR-100
-# and FGVC-Aircraft where their files are on disk) is meant for a GPU. Finished units are read back
-# from the results store on a rerun.
+# and FGVC-Aircraft where their files are on disk) costs a few CPU minutes per unit, 240 units per
+# dataset: the evidence campaign (`python -m hmc campaign`) trains them a slice at a time, and the
+# `full` page shows whatever part of the design it has finished. Finished units are read back from
+# the results store on a rerun.
 
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
@@ -80,64 +82,45 @@ import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-import seaborn as sns
 import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from hmc.data.image_subsets import node_targets
-from hmc.encoders import describe as describe_encoder
-from hmc.encoders import pretrained_encoder
-from hmc.errors import DatasetMissingError
-from hmc.metrics import frequency_buckets
-from hmc.rare_images import (
-    encoder_spec_for,
-    image_methods,
-    load_stress_data,
-    run_stress_sweep,
-    stress_design,
+from hmc.book.rare_image_pages import (
+    bucket_figure,
+    data_table,
+    encoder_table,
+    load_datasets,
+    long_tail_figure,
+    method_table,
+    reference_summary,
+    settings_used,
+    stress_figure,
+    stress_table,
 )
-from hmc.rare_images_evidence import (
-    ROLES,
-    bucket_recall,
-    claims_evidence_07,
-    finest_level,
-    method_roles,
-    stress_curves,
-)
-from hmc.rare_nodes import rare_config
+from hmc.book.pages import resolve_device, results_csv
+from hmc.book.rare_plots import set_style
+from hmc.rare_images import image_methods
+from hmc.rare_images_evidence import claims_evidence_07, finest_level, method_roles, stress_curves
+from hmc.runs.stress_sweep import STRESS_COLUMNS, StressKind, run_stress_sweep, stress_design
 
-sns.set_theme(style="whitegrid", context="notebook")
+# %%
+set_style()
 started = time.time()
 known = ("omniglot", "cifar100", "aircraft")
 if not datasets or set(datasets) - set(known):
     raise ValueError(f"datasets must be a non-empty list of {known}, got {datasets}")
 if n_seeds < 1 or epochs < 1 or n_heads < 1:
     raise ValueError(f"n_seeds, epochs and n_heads must be at least 1, got {n_seeds}, {epochs}, {n_heads}")
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+device = resolve_device(device)
 if device == "cpu" and num_threads > 0:
     torch.set_num_threads(num_threads)
-results_path = Path(results_file or Path(os.environ.get("HMC_RESULTS_DIR", "results")) / profile
-                    / "07_rare_nodes_images.csv")
+results_path = results_csv(profile, "07_rare_nodes_images.csv", results_file)
 checkpoints = Path(checkpoint_dir or Path("_build") / "checkpoints" / "07_rare_nodes_images" / profile)
 roles = image_methods(n_heads)  # role -> canonical method name (hmc.rare_nodes grammar)
-methods = list(roles.values())
-palette = dict(zip(ROLES, sns.color_palette("tab10", len(ROLES))))
-
-
-def describe(role, method):
-    c = rare_config(method)
-    return {"role": role, "method": method, "heads H": c.n_members, "loss": c.loss,
-            "imbalance weights": "y = 0 terms" if c.has_weights else "-",
-            "focal m + u^k": f"{c.focal_floor:g} + {c.measure}^{c.exponent:g}" if c.loss == "focal" else "-",
-            "LPROS": f"budget {c.lpros_budget:g}" if c.lpros else "-"}
-
-
-print(f"device: {device} (torch threads {torch.get_num_threads()}); results: {results_path}")
-pd.DataFrame([describe(r, m) for r, m in roles.items()]).set_index("role")
+print(f"device: {device} (torch threads {torch.get_num_threads()}); results: {os.path.relpath(results_path)}")
+method_table(roles)
 
 # %% [markdown]
 # The methods as the results file names them (the grammar of `hmc.rare_nodes`: `-H10` is H = 10
@@ -171,46 +154,15 @@ pd.DataFrame([describe(r, m) for r, m in roles.items()]).set_index("role")
 # left out (Omniglot is required).
 
 # %%
-def load(name):
-    size = aircraft_size if name == "aircraft" else image_size
-    return load_stress_data(name, image_size=size, imbalance=imbalance, omniglot_alphabets=omniglot_alphabets,
-                            omniglot_characters=omniglot_characters)
-
-
-loaded, missing = {}, {}
-for name in datasets:
-    try:
-        loaded[name] = load(name)
-    except DatasetMissingError as err:
-        if name == "omniglot":
-            raise
-        missing[name] = str(err).splitlines()[0]
-for name, message in missing.items():
-    print(f"not on disk, left out: {name} ({message})")
-rows = []
-for name, data in loaded.items():
-    counts = np.bincount(data.y_train[:, 0].numpy(), minlength=len(data.class_names[0]))
-    rows.append({"dataset": name, "levels (finest first)": " -> ".join(
-        f"{len(c)} {n}" for n, c in zip(data.level_names, data.class_names)),
-        "train": len(data.x_train), "test": len(data.x_test), "image": "x".join(map(str, data.image_shape)),
-        f"train images per {data.level_names[0]}": f"{counts.min()}-{counts.max()} (median {np.median(counts):g})"})
-pd.DataFrame(rows).set_index("dataset")
+kinds = {name: StressKind.from_parameters(name, {k: globals()[k] for k in StressKind.PARAMETERS}, device=device,
+                                          encoder_cache=results_path.parent, pretrain=train) for name in datasets}
+loaded = load_datasets(kinds, required="omniglot")
+data_table(loaded)
 
 # %%
 for name, data in loaded.items():
-    fig, axes = plt.subplots(1, 2, figsize=(11, 2.8), gridspec_kw={"width_ratios": [2, 1]})
-    counts = np.sort(np.bincount(data.y_train[:, 0].numpy(), minlength=len(data.class_names[0])))[::-1]
-    axes[0].bar(np.arange(len(counts)), counts, width=1.0, color="tab:blue")
-    axes[0].set_xlabel(f"{data.level_names[0]} classes, most frequent first")
-    axes[0].set_ylabel("training images")
-    axes[0].set_title(f"{name}: the long-tailed training split ({len(counts)} classes)", fontsize=10)
-    buckets = pd.Series(frequency_buckets(node_targets(data, data.y_train).sum(axis=0))).value_counts(sort=False)
-    axes[1].bar(buckets.index.astype(str), buckets.values, color="tab:orange")
-    axes[1].set_xlabel("training positives of a node (bucket)")
-    axes[1].set_ylabel("nodes")
-    axes[1].set_title("nodes per frequency bucket (100% of the data)", fontsize=10)
-    fig.tight_layout()
-    plt.show()
+    display(long_tail_figure(name, data))
+    plt.close("all")
 
 # %% [markdown]
 # ## 3. The pretrained encoder
@@ -219,30 +171,15 @@ for name, data in loaded.items():
 # evaluation hierarchy: a Conv-4 (four blocks of 3x3 convolution, batch norm, ReLU and 2x2 max-pool,
 # then global average pooling; F = its width) with a softmax layer over the background characters,
 # trained with Adam on drawings 0-14 and scored on drawings 15-19 of the same characters. The weights
-# are cached in the user cache folder with their SHA-256 and the command that made them, and every
-# load checks the checksum (`hmc.encoders`). Where the ImageNet ResNet-18 file is on disk,
-# `encoder = "resnet18"` (or `"auto"`) uses it instead, through the same code.
+# are kept beside the results that use them (`results/<profile>/encoders/`, committed) with their
+# SHA-256 and the command that made them, and every load checks the checksum (`hmc.encoders`).
+# Where the ImageNet ResNet-18 file is on disk, `encoder = "resnet18"` (or `"auto"`) uses it instead,
+# through the same code.
 
 # %%
-encoders, rows = {}, []
-for name in list(loaded):
-    try:
-        spec = encoder_spec_for(name, encoder, image_size=image_size if name != "aircraft" else aircraft_size,
-                                width=encoder_width, pretrain_epochs=pretrain_epochs,
-                                pretrain_alphabets=pretrain_alphabets)
-    except ValueError as err:  # CIFAR-100 / Aircraft without the ImageNet weights: no disjoint pretraining data
-        if name == "omniglot":
-            raise
-        print(f"left out: {name} ({err})")
-        del loaded[name]
-        continue
-    encoders[name] = pretrained_encoder(spec, device=device, progress=False)
-    rows.append({"dataset": name, **describe_encoder(encoders[name])})
-encoder_table = pd.DataFrame(rows).set_index("dataset")
-for name, enc in encoders.items():
-    print(f"{name}: {enc.name}, sha256 {enc.sha256}\n  file: {enc.path}\n  made by: {enc.info.get('command', '-')}")
-encoder_table.drop(columns=["command", "file"]).style.format({"held-out accuracy": "{:.3f}", "chance": "{:.4f}",
-                                                            "seconds": "{:.0f}"})
+encoders, table_of_encoders, left_out = encoder_table(kinds, loaded, required="omniglot")
+loaded = {name: data for name, data in loaded.items() if name not in left_out}
+table_of_encoders
 
 # %% [markdown]
 # ## 4. Training: both stress tests, every method and seed
@@ -256,22 +193,17 @@ encoder_table.drop(columns=["command", "file"]).style.format({"held-out accuracy
 # full configuration, encoder name and checksum included (`hmc.rare_images.run_stress_sweep`).
 
 # %%
-design = stress_design(list(loaded), methods, range(n_seeds), degradations, fractions)
-settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "dropout": dropout,
-            "hidden_dim": None, "prior_init": True}
+design = stress_design(list(loaded), list(roles.values()), range(n_seeds), degradations, fractions)
 sweep_started = time.time()
-parts = []
-for name in loaded:  # augmentation (crop, flip, rotation) for the natural images, not for characters
-    parts.append(run_stress_sweep(
-        [u for u in design if u.dataset == name], results_path, load=loaded.__getitem__, encoders=encoders,
-        settings={**settings, "augment": name != "omniglot"}, imbalance=imbalance, checkpoint_dir=checkpoints,
-        train=train, progress=False, device=device))
-table = pd.concat(parts, ignore_index=True)
-units = table.drop_duplicates(["dataset", "method", "seed"])
-print(f"{len(units)} of the design's {len(design)} units in the table; this run: {time.time() - sweep_started:.0f} s; "
-      f"training time of all units {units.wall_time_s.sum() / 60:.1f} min ({', '.join(sorted(set(units.device)))})")
-finest = finest_level(table)
-found = method_roles(table)
+table = pd.concat([run_stress_sweep([u for u in design if u.dataset == name], results_path, kind=kinds[name],
+                                    checkpoint_dir=checkpoints, train=train, progress=False)
+                   for name in encoders] or [pd.DataFrame(columns=STRESS_COLUMNS)], ignore_index=True)
+units = table.drop_duplicates(["dataset", "method", "seed"]) if len(table) else table
+print(f"{len(units)} of the design's {len(design)} units in the table; this run: {time.time() - sweep_started:.0f} s"
+      + (f"; training time of all units {units.wall_time_s.sum() / 60:.1f} min ({', '.join(sorted(set(units.device)))})"
+         if len(units) else ""))
+finest = finest_level(table) if len(table) else None
+found = method_roles(table) if len(table) else {}
 
 # %% [markdown]
 # ## 5. The intact encoder with all the data
@@ -281,28 +213,9 @@ found = method_roles(table)
 # (the paper's average), at a = 0, f = 1.
 
 # %%
-ref = table[(table.degradation == 0) & (table.fraction == 1)]
-levels = [m.removeprefix("acc_") for m in pd.unique(ref.metric) if m.startswith("acc_")]
-summary = []
-for role, method in found.items():
-    r = ref[ref.method == method]
-    row = {"role": role, "method": method}
-    for metric in [f"acc_{lv}" for lv in levels] + ["macro_f1", "au_prc"]:
-        v = r[r.metric == metric].value
-        row[metric] = f"{v.mean():.3f} +- {v.std(ddof=1) if len(v) > 1 else 0:.3f}"
-    summary.append(row)
-summary.append({"role": "chance", "method": "largest test class",
-                **{f"acc_{lv}": f"{ref[ref.metric == f'chance_{lv}'].value.mean():.3f}" for lv in levels}})
-display(pd.DataFrame(summary).set_index("role").fillna(""))
-base_ref = ref[ref.method == found.get("baseline")]
-acc_fine = float(base_ref[base_ref.metric == f"acc_{finest}"].value.mean())
-chance_fine = float(base_ref[base_ref.metric == f"chance_{finest}"].value.mean())
-coarse = [lv for lv in levels if lv != finest]
-acc_coarse = float(base_ref[base_ref.metric == f"acc_{coarse[0]}"].value.mean()) if coarse else float("nan")
-chance_coarse = float(base_ref[base_ref.metric == f"chance_{coarse[0]}"].value.mean()) if coarse else float("nan")
-line = (f"baseline heads at a = 0, f = 1: {finest} accuracy {acc_fine:.3f} (chance {chance_fine:.4f}, "
-        f"{acc_fine / chance_fine:.1f}x)" + (f", {coarse[0]} accuracy {acc_coarse:.3f} (chance {chance_coarse:.3f})"
-                                            if coarse else "")) if finest else "no finished unit at a = 0, f = 1 yet"
+summary, line = reference_summary(table, found)
+if summary is not None:
+    display(summary)
 print(line)
 glue("ch07_reference_accuracy", line, display=False)
 
@@ -315,44 +228,20 @@ glue("ch07_reference_accuracy", line, display=False)
 # removes data with the intact encoder.
 
 # %%
-curves = {metric: stress_curves(table, metric) for metric in ("macro_f1", f"acc_{finest}")}
+curves = {metric: stress_curves(table, metric) for metric in ["macro_f1"] + ([f"acc_{finest}"] if finest else [])}
 for data_name in loaded:
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for col, (metric, cur) in enumerate(curves.items()):
-        for row, test in enumerate(("degradation", "fraction")):
-            ax = axes[row, col]
-            c = cur[(cur.data == data_name) & (cur.test == test)]
-            sns.lineplot(data=c, x="level", y="value", hue="role", hue_order=[r for r in ROLES if r in found],
-                         palette=palette, errorbar="sd", err_style="bars", marker="o", ax=ax)
-            ax.set_xlabel("encoder degradation a" if test == "degradation" else "training fraction f")
-            if test == "fraction":
-                ax.set_xscale("log")
-                ax.set_xticks(sorted(c.level.unique()))
-                ax.set_xticklabels([f"{v:.0%}" for v in sorted(c.level.unique())])
-            else:
-                ax.set_xticks(sorted(c.level.unique()))
-            ax.set_ylabel(metric.replace("_", " "))
-            ax.set_title(f"{data_name}: {metric} against {'a' if test == 'degradation' else 'f'}", fontsize=10)
-            if (row, col) == (0, 0):
-                ax.legend(fontsize=8)
-            elif ax.get_legend() is not None:
-                ax.get_legend().remove()
-    fig.tight_layout()
-    plt.show()
+    fig = stress_figure(curves, data_name, found)
+    print(f"{data_name}: no finished unit yet" if fig is None else "")
+    if fig is not None:
+        display(fig)
+        plt.close(fig)
 
 # %% [markdown]
 # The same numbers as a table (mean over seeds of the macro F1), with each method's difference to
 # the baseline heads at that level:
 
 # %%
-mf = curves["macro_f1"]
-wide = mf.groupby(["data", "test", "level", "role"]).value.mean().unstack("role").reindex(
-    columns=[r for r in ROLES if r in found])
-if "baseline" in wide:
-    for r in wide.columns.drop("baseline"):
-        wide[f"{r} - baseline"] = wide[r] - wide["baseline"]
-wide.style.format("{:+.4f}", subset=[c for c in wide.columns if c.endswith("baseline") and c != "baseline"]) \
-    .format("{:.4f}", subset=[c for c in wide.columns if not c.endswith(" - baseline")])
+stress_table(curves["macro_f1"], found)
 
 # %% [markdown]
 # ## 7. Rare nodes: recall per training-frequency bucket
@@ -363,30 +252,15 @@ wide.style.format("{:+.4f}", subset=[c for c in wide.columns if c.endswith("base
 # one or two images per character.
 
 # %%
-smallest = min(fractions)
 for data_name in loaded:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
-    for ax, (a, f) in zip(axes, ((0.0, 1.0), (0.0, smallest))):
-        b = bucket_recall(table[table.data == data_name], a, f)
-        if b.empty:
-            ax.set_axis_off()
-            continue
-        sns.barplot(data=b, x="bucket", y="mean", hue="role", hue_order=[r for r in ROLES if r in found],
-                    palette=palette, ax=ax)
-        ax.set_ylabel("recall (mean over seeds)")
-        ax.set_xlabel("training positives of the node")
-        ax.set_title(f"{data_name}: a = {a:g}, f = {f:.0%}", fontsize=10)
-        if ax is axes[0]:
-            ax.legend(fontsize=7)
-        elif ax.get_legend() is not None:
-            ax.get_legend().remove()
-        silent = b.groupby("bucket", sort=False)["mean"].max()
-        silent = [str(k) for k, v in silent.items() if v == 0]
-        if silent:
+    fig, silent = bucket_figure(table, data_name, found, [(0.0, 1.0), (0.0, min(fractions))])
+    for (a, f), buckets in silent.items():
+        if buckets:
             print(f"{data_name}, a = {a:g}, f = {f:.0%}: no method finds any positive of the nodes in bucket(s) "
-                  f"{', '.join(silent)} (no such node scores above 0.5 for any test image)")
-    fig.tight_layout()
-    plt.show()
+                  f"{', '.join(buckets)} (no such node scores above 0.5 for any test image)")
+    if fig is not None:
+        display(fig)
+        plt.close(fig)
 
 # %% [markdown]
 # ## 8. The verdicts: claim 6 and the vision half of claim 5
@@ -434,12 +308,8 @@ evidence[["claim", "verdict", "rule_verdict", "reason"]].set_index("claim")
 #   from those rows before the clones, as in chapter 05.
 
 # %%
-used = units.groupby("data").agg(encoder=("encoder", "first"), sha256=("encoder_sha256", lambda s: s.iloc[0][:16]),
-                                 image_size=("image_size", "first"), heads=("n_heads", "first"),
-                                 epochs=("epochs", "first"), batch=("batch_size", "first"), seeds=("seed", "nunique"),
-                                 imbalance=("imbalance", "first"), device=("device", "first"))
 print(f"this page: {time.time() - started:.0f} s")
-used
+settings_used(units)
 
 # %% [markdown]
 # ## Summary
@@ -451,6 +321,7 @@ used
 # - Section 6 draws each metric against the stress, one line per method; section 7 the recall of the
 #   rare nodes; section 8 the verdicts for claim 6 and the vision half of claim 5, with their gates.
 #
-# **What's next:** the `full` profile (`python -m hmc run notebooks/07_rare_nodes_images.py --profile
-# full`) runs the reference settings on a GPU; its units can join the evidence campaign's queue
-# (`hmc.rare_images.stress_design` lists them).
+# **What's next:** the `full` design (the reference settings, 240 units per dataset) is in the
+# evidence campaign's queue (`python -m hmc campaign plan`), right after the first rare-node tier;
+# its page in the `full` part of the book reads whatever the campaign has finished, with how much
+# of the design that is.

@@ -467,7 +467,7 @@ full_evidence(rare_card, VERDICT_RULES)
 # parts).
 
 # %% tags=["hide-input"]
-from hmc.rare_images import read_stress_results  # noqa: E402
+from hmc.runs.stress_sweep import read_stress_results  # noqa: E402
 from hmc.rare_images_evidence import claims_evidence_07  # noqa: E402
 
 profile_07 = basis.loc["07_rare_nodes_images", "results profile"]

@@ -23,15 +23,15 @@ from hmc.encoders import DEGRADE_STREAM, EncoderSpec, PretrainedEncoder, cache_p
 from hmc.errors import HMCDataError
 from hmc.models import derive_seed
 from hmc.models.rare_images import ConvEncoder, SharedEncoderHeads, StackedHeads, degrade_state, random_state
-from hmc.rare_images import (
+from hmc.rare_images import image_methods, load_stress_data, train_rare_images
+from hmc.runs.stress_sweep import (
     STRESS_COLUMNS,
+    StressKind,
     condition_key,
-    image_methods,
-    load_stress_data,
+    parse_condition,
     read_stress_results,
     run_stress_sweep,
     stress_design,
-    train_rare_images,
 )
 from hmc.rare_images_evidence import bucket_recall, claims_evidence_07, method_roles, stress_curves
 
@@ -271,20 +271,29 @@ def test_stress_sweep_stores_units_with_their_encoder_and_reads_them_back(tiny, 
         return data
 
     csv = tmp_path / "quick" / "07.csv"
-    table = run_stress_sweep(design, csv, load=load, encoders={"omniglot": encoder}, settings=settings,
-                             imbalance=3.0, progress=False)
+    kind = StressKind(load, {"omniglot": encoder}, settings, imbalance=3.0)
+    table = run_stress_sweep(design, csv, kind=kind, progress=False, checkpoint_dir=tmp_path / "ckpt")
     assert tuple(table.columns) == STRESS_COLUMNS
     assert set(table.encoder) == {encoder.name} and set(table.encoder_sha256) == {encoder.sha256}
     assert table.drop_duplicates(["dataset", "method", "seed"]).shape[0] == len(design)
     assert condition_key("omniglot", 0.5, 1.0) in set(table.dataset)
+    assert loads == ["omniglot"]  # the three conditions share one load
+    assert not list((tmp_path / "ckpt").rglob("*.pt"))  # a stored unit's checkpoint is removed
     files = list((tmp_path / "quick" / "units" / "07").glob("*/*/seed*.json"))
     assert len(files) == len(design)
-    again = run_stress_sweep(design, csv, load=load, encoders={"omniglot": encoder}, settings=settings,
-                             imbalance=3.0, progress=False, train=False)
+    # a unit alone equals the same unit trained by the sweep (one seed per task, same data and encoder)
+    unit = design[5]
+    alone = train_rare_images(data, [unit.seed], unit.method, encoder=encoder, degradation=unit.degradation,
+                              fraction=unit.fraction, epochs=1, batch_size=64, progress=False)
+    stored = table[(table.dataset == condition_key(*unit[:3])) & (table.method == unit.method)
+                   & (table.seed == unit.seed)].set_index("metric").value
+    assert stored["au_prc"] == pytest.approx(float(alone.au_prc[0]), abs=0)
+    again = run_stress_sweep(design, csv, kind=StressKind(load, {"omniglot": encoder}, settings, imbalance=3.0),
+                             progress=False, train=False)
     pd.testing.assert_frame_equal(again, table)
     with pytest.raises(ValueError, match="another configuration"):
-        run_stress_sweep(design[:1], csv, load=load, encoders={"omniglot": encoder},
-                         settings={**settings, "epochs": 2}, imbalance=3.0, progress=False)
+        run_stress_sweep(design[:1], csv, kind=StressKind(load, {"omniglot": encoder}, {**settings, "epochs": 2},
+                                                          imbalance=3.0), progress=False)
     curves = stress_curves(table)
     assert set(curves.test) == {"degradation", "fraction"} and set(curves.role) == set(method_roles(table))
     assert not bucket_recall(table).empty
@@ -293,6 +302,14 @@ def test_stress_sweep_stores_units_with_their_encoder_and_reads_them_back(tiny, 
     assert set(evidence.verdict) == {"inconclusive"}
     assert evidence.reason.str.contains("budget").all() and evidence.reason.str.contains("significance").all()
     pd.testing.assert_frame_equal(claims_evidence_07(read_stress_results(csv)), evidence)  # the verdicts page's read
+
+
+def test_condition_keys_round_trip_and_malformed_ones_fail():
+    for a, f in ((0.0, 1.0), (0.25, 1.0), (0.0, 0.1), (0.75, 0.25)):
+        assert parse_condition(condition_key("omniglot", a, f)) == ("omniglot", a, f)
+    assert condition_key("cifar100", 0.5, 1.0) == "cifar100@a0.5-f1"
+    with pytest.raises(ValueError, match="not a stress condition"):
+        parse_condition("omniglot")
 
 
 # ------------------------------------------------------------------------------------- the verdicts
@@ -362,3 +379,61 @@ def test_pretrained_spec_key_changes_with_every_setting():
     for change in ({"width": 32}, {"image_size": 16}, {"pretrain_epochs": 3}, {"seed": 1}, {"pretrain_alphabets": 5}):
         keys.add(dataclasses.replace(EncoderSpec(), **change).key())
     assert len(keys) == 6
+
+
+# ------------------------------------------------------------------------------------- the campaign
+def test_chapter_07_full_design_is_in_the_campaign_queue_after_the_first_rare_node_tier():
+    from hmc.runs.campaign import STRESS_CHAPTER, build_queue, stress_values
+
+    queue = build_queue()
+    v = stress_values()
+    assert (v["n_heads"], v["epochs"], v["batch_size"], v["image_size"]) == (20, 20, 128, 28)  # the spec's settings
+    items = [i for i in queue if i.chapter == STRESS_CHAPTER]
+    conditions = 4 + 2  # a in {0, .25, .5, .75} with f = 1; f in {.25, .1} with a = 0
+    assert len(items) == len(v["datasets"]) * conditions * 4 * 2  # 4 methods, seeds 0-4 then 5-9
+    assert {i.method for i in items} == set(image_methods(20).values())
+    assert [i.seeds for i in items[: len(items) // 2]] == [(0, 1, 2, 3, 4)] * (len(items) // 2)
+    assert {parse_condition(i.dataset) for i in items} == {
+        (d, a, f) for d in v["datasets"] for a, f in
+        [(0.0, 1.0), (0.25, 1.0), (0.5, 1.0), (0.75, 1.0), (0.0, 0.25), (0.0, 0.1)]}
+    tiers = [i.tier for i in queue]
+    assert tiers == sorted(tiers)  # the queue runs tier after tier
+    assert {i.tier for i in items} == {2} and {i.chapter for i in queue if i.tier == 1} == {"03_rare_node_loss"}
+
+
+def test_the_campaign_trains_chapter_07_items_through_the_one_sweep(tiny, tmp_path):
+    from hmc.runs.campaign import STRESS_CHAPTER, Campaign, WorkItem, run_campaign
+
+    data, encoder = tiny
+    settings = {"epochs": 1, "batch_size": 64, "lr": 1e-3, "weight_decay": 1e-4, "dropout": 0.7, "hidden_dim": None,
+                "augment": False}
+
+    class Tiny(Campaign):
+        def stress_kind(self, dataset):
+            return StressKind(lambda name: data, {"omniglot": encoder}, settings, imbalance=3.0)
+
+        def available(self, dataset):
+            return True
+
+        def epochs(self, dataset):
+            return 1
+
+        def pretraining_s(self, item):
+            return 0.0
+
+    campaign = Tiny(tmp_path / "results", tmp_path / "ckpt", book=tmp_path / "book")
+    campaign.queue = [WorkItem(2, "test", STRESS_CHAPTER, condition_key("omniglot", a, f), m, (0, 1))
+                      for a, f in ((0.0, 1.0), (0.5, 1.0)) for m in ("baseline-H2", "focal-bbma-k1-H2")]
+    with open(tmp_path / "log.txt", "w") as out:
+        first = run_campaign(campaign, 600, threads=1, pages=False, out=out)
+        again = run_campaign(campaign, 600, threads=1, pages=False, out=out)
+    assert first["items"] == 4 and first["units"] == 8
+    assert again["items"] == 0 and again["stopped"] == "queue finished"
+    assert [campaign.done_seeds(item) for item in campaign.queue] == [[0, 1]] * 4
+    table = read_stress_results(campaign.csv(STRESS_CHAPTER))
+    assert table.drop_duplicates(["dataset", "method", "seed"]).shape[0] == 8
+    unit = table[(table.dataset == "omniglot@a0.5-f1") & (table.method == "focal-bbma-k1-H2") & (table.seed == 1)]
+    alone = train_rare_images(data, [1], "focal-bbma-k1-H2", encoder=encoder, degradation=0.5, epochs=1,
+                              batch_size=64, progress=False)
+    assert unit.set_index("metric").value["au_prc"] == float(alone.au_prc[0])
+    assert campaign.status_rows()[0]["done"] == 8

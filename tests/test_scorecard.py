@@ -608,7 +608,7 @@ def test_claim6_comes_from_chapter_07():
     """The committed quick run of chapter 07 (2 seeds, half the paper's epochs) cannot decide claim 6."""
     from pathlib import Path
 
-    from hmc.rare_images import read_stress_results
+    from hmc.runs.stress_sweep import read_stress_results
 
     t07 = read_stress_results(Path(__file__).resolve().parents[1] / "results" / "quick" / "07_rare_nodes_images.csv")
     r = row(scorecard({"07": t07}), 6)

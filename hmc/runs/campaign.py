@@ -9,7 +9,11 @@ and after every item the affected ``book/full/`` pages and the verdicts page are
 the stores (seconds: nothing is trained there).
 
 A *work item* is one (chapter, dataset, method) and a batch of seeds, trained as one batched model
-(:func:`hmc.runs.sweep.run_sweep`); its units are its (dataset, method, seed) triples. Within an item
+(:func:`hmc.runs.sweep.run_sweep`); its units are its (dataset, method, seed) triples. Chapter 07's
+dataset keys are stress conditions (``omniglot@a0.25-f1``, :mod:`hmc.runs.stress_sweep`), trained one
+seed at a time with the kind that its notebook builds from the same ``full`` parameter values; its
+pretrained encoder is made once, by the first of its items, into ``results/full/encoders/`` (committed
+with the results, so every machine looks its units up under the same SHA-256). Within an item
 training checkpoints every epoch (``<checkpoints>/...``), so a kill loses at most one epoch, and the
 run pauses at an epoch boundary when the budget ends (overrun at most one epoch).
 
@@ -17,22 +21,29 @@ The order maximises claims decided per CPU hour (:func:`build_queue`):
 
 1. rare-node claims 1 and 2 (chapter 03, H = 2, weights on the negatives as the reference code) on
    the four cheapest FunCat datasets: baseline, focal-bma and focal-gmu (the measures the paper
-   favours), 10 seeds (the paired Wilcoxon over seeds needs at least 6 to reach p < 0.05); then
-   imbalance weighting alone and the other four measures; then imbalance-pos; then the other four
-   FunCat datasets (the test across datasets needs the datasets);
-2. claim 4 (chapter 04): baseline and focal ensembles against focal MC-dropout at H = 2, 5, 10;
-3. claims 3 and 5 (chapter 05): schedulers, mixed losses, LPROS, LPROS with weights;
-4. C-HMCNN (chapter 02) on the GO datasets and the other benchmarks;
-5. the rare-node design (chapter 03) on the GO datasets.
+   favours), 10 seeds (the paired Wilcoxon over seeds needs at least 6 to reach p < 0.05);
+2. claim 6 and the vision half of claim 5 (chapter 07, the ``full`` profile's settings: 20 heads,
+   20 epochs, batch 128 on Omniglot's 20 evaluation alphabets at 28 px): both stress tests for the
+   four methods, seeds 0-4 of every condition first, then 5-9 (nothing else tests these claims);
+3. the rest of claims 1 and 2: imbalance weighting alone and the other four measures, then
+   imbalance-pos, on the same four datasets; then the other four FunCat datasets (the test across
+   datasets needs the datasets);
+4. claim 4 (chapter 04): baseline and focal ensembles against focal MC-dropout at H = 2, 5, 10;
+5. claims 3 and 5 (chapter 05): schedulers, mixed losses, LPROS, LPROS with weights;
+6. C-HMCNN (chapter 02) on the GO datasets and the other benchmarks;
+7. the rare-node design (chapter 03) on the GO datasets.
 
 Each item's cost is estimated before it starts from the measured cost of its kind (seconds per
 network-step of finished units on the same dataset and loss family, else on any dataset scaled by
 network size, else a prior of 2.2 ms per network-step at cellcycle_FUN's size at one thread,
-measured on this project's CPU) and printed.
+measured on this project's CPU; for chapter 07, seconds per training step of its finished units,
+else a prior of 260 ms per step of batch 128, plus the encoder's pretraining while it is not made)
+and printed.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
@@ -56,9 +67,16 @@ PRIOR_MS_PER_NETWORK_STEP = 2.2
 """One C-HMCNN network at cellcycle_FUN's size, batch 4, batched with 9 others, one thread (ms)."""
 _CELLCYCLE_SIZE = 77 * 500 + 500 * 500 + 500 * 500 + 500 * 500  # rough weights of its network
 
+STRESS_CHAPTER = "07_rare_nodes_images"
+PRIOR_S_PER_IMAGE_STEP = 0.26
+"""Chapter 07 under ``full``: one training step (batch 128, the Conv-4 of width 64 at 28 px, 20 heads,
+forward, backward and Adam) at one thread, measured on this project's CPU with another job on the
+other core; the encoder's pretraining is costed at the same rate per 128 images."""
+
 CHAPTER_PAGES = {
     "02_chmcnn_reproduction": "notebooks/02_chmcnn_reproduction.py",
     "03_rare_node_loss": "notebooks/03_rare_node_loss.py",
+    STRESS_CHAPTER: "notebooks/07_rare_nodes_images.py",
 }
 """Chapters whose ``book/full/`` page reads the campaign's results back (``-p train False``).
 Chapters 04 and 05 join when their pages can show a partial design (their tiers come later)."""
@@ -96,33 +114,62 @@ def build_queue() -> list[WorkItem]:
     first = [roles["baseline"], roles["focal-bma"], roles["focal-gmu"]]
     second = [roles["imbalance-neg"]] + [roles[f"focal-{m}"] for m in ("bbma", "aleatoric", "js", "kl")]
     third = [roles["imbalance-pos"]]
-    for methods in (first, second, third):
+    for dataset in FUNCAT_FIRST:
+        for seeds in _batches():
+            q += [WorkItem(1, c12, "03_rare_node_loss", dataset, m, seeds) for m in first]
+    q += stress_items(2)
+    for methods in (second, third):
         for dataset in FUNCAT_FIRST:
             for seeds in _batches():
-                q += [WorkItem(1, c12, "03_rare_node_loss", dataset, m, seeds) for m in methods]
+                q += [WorkItem(3, c12, "03_rare_node_loss", dataset, m, seeds) for m in methods]
     for dataset in FUNCAT_REST:
         for seeds in _batches():
-            q += [WorkItem(1, c12, "03_rare_node_loss", dataset, m, seeds) for m in first + second + third]
+            q += [WorkItem(3, c12, "03_rare_node_loss", dataset, m, seeds) for m in first + second + third]
     variants = (dict(loss="plain"), dict(loss="focal", measure="gmu"),
                 dict(loss="focal", measure="gmu", members="mc_dropout"))
     for dataset in FUNCAT_FIRST + FUNCAT_REST:
         for h in (2, 5, 10):
             for seeds in _batches():
-                q += [WorkItem(2, "rare-node claim 4", "04_ensembles_and_dropout", dataset,
+                q += [WorkItem(4, "rare-node claim 4", "04_ensembles_and_dropout", dataset,
                                method_name(RareNodeConfig(n_members=h, **kw)), seeds) for kw in variants]
     from hmc.rare_evidence import CHAPTER05_METHODS
 
     for dataset in FUNCAT_FIRST + FUNCAT_REST:
         for seeds in _batches():
-            q += [WorkItem(3, "rare-node claims 3, 5", "05_schedules_and_resampling", dataset, m, seeds)
+            q += [WorkItem(5, "rare-node claims 3, 5", "05_schedules_and_resampling", dataset, m, seeds)
                   for m in CHAPTER05_METHODS]
     for dataset in GO_DATASETS + OTHER_DATASETS:
         for seeds in _batches():
-            q.append(WorkItem(4, "C-HMCNN reproduction", "02_chmcnn_reproduction", dataset, "chmcnn", seeds))
+            q.append(WorkItem(6, "C-HMCNN reproduction", "02_chmcnn_reproduction", dataset, "chmcnn", seeds))
     for dataset in GO_DATASETS:
         for seeds in _batches():
-            q += [WorkItem(5, c12 + " (GO)", "03_rare_node_loss", dataset, m, seeds) for m in roles.values()]
+            q += [WorkItem(7, c12 + " (GO)", "03_rare_node_loss", dataset, m, seeds) for m in roles.values()]
     return q
+
+
+@functools.cache
+def stress_values() -> dict:
+    """Chapter 07's parameter values under ``full`` (its notebook's defaults with the profile's values)."""
+    from hmc import runner
+
+    source = Path(__file__).resolve().parents[2] / CHAPTER_PAGES[STRESS_CHAPTER]
+    return runner.all_values(source, runner.resolve_parameters(source, "full", []))
+
+
+def stress_items(tier: int) -> list[WorkItem]:
+    """Chapter 07's ``full`` design as work items: every condition and method for seeds 0-4, then 5-9."""
+    from hmc.rare_images import image_methods
+    from hmc.runs.stress_sweep import condition_key, stress_design
+
+    v = stress_values()
+    methods = list(image_methods(v["n_heads"]).values())
+    items = []
+    for seeds in _batches():
+        cells = dict.fromkeys((u.dataset, u.degradation, u.fraction, u.method) for u in stress_design(
+            v["datasets"], methods, seeds[:1], v["degradations"], v["fractions"]))
+        items += [WorkItem(tier, "rare-node claims 6, 5 (vision)", STRESS_CHAPTER, condition_key(d, a, f), m, seeds)
+                  for d, a, f, m in cells]
+    return items
 
 
 # ------------------------------------------------------------------------------------- state
@@ -137,6 +184,8 @@ class Campaign:
         self.checkpoints = Path(checkpoints)
         self._load = load or load_benchmark
         self._loaded: dict = {}
+        self._kinds: dict = {}
+        self._stress_available: dict[str, bool] = {}
         self.queue = build_queue()
 
     def csv(self, chapter: str) -> Path:
@@ -150,18 +199,50 @@ class Campaign:
             self._loaded[name] = self._load(name)
         return self._loaded[name]
 
+    def stress_kind(self, dataset: str):
+        """Chapter 07's sweep kind for a dataset, from the ``full`` values; its encoder in ``results/full``."""
+        from hmc.runs.stress_sweep import StressKind
+
+        if dataset not in self._kinds:
+            self._kinds[dataset] = StressKind.from_parameters(dataset, stress_values(), self.results / "full",
+                                                              progress=sys.stderr.isatty())
+        return self._kinds[dataset]
+
+    def kind(self, item: WorkItem):
+        """The sweep kind of an item: chapter 07's stress kind, else the tabular one on :meth:`benchmark`."""
+        from hmc.runs.stress_sweep import parse_condition
+        from hmc.runs.sweep import TabularKind
+
+        if item.chapter == STRESS_CHAPTER:
+            return self.stress_kind(parse_condition(item.dataset)[0])
+        return TabularKind(self.benchmark)
+
     def available(self, dataset: str) -> bool:
-        """Whether the dataset's files are on disk."""
+        """Whether the dataset's files are on disk (a stress condition: its dataset's)."""
         from hmc.data import paths
         from hmc.data.benchmarks import BENCHMARKS
+        from hmc.errors import DatasetMissingError
+        from hmc.runs.stress_sweep import parse_condition
 
+        if "@" in dataset:  # a stress condition: its data on disk and an encoder that can be made for them
+            name = parse_condition(dataset)[0]
+            if name not in self._stress_available:
+                try:
+                    self._encoder_spec(name)
+                    self.stress_kind(name).data(name)
+                    self._stress_available[name] = True
+                except (DatasetMissingError, ValueError):
+                    self._stress_available[name] = False
+            return self._stress_available[name]
         spec = BENCHMARKS[dataset]
         return all(paths.find(rel) is not None for rel in spec.files.values())
 
     def epochs(self, dataset: str) -> int:
-        """The spec's epochs of the dataset: the ``full`` protocol."""
+        """The ``full`` protocol's epochs: the benchmark spec's, or chapter 07's ``full`` value."""
         from hmc.data.benchmarks import BENCHMARKS
 
+        if "@" in dataset:
+            return int(stress_values()["epochs"])
         return BENCHMARKS[dataset].epochs
 
     def done_seeds(self, item: WorkItem) -> list[int]:
@@ -179,10 +260,15 @@ class Campaign:
         return self.checkpoints / item.chapter / item.dataset / item.method / f"seeds{'-'.join(map(str, seeds))}.pt"
 
     def checkpoint_share(self, item: WorkItem, seeds: list[int]) -> float:
-        """The share of the item's epochs already in its checkpoint (0 when there is none or it is unreadable)."""
+        """The share of the item's epochs already in its checkpoints (0 when there is none or it is
+        unreadable); chapter 07 trains one seed per task, so its seeds' checkpoints are averaged."""
+        if item.chapter == STRESS_CHAPTER:
+            return sum(self._share(self.checkpoint_path(item, [s]), item) for s in seeds) / len(seeds)
+        return self._share(self.checkpoint_path(item, seeds), item)
+
+    def _share(self, path: Path, item: WorkItem) -> float:
         import torch
 
-        path = self.checkpoint_path(item, seeds)
         if not path.exists():
             return 0.0
         try:
@@ -191,50 +277,89 @@ class Campaign:
             return 0.0
         return min(1.0, epoch / self.epochs(item.dataset))
 
-    # ---------------------------------------------------------------- costs
     def network_steps(self, item: WorkItem, n_seeds: int) -> int:
-        """Network-steps of ``n_seeds`` seeds of the item: seeds x H x epochs x steps per epoch."""
+        """Network-steps of ``n_seeds`` seeds of the item: seeds x H x epochs x steps per epoch (chapter 07:
+        seeds x epochs x steps of its fraction of the training images, the H heads counted in the step)."""
         from hmc.rare_nodes import rare_config
+        from hmc.runs.stress_sweep import parse_condition
 
+        lpros = item.method != "chmcnn" and rare_config(item.method).lpros
+        if item.chapter == STRESS_CHAPTER:
+            name, _, fraction = parse_condition(item.dataset)
+            rows = len(self.stress_kind(name).data(name).x_train) * fraction * (1.1 if lpros else 1)
+            return n_seeds * self.epochs(item.dataset) * math.ceil(rows / int(stress_values()["batch_size"]))
         b = self.benchmark(item.dataset)
         h = 1 if item.method == "chmcnn" else rare_config(item.method).n_members
         rows = len(b.x_train) + len(b.x_valid)
-        if item.method != "chmcnn" and rare_config(item.method).lpros:
+        if lpros:
             rows = int(rows * 1.1)
         return n_seeds * h * self.epochs(item.dataset) * math.ceil(rows / 4)
+
+    def pretraining_s(self, item: WorkItem) -> float:
+        """Chapter 07: the estimated seconds of pretraining the item's encoder while it is not made, else 0."""
+        from hmc.data.image_subsets import omniglot_split
+        from hmc.encoders import cache_path
+        from hmc.runs.stress_sweep import parse_condition
+
+        if item.chapter != STRESS_CHAPTER:
+            return 0.0
+        spec = self._encoder_spec(parse_condition(item.dataset)[0])
+        if spec.source == "imagenet" or cache_path(spec, self.results / "full").exists():
+            return 0.0
+        images = len(omniglot_split("background", size=spec.image_size,
+                                    max_alphabets=spec.pretrain_alphabets or None).x_train)
+        return spec.pretrain_epochs * math.ceil(images / 128) * PRIOR_S_PER_IMAGE_STEP
+
+    def _encoder_spec(self, dataset: str):
+        """Chapter 07's encoder spec of a dataset under ``full``; ValueError where none can be made here."""
+        from hmc.rare_images import encoder_spec_for
+
+        v = stress_values()
+        size = v["aircraft_size"] if dataset == "aircraft" else v["image_size"]
+        return encoder_spec_for(dataset, v["encoder"], image_size=size, width=v["encoder_width"],
+                                pretrain_epochs=v["pretrain_epochs"], pretrain_alphabets=v["pretrain_alphabets"])
 
     def _size(self, dataset: str) -> float:
         b = self.benchmark(dataset)
         h, f, c = b.spec.hidden_dim, b.x_train.shape[1], b.y_train.shape[1]  # .spec: the dataset's settings
         return f * h + 2 * h * h + h * c
 
-    def _family(self, method: str) -> str:
-        if method == "chmcnn":
+    def _family(self, item: WorkItem) -> str:
+        if item.chapter == STRESS_CHAPTER:
+            from hmc.runs.stress_sweep import parse_condition
+
+            return f"images-{parse_condition(item.dataset)[0]}"
+        if item.method == "chmcnn":
             return "plain"
         from hmc.rare_nodes import rare_config
 
-        c = rare_config(method)
+        c = rare_config(item.method)
         return f"{c.loss}-{c.members}"
 
     def measured(self) -> list[tuple[str, str, float]]:
-        """(dataset, loss family, seconds per network-step) of every stored ``full`` unit of the queue."""
+        """(dataset, cost family, seconds per network-step) of every stored ``full`` unit of the queue."""
         out = []
         for chapter in {i.chapter for i in self.queue}:
             for u in self.store(chapter).units():
                 if u.method == "chmcnn" or u.dataset not in self._loaded and not self.available(u.dataset):
                     continue
                 item = WorkItem(0, "", chapter, u.dataset, u.method, (u.seed,))
-                out.append((u.dataset, self._family(u.method), u.wall_time_s / self.network_steps(item, 1)))
+                out.append((u.dataset, self._family(item), u.wall_time_s / self.network_steps(item, 1)))
         return out
 
     def estimate_s(self, item: WorkItem, n_seeds: int, measured: list[tuple[str, str, float]]) -> tuple[float, str]:
         """Estimated seconds for ``n_seeds`` seeds of the item, and where the rate comes from."""
         import statistics
 
-        family = self._family(item.method)
+        family = self._family(item)
         same = [r for d, f, r in measured if d == item.dataset and f == family]
+        if item.chapter == STRESS_CHAPTER:
+            same = [r for d, f, r in measured if f == family]  # a step costs the same under every condition
         if same:
-            rate, how = statistics.median(same), f"{len(same)} {family} units on {item.dataset}"
+            where = family if item.chapter == STRESS_CHAPTER else f"{family} units on {item.dataset}"
+            rate, how = statistics.median(same), f"{len(same)} {where} units"
+        elif item.chapter == STRESS_CHAPTER:
+            rate, how = PRIOR_S_PER_IMAGE_STEP, f"the prior of {PRIOR_S_PER_IMAGE_STEP * 1000:.0f} ms per step"
         else:
             scaled = [r * self._size(item.dataset) / self._size(d) for d, f, r in measured if f == family]
             if scaled:
@@ -242,7 +367,10 @@ class Campaign:
             else:
                 rate = PRIOR_MS_PER_NETWORK_STEP / 1000 * self._size(item.dataset) / _CELLCYCLE_SIZE
                 how = "the prior of 2.2 ms per network-step, scaled by size"
-        return rate * self.network_steps(item, n_seeds), how
+        pretrain = self.pretraining_s(item)
+        if pretrain:
+            how += f"; with {pretrain / 60:.0f} min of pretraining its encoder"
+        return rate * self.network_steps(item, n_seeds) + pretrain, how
 
     # ---------------------------------------------------------------- status
     def status_rows(self) -> list[dict]:
@@ -340,12 +468,14 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
     deadline = started + budget_s
     summary = {"items": 0, "units": 0, "stopped": "queue finished", "seconds": 0.0}
 
-    def sweep(units, chapter):
+    def sweep(units, item):
         # no epochs, lr or width given: each dataset trains with its spec's (the full protocol,
-        # hmc.train.chmcnn_settings); progress: a bar over each item's steps in a terminal, none in a log
-        run_sweep(units, campaign.csv(chapter), load=campaign.benchmark, device="cpu", num_threads=threads,
-                  progress=sys.stderr.isatty(), checkpoint_dir=campaign.checkpoints / chapter, stop_at=deadline,
-                  seeds_per_batch=SEED_BATCH, executor=executor)
+        # hmc.train.chmcnn_settings), chapter 07 with its full values (its kind); progress: a bar over
+        # each item's steps in a terminal, none in a log
+        kwargs = {} if item.chapter == STRESS_CHAPTER else {"device": "cpu"}
+        run_sweep(units, campaign.csv(item.chapter), kind=campaign.kind(item), num_threads=threads,
+                  progress=sys.stderr.isatty(), checkpoint_dir=campaign.checkpoints / item.chapter,
+                  stop_at=deadline, seeds_per_batch=SEED_BATCH, executor=executor, **kwargs)
 
     if executor.name != "local":
         slots, chosen, total = executor.slots(), [], 0.0
@@ -358,18 +488,19 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
             print(f"  {item.label()} ({len(pending)} seeds): about {estimate / 60:.1f} min (from {how})", file=out)
         print(f"[{time.strftime('%H:%M:%S')}] {len(chosen)} items on {slots} slots of {executor.name}: about "
               f"{total / slots / 60:.0f} min", file=out, flush=True)
-        by_chapter: dict[str, list] = {}
+        by_kind: dict[tuple[str, str], tuple[WorkItem, list]] = {}  # one sweep per chapter and kind
         for item, pending in chosen:
-            by_chapter.setdefault(item.chapter, []).extend(Unit(item.dataset, item.method, s) for s in pending)
+            key = (item.chapter, item.dataset.split("@")[0] if item.chapter == STRESS_CHAPTER else "")
+            by_kind.setdefault(key, (item, []))[1].extend(Unit(item.dataset, item.method, s) for s in pending)
         try:
-            for chapter, units in by_chapter.items():
-                sweep(units, chapter)
+            for first, units in by_kind.values():
+                sweep(units, first)
                 summary["units"] += len(units)
         except TrainingPaused as paused:
             summary["stopped"] = f"budget reached ({paused})"
         summary["items"] = len(chosen)
-        if pages and by_chapter:
-            refresh_pages(list(by_chapter), campaign.results, campaign.book, out=out)
+        if pages and by_kind:
+            refresh_pages([chapter for chapter, _ in by_kind], campaign.results, campaign.book, out=out)
     else:
         for item, pending, estimate, how in _pending_items(campaign, out, refresh=True):
             left = deadline - time.time()
@@ -382,7 +513,7 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
                   flush=True)
             t0 = time.time()
             try:
-                sweep([Unit(item.dataset, item.method, s) for s in pending], item.chapter)
+                sweep([Unit(item.dataset, item.method, s) for s in pending], item)
             except TrainingPaused as paused:
                 summary["stopped"] = f"budget reached during {item.label()} ({paused})"
                 print(summary["stopped"], file=out, flush=True)

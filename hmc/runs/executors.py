@@ -1,9 +1,10 @@
 """Executors: where the tasks of a sweep run. Here, one after another, or on a Ray cluster.
 
 A *task* (:class:`Task`) is one (dataset, method) and a batch of seeds, trained as one batched
-model; :func:`run_task` trains it and returns its tidy rows. An executor's ``map(tasks, load,
-loaded)`` yields ``(task, rows)`` as tasks finish; the driver (:func:`hmc.runs.sweep.run_sweep`)
-writes each to the results store. Workers never write the store or the tables.
+model; :func:`run_task` trains it with the sweep's *kind* (:class:`hmc.runs.sweep.TabularKind`, or
+the image stress tests' :class:`hmc.runs.stress_sweep.StressKind`) and returns its tidy rows. An
+executor's ``map(tasks, kind, loaded)`` yields ``(task, rows)`` as tasks finish; the driver
+(:func:`hmc.runs.sweep.run_sweep`) writes each to the results store. Workers never write the store or the tables.
 
 Why Ray is the cluster engine. A task asks for its resources (``num_cpus`` threads, and one GPU
 when it trains on CUDA: Ray then sets ``CUDA_VISIBLE_DEVICES`` for the worker, so tasks share the
@@ -20,9 +21,8 @@ Ray is an optional dependency: ``pip install -e ".[cluster]"`` (``make test`` in
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
@@ -43,21 +43,14 @@ class Task:
         return f"{self.dataset} {self.method} seeds {', '.join(map(str, self.seeds))}"
 
 
-def run_task(task: Task, load: Callable[[str], Any] | None, benchmark=None) -> pd.DataFrame:
-    """Train a task and return its tidy rows (:func:`hmc.runs.sweep.result_rows`).
+def run_task(task: Task, kind, data=None) -> pd.DataFrame:
+    """Train a task with the sweep's ``kind`` and return its tidy rows.
 
-    ``benchmark``: the task's dataset if the caller holds it; else ``load(task.dataset)`` (on a
-    worker), else :func:`hmc.data.load_benchmark`.
+    ``data``: the task's dataset if the caller holds it; else ``kind.load(task.dataset)`` (on a worker).
     """
-    from hmc.runs.sweep import result_rows
-    from hmc.train import resolve_method
-
-    if benchmark is None:
-        if load is None:
-            from hmc.data import load_benchmark as load
-        benchmark = load(task.dataset)
-    result = resolve_method(task.method)(benchmark, list(task.seeds), **task.kwargs)
-    return result_rows(task.dataset, task.method, result)
+    if data is None:
+        data = kind.load(task.dataset)
+    return kind.train(data, task)
 
 
 class LocalExecutor:
@@ -68,12 +61,12 @@ class LocalExecutor:
     def slots(self) -> int:
         return 1
 
-    def map(self, tasks: list[Task], load, loaded: dict | None = None) -> Iterator[tuple[Task, pd.DataFrame]]:
+    def map(self, tasks: list[Task], kind, loaded: dict | None = None) -> Iterator[tuple[Task, pd.DataFrame]]:
         loaded = loaded if loaded is not None else {}
         for task in tasks:
             if task.dataset not in loaded:
-                loaded[task.dataset] = load(task.dataset)
-            yield task, run_task(task, load, loaded[task.dataset])
+                loaded[task.dataset] = kind.load(task.dataset)
+            yield task, run_task(task, kind, loaded[task.dataset])
 
 
 class RayExecutor:
@@ -123,9 +116,9 @@ class RayExecutor:
             return max(1, int(resources.get("GPU", 0) // self.gpus_per_task))
         return max(1, int(resources.get("CPU", 1) // self.cpus_per_task))
 
-    def map(self, tasks: list[Task], load, loaded: dict | None = None) -> Iterator[tuple[Task, pd.DataFrame]]:
+    def map(self, tasks: list[Task], kind, loaded: dict | None = None) -> Iterator[tuple[Task, pd.DataFrame]]:
         ray = self._ray()
-        load_ref = ray.put(load)
+        kind_ref = ray.put(kind)
         pending = {}
         for task in tasks:
             kwargs = dict(task.kwargs)
@@ -135,7 +128,7 @@ class RayExecutor:
             if gpus is None:
                 gpus = 1 if str(kwargs.get("device", "cpu")).startswith("cuda") else 0
             remote = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=self.max_retries)(run_task)
-            pending[remote.remote(Task(task.dataset, task.method, task.seeds, kwargs), load_ref)] = task
+            pending[remote.remote(Task(task.dataset, task.method, task.seeds, kwargs), kind_ref)] = task
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)

@@ -5,9 +5,14 @@ results store (:mod:`hmc.runs.store`: one file per unit, under its full configur
 the rest, as *tasks* of ``seeds_per_batch`` seeds trained as one batched model, to an executor
 (:mod:`hmc.runs.executors`: in this process, or on a Ray cluster). Workers only train and return
 rows; the driver writes each finished task's units to the store and rebuilds the tidy table
-``results/<profile>/<experiment>.csv`` (``dataset, method, seed, metric, value`` plus the settings,
-:data:`RESULT_COLUMNS`) from it, so a kill at any point loses at most the tasks in progress, and a
-rerun skips what is stored.
+``results/<profile>/<experiment>.csv`` from it, so a kill at any point loses at most the tasks in
+progress, and a rerun skips what is stored.
+
+What a sweep trains is its *kind*: how a dataset key loads, which configuration a unit is stored
+under, how a task trains and which columns its table has. :class:`TabularKind` (the default) trains
+the tabular methods of :data:`hmc.train.METHODS` on benchmarks (chapters 02-05; columns
+:data:`RESULT_COLUMNS`); :class:`hmc.runs.stress_sweep.StressKind` the rare-node image stress tests
+(chapter 07), whose dataset keys name a condition. One driver, one store, one executor for both.
 """
 
 from __future__ import annotations
@@ -127,10 +132,49 @@ def unit_config(settings: dict, benchmark, train_kwargs: dict) -> dict:
             "data": data_signature(benchmark)}
 
 
+class TabularKind:
+    """The tabular sweep (chapters 02-05): a benchmark per dataset, a method of :data:`hmc.train.METHODS`.
+
+    ``load(dataset) -> benchmark`` (default :func:`hmc.data.load_benchmark`; on a cluster it runs on
+    the workers too, so it must be picklable). A unit's configuration is :func:`unit_config`; a task
+    trains its seeds as one batched model and returns :func:`result_rows`.
+    """
+
+    params, columns = PARAM_COLUMNS, RESULT_COLUMNS
+    max_seeds_per_task = None  # any number of seeds trains as one batched model
+
+    def __init__(self, load: Callable[[str], Any] | None = None):
+        if load is None:
+            from hmc.data import load_benchmark as load
+        self._load = load
+
+    def load(self, dataset: str):
+        return self._load(dataset)
+
+    def check_method(self, method: str) -> None:
+        if resolve_method(method) is None:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+
+    def config(self, dataset: str, data, method: str, train_kwargs: dict) -> dict:
+        return unit_config(_settings_for(data, train_kwargs), data, train_kwargs)
+
+    def checkpoints(self, method: str) -> bool:
+        """Whether the method takes ``checkpoint`` and ``stop_at`` (per-epoch checkpoints)."""
+        return _accepts(resolve_method(method), "checkpoint")
+
+    def train(self, data, task: Task) -> pd.DataFrame:
+        result = resolve_method(task.method)(data, list(task.seeds), **task.kwargs)
+        return result_rows(task.dataset, task.method, result)
+
+    def read(self, path: str | os.PathLike) -> pd.DataFrame:
+        return read_results(path)
+
+
 def run_sweep(
     units: Iterable[Unit | tuple[str, str, int]],
     results_csv: str | os.PathLike,
     *,
+    kind=None,
     load: Callable[[str], Any] | None = None,
     seeds_per_batch: int | None = None,
     force: bool = False,
@@ -147,19 +191,23 @@ def run_sweep(
     Parameters
     ----------
     units
-        ``(dataset, method, seed)`` triples; ``method`` names a function in :data:`hmc.train.METHODS`
-        (or one that :func:`hmc.train.resolve_method` finds).
+        ``(dataset, method, seed)`` triples; for the default kind ``method`` names a function in
+        :data:`hmc.train.METHODS` (or one that :func:`hmc.train.resolve_method` finds).
     results_csv
-        The tidy results table (:data:`RESULT_COLUMNS`) that notebooks read. It is a view of the
-        results store :func:`hmc.runs.store.store_for` ``(results_csv)`` (one file per unit), rebuilt
-        after every task and at the end. A unit is finished when its file is there under the same
-        configuration (:func:`unit_config`: the settings, the optimiser, the data's signature); stored
-        under another, a ValueError names the settings that differ, so that two settings never mix.
+        The tidy results table (``kind.columns``) that notebooks read. It is a view of the results
+        store :func:`hmc.runs.store.store_for` ``(results_csv)`` (one file per unit), rebuilt after
+        every task and at the end. A unit is finished when its file is there under the same
+        configuration (``kind.config``: for tabular units :func:`unit_config`, the settings, the
+        optimiser, the data's signature); stored under another, a ValueError names the settings
+        that differ, so that two settings never mix.
+    kind
+        What the sweep trains (module docstring); None: :class:`TabularKind` ``(load)``.
     load
-        ``load(dataset) -> benchmark``; default :func:`hmc.data.load_benchmark`. On a cluster it
-        runs on the workers too, so it must be picklable.
+        ``load(dataset) -> benchmark`` of the default kind; default :func:`hmc.data.load_benchmark`.
+        On a cluster it runs on the workers too, so it must be picklable. Not with ``kind``.
     seeds_per_batch
-        Seeds of one (dataset, method) trained together as one batched model (one task); None: all.
+        Seeds of one (dataset, method) trained together as one batched model (one task); None: all
+        (at most ``kind.max_seeds_per_task``).
     force
         Recompute the given units even when finished; their files are replaced.
     progress
@@ -181,18 +229,22 @@ def run_sweep(
         or :class:`~hmc.runs.executors.RayExecutor` (a Ray cluster); None: the one the environment
         names (:func:`~hmc.runs.executors.executor_from_env`: ``python -m hmc run --executor``), else local.
     train_kwargs
-        Passed to the method (``epochs``, ``lr``, ``device``, ``num_threads``, ...).
+        Passed to the training function (``epochs``, ``lr``, ``device``, ``num_threads``, ...).
 
     Every output is checked for writability before anything trains. A table whose rows are not in
     its store (written before the store existed) is refused with the command that imports it.
     """
-    if load is None:
-        from hmc.data import load_benchmark as load
+    if kind is None:
+        kind = TabularKind(load)
+    elif load is not None:
+        raise ValueError("give either kind or load: a kind loads its own data")
     executor = executor or executor_from_env()
     units = unique_units(units)
     for unit in units:
-        if resolve_method(unit.method) is None:
-            raise ValueError(f"unknown method {unit.method!r} in {unit}; known: {', '.join(METHODS)}")
+        try:
+            kind.check_method(unit.method)
+        except ValueError as err:
+            raise ValueError(f"{err} (in {unit})") from None
     if seeds_per_batch is not None and seeds_per_batch < 1:
         raise ValueError(f"seeds_per_batch must be >= 1, got {seeds_per_batch}")
     results_csv = Path(results_csv)
@@ -202,7 +254,7 @@ def run_sweep(
     check_writable(results_csv.parent, f"the folder of the results table {results_csv.name}:", advice)
     if checkpoint_dir is not None:
         check_writable(checkpoint_dir, "the checkpoint folder", advice)
-    _refuse_unimported(results_csv, store)
+    _refuse_unimported(results_csv, store, kind)
     loaded: dict[str, Any] = {}
 
     groups: dict[tuple[str, str], list[int]] = {}
@@ -213,9 +265,8 @@ def run_sweep(
     read_back_units, read_back_s = 0, 0.0
     for (dataset, method), seeds in groups.items():
         if dataset not in loaded:
-            loaded[dataset] = load(dataset)
-        settings = _settings_for(loaded[dataset], train_kwargs)
-        config = configs[dataset, method] = unit_config(settings, loaded[dataset], train_kwargs)
+            loaded[dataset] = kind.load(dataset)
+        config = configs[dataset, method] = kind.config(dataset, loaded[dataset], method, train_kwargs)
         pending = []
         for seed in seeds:
             stored = None
@@ -229,11 +280,11 @@ def run_sweep(
                 read_back_s += stored.wall_time_s
                 continue
             pending.append(seed)
-        step = seeds_per_batch or max(len(pending), 1)
+        step = min(seeds_per_batch or len(pending), kind.max_seeds_per_task or len(pending)) or 1
         for i in range(0, len(pending), step):
             batch = tuple(pending[i : i + step])
             kwargs = dict(train_kwargs, progress=progress)
-            if checkpoint_dir is not None and _accepts(resolve_method(method), "checkpoint"):
+            if checkpoint_dir is not None and kind.checkpoints(method):
                 path = Path(checkpoint_dir) / dataset / method / f"seeds{'-'.join(map(str, batch))}.pt"
                 kwargs.update(checkpoint=str(path), stop_at=stop_at)
             tasks.append(Task(dataset, method, batch, kwargs))
@@ -242,12 +293,12 @@ def run_sweep(
         tasks = []
 
     if tasks:
-        for task, rows in executor.map(tasks, load, loaded):
+        for task, rows in executor.map(tasks, kind, loaded):
             store_task(store, task, rows, configs[task.dataset, task.method])
-            store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)
+            store.export_csv(results_csv, kind.params, kind.columns)
             if on_batch_done is not None:
                 on_batch_done(rows)
-    return store.export_csv(results_csv, PARAM_COLUMNS, RESULT_COLUMNS)  # the table always the store's view
+    return store.export_csv(results_csv, kind.params, kind.columns)  # the table always the store's view
 
 
 def store_task(store: ResultStore, task: Task, rows: pd.DataFrame, config: dict) -> None:
@@ -269,9 +320,9 @@ def _accepts(fn: Callable, name: str) -> bool:
     return name in inspect.signature(fn).parameters
 
 
-def _refuse_unimported(results_csv: Path, store) -> None:
+def _refuse_unimported(results_csv: Path, store, kind) -> None:
     """A table with units that its store lacks was written before the store: refuse to overwrite it."""
-    table = read_results(results_csv)
+    table = kind.read(results_csv)
     if table.empty:
         return
     stored = {(u.parent.parent.name, u.parent.name, int(u.stem[4:])) for u in store.paths()}

@@ -1,0 +1,240 @@
+"""Figures and tables of chapter 07 (the rare-node loss on images), from the stress sweep's tidy rows.
+
+Every function takes the rows of a stress table (:data:`hmc.runs.stress_sweep.STRESS_COLUMNS`) or the
+data of a dataset and returns a DataFrame or a Figure (:data:`hmc.book.rare_plots.WIDTH` wide, at most
+two panels per row, legends below the panels). An empty table (nothing of the design has run yet)
+gives None in place of a table or figure, never an error, so that a page reading a campaign's partial results
+shows what exists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from hmc.book.rare_plots import grid, legend_below
+from hmc.data.image_subsets import node_targets
+from hmc.encoders import describe as describe_encoder
+from hmc.errors import DatasetMissingError
+from hmc.metrics import frequency_buckets
+from hmc.rare_images_evidence import ROLES, bucket_recall
+from hmc.rare_nodes import rare_config
+from hmc.runs.stress_sweep import EncoderNotMade
+
+
+def palette() -> dict[str, tuple]:
+    """One colour per method role (:data:`hmc.rare_images_evidence.ROLES`), the same on every figure."""
+    return dict(zip(ROLES, sns.color_palette("tab10", len(ROLES)), strict=True))
+
+
+def method_table(roles: Mapping[str, str]) -> pd.DataFrame:
+    """Per role: the method's name, heads, loss, imbalance weights, focal factor and LPROS budget."""
+    rows = []
+    for role, method in roles.items():
+        c = rare_config(method)
+        rows.append({"role": role, "method": method, "heads H": c.n_members, "loss": c.loss,
+                     "imbalance weights": "y = 0 terms" if c.has_weights else "-",
+                     "focal m + u^k": f"{c.focal_floor:g} + {c.measure}^{c.exponent:g}" if c.loss == "focal" else "-",
+                     "LPROS": f"budget {c.lpros_budget:g}" if c.lpros else "-"})
+    return pd.DataFrame(rows).set_index("role")
+
+
+def load_datasets(kinds: Mapping, required: str) -> dict:
+    """The data of each kind's dataset (:meth:`hmc.runs.stress_sweep.StressKind.data`); a dataset whose
+    files are not on disk is left out with a printed line, except ``required``, which raises."""
+    loaded = {}
+    for name, kind in kinds.items():
+        try:
+            loaded[name] = kind.data(name)
+        except DatasetMissingError as err:
+            if name == required:
+                raise
+            print(f"not on disk, left out: {name} ({str(err).splitlines()[0]})")
+    return loaded
+
+
+def encoder_table(kinds: Mapping, loaded: Mapping, required: str):
+    """The pretrained encoder of each loaded dataset, a table describing them, and the datasets left out.
+
+    Prints each encoder's name, SHA-256, file (relative to the working folder) and the command that made
+    it. A dataset with no encoder that can be made here (CIFAR-100 or Aircraft without the ImageNet
+    weights) is left out with a printed line, except ``required``, which raises; one whose encoder is
+    not made yet by a kind that must not pretrain (a page reading the campaign's results) is named."""
+    encoders, rows, left_out = {}, [], []
+    for name in loaded:
+        try:
+            encoders[name] = kinds[name].encoder(name)
+        except EncoderNotMade as err:
+            print(f"{name}: {err}")
+            continue
+        except ValueError as err:
+            if name == required:
+                raise
+            print(f"left out: {name} ({err})")
+            left_out.append(name)
+            continue
+        enc = encoders[name]
+        rows.append({"dataset": name, **describe_encoder(enc)})
+        print(f"{name}: {enc.name}, sha256 {enc.sha256}\n  file: {os.path.relpath(enc.path)}\n"
+              f"  made by: {enc.info.get('command', '-')}")
+    if not rows:
+        return encoders, None, left_out
+    table = pd.DataFrame(rows).set_index("dataset").drop(columns=["command", "file"], errors="ignore")
+    styled = table.style.format({"held-out accuracy": "{:.3f}", "chance": "{:.4f}", "seconds": "{:.0f}"})
+    return encoders, styled, left_out
+
+
+def data_table(loaded: Mapping[str, object]) -> pd.DataFrame:
+    """Per dataset: its levels (finest first), split sizes, image shape and training images per finest class."""
+    rows = []
+    for name, data in loaded.items():
+        counts = np.bincount(data.y_train[:, 0].numpy(), minlength=len(data.class_names[0]))
+        rows.append({"dataset": name, "levels (finest first)": " -> ".join(
+            f"{len(c)} {n}" for n, c in zip(data.level_names, data.class_names, strict=True)),
+            "train": len(data.x_train), "test": len(data.x_test), "image": "x".join(map(str, data.image_shape)),
+            f"train images per {data.level_names[0]}": f"{counts.min()}-{counts.max()} (median {np.median(counts):g})"})
+    return pd.DataFrame(rows).set_index("dataset")
+
+
+def long_tail_figure(name: str, data):
+    """Training images per finest class (most frequent first) and nodes per training-frequency bucket."""
+    fig, (left, right) = grid(2, 3.0)
+    counts = np.sort(np.bincount(data.y_train[:, 0].numpy(), minlength=len(data.class_names[0])))[::-1]
+    left.bar(np.arange(len(counts)), counts, width=1.0, color="tab:blue")
+    left.set_xlabel(f"{data.level_names[0]} classes, most frequent first")
+    left.set_ylabel("training images")
+    left.set_title(f"{name}: {len(counts)} classes")
+    buckets = pd.Series(frequency_buckets(node_targets(data, data.y_train).sum(axis=0))).value_counts(sort=False)
+    right.bar(buckets.index.astype(str), buckets.values, color="tab:orange")
+    right.set_xlabel("training positives of a node")
+    right.set_ylabel("nodes")
+    right.set_title("nodes per frequency bucket")
+    right.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def _mean_std(values: pd.Series) -> str:
+    sd = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.3f} ± {sd:.3f}"
+
+
+def reference_summary(table: pd.DataFrame, found: Mapping[str, str]) -> tuple[pd.DataFrame | None, str]:
+    """At a = 0, f = 1: per method, each level's top-1 accuracy, macro F1 and AU(PRC) (mean ± std over
+    seeds), a row of chance accuracies; and one line on the baseline's finest-level accuracy vs chance."""
+    ref = table[(table.degradation == 0) & (table.fraction == 1)]
+    if ref.empty:
+        return None, "no finished unit at a = 0, f = 1 yet"
+    levels = [m.removeprefix("acc_") for m in pd.unique(ref.metric) if m.startswith("acc_")]
+    rows = []
+    for role, method in found.items():
+        r = ref[ref.method == method]
+        rows.append({"role": role, "seeds": r.seed.nunique(),
+                     **{metric: _mean_std(r[r.metric == metric].value)
+                        for metric in [f"acc_{lv}" for lv in levels] + ["macro_f1", "au_prc"]}})
+    rows.append({"role": "chance (largest test class)", "seeds": "",
+                 **{f"acc_{lv}": f"{ref[ref.metric == f'chance_{lv}'].value.mean():.3f}" for lv in levels}})
+    summary = pd.DataFrame(rows).set_index("role").fillna("")
+    base = ref[ref.method == found.get("baseline")]
+    if base.empty:
+        return summary, "no baseline unit at a = 0, f = 1 yet"
+    finest = levels[0]
+
+    def mean(metric):
+        return float(base[base.metric == metric].value.mean())
+
+    line = (f"baseline heads at a = 0, f = 1: {finest} accuracy {mean(f'acc_{finest}'):.3f} (chance "
+            f"{mean(f'chance_{finest}'):.4f}, {mean(f'acc_{finest}') / mean(f'chance_{finest}'):.1f}x)")
+    if len(levels) > 1:
+        line += f", {levels[1]} accuracy {mean(f'acc_{levels[1]}'):.3f} (chance {mean(f'chance_{levels[1]}'):.3f})"
+    return summary, line
+
+
+def stress_figure(curves: Mapping[str, pd.DataFrame], data_name: str, found: Mapping[str, str]):
+    """Each metric of ``curves`` (:func:`hmc.rare_images_evidence.stress_curves`) against the
+    degradation a (all the data) and against the training fraction f (intact encoder), one line per
+    method, mean over seeds with a bar of ± one standard deviation; None when nothing has run."""
+    if all(c[c.data == data_name].empty for c in curves.values()):
+        return None
+    order, colors = [r for r in ROLES if r in found], palette()
+    fig, axes = grid(2 * len(curves), 2.9)
+    for i, (metric, cur) in enumerate(curves.items()):
+        for j, test in enumerate(("degradation", "fraction")):
+            ax = axes[2 * i + j]
+            c = cur[(cur.data == data_name) & (cur.test == test)]
+            if c.empty:
+                ax.text(0.5, 0.5, "not run yet", ha="center", va="center", transform=ax.transAxes)
+                continue
+            sns.lineplot(data=c, x="level", y="value", hue="role", hue_order=order, palette=colors,
+                         errorbar="sd", err_style="bars", marker="o", ax=ax, legend=False)
+            levels = sorted(c.level.unique())
+            if test == "fraction":
+                ax.set_xscale("log")
+                ax.set_xticks(levels, [f"{v:.0%}" for v in levels])
+                ax.minorticks_off()
+            else:
+                ax.set_xticks(levels)
+            ax.set_xlabel("encoder degradation a" if test == "degradation" else "training fraction f")
+            ax.set_ylabel(metric.replace("_", " "))
+    handles = [ax.plot([], [], color=colors[r], marker="o")[0] for r in order]
+    legend_below(fig, handles, order, ncol=len(order))
+    fig.tight_layout()
+    return fig
+
+
+def stress_table(curve: pd.DataFrame, found: Mapping[str, str]):
+    """Mean over seeds per (dataset, test, level) and method, with each method's difference to the baseline,
+    styled (differences signed, 4 decimals); None when nothing has run."""
+    if curve.empty:
+        return None
+    wide = curve.groupby(["data", "test", "level", "role"]).value.mean().unstack("role")
+    wide = wide.reindex(columns=[r for r in ROLES if r in found])
+    if "baseline" in wide:
+        for r in wide.columns.drop("baseline"):
+            wide[f"{r} − baseline"] = wide[r] - wide["baseline"]
+    differences = [c for c in wide.columns if "−" in c]
+    return wide.style.format("{:+.4f}", subset=differences).format(
+        "{:.4f}", subset=[c for c in wide.columns if c not in differences])
+
+
+def bucket_figure(table: pd.DataFrame, data_name: str, found: Mapping[str, str], conditions):
+    """Recall per training-frequency bucket (mean over seeds), one panel per ``(a, f)`` of
+    ``conditions`` that has results, bars per method; None when none has. Also returns the buckets
+    where no method finds any positive, per condition."""
+    order, colors = [r for r in ROLES if r in found], palette()
+    parts = [(a, f, bucket_recall(table[table.data == data_name], a, f)) for a, f in conditions]
+    parts = [(a, f, b) for a, f, b in parts if not b.empty]
+    if not parts:
+        return None, {}
+    fig, axes = grid(len(parts), 3.2, sharey=True)
+    silent = {}
+    for ax, (a, f, b) in zip(axes, parts, strict=True):
+        sns.barplot(data=b, x="bucket", y="mean", hue="role", hue_order=order, palette=colors, ax=ax, legend=False)
+        ax.set_ylabel("recall (mean over seeds)")
+        ax.set_xlabel("training positives of the node")
+        ax.set_title(f"a = {a:g}, f = {f:.0%}")
+        ax.tick_params(axis="x", rotation=30)
+        best = b.groupby("bucket", sort=False)["mean"].max()
+        silent[(a, f)] = [str(k) for k, v in best.items() if v == 0]
+    handles = [ax.bar([0], [0], color=colors[r])[0] for r in order]
+    for h in handles:
+        h.remove()
+    legend_below(fig, handles, order, ncol=len(order))
+    fig.tight_layout()
+    return fig, silent
+
+
+def settings_used(units: pd.DataFrame) -> pd.DataFrame | None:
+    """Per dataset: the encoder (and the first 16 hex digits of its SHA-256), image size, heads, epochs,
+    batch, seeds, imbalance and device of the finished units (one row per unit in ``units``)."""
+    if units.empty:
+        return None
+    return units.groupby("data").agg(
+        encoder=("encoder", "first"), sha256=("encoder_sha256", lambda s: s.iloc[0][:16]),
+        image_size=("image_size", "first"), heads=("n_heads", "first"), epochs=("epochs", "first"),
+        batch=("batch_size", "first"), seeds=("seed", "nunique"), imbalance=("imbalance", "first"),
+        device=("device", "first"))
