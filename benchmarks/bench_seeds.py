@@ -2,6 +2,7 @@
 
     python benchmarks/bench_seeds.py [--dataset cellcycle_FUN] [--seeds 10] [--epochs 3]
                                      [--device cpu] [--threads auto|N] [--profile-steps 300]
+    python benchmarks/bench_seeds.py --threads-compare [--fixed 1,2] [--rounds 3] [--compete]
 
 Both sides run the same code (:func:`hmc.train.train_chmcnn`; the single runs with S = 1), in one
 process, one after the other, on the spec's settings for the dataset except for the number of
@@ -12,6 +13,13 @@ equal, the time per optimiser step, and the projected time of the spec's full ru
 (all epochs, S seeds batched). ``--profile-steps N`` also profiles N batched steps with
 ``torch.profiler`` and groups the time by part of the step.
 
+``--threads-compare`` instead times the thread policy: the batched run with ``num_threads="auto"``
+(:class:`hmc.train._IdleCoreThreads`) and with each fixed count of ``--fixed`` (default 1 and
+torch's count), alternating run by run for ``--rounds`` rounds, and prints the median time per
+step of each and the ratio of ``"auto"`` to the best fixed setting (the issue's bar: at most
+1.05). With ``--compete`` it does so twice: as the machine is, then with a competing process (a
+busy loop this script starts and stops) on one core.
+
 The machine's load average is printed at the start and the end: on a shared machine, other
 processes' load changes the times (not the results).
 """
@@ -20,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import subprocess
 import sys
 import time
 
@@ -89,6 +99,40 @@ def profile_steps(bench, seeds, n_steps, device, threads) -> None:
     print(f"  {'rest (Python, small ops)':26s} {wall - accounted:6.2f} ms/step")
 
 
+def compare_threads(bench, seeds, epochs, device, fixed, rounds, compete) -> None:
+    """Time ``num_threads="auto"`` against each fixed count, alternating runs; print the ratios."""
+    settings = ["auto", *fixed]
+    conditions = ["as the machine is", "with a competing process"] if compete else ["as the machine is"]
+    for condition in conditions:
+        busy = None
+        if condition.startswith("with"):
+            busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            times = {s: [] for s in settings}
+            auto_threads = {}
+            for _ in range(rounds):
+                for setting in settings:
+                    res = train_chmcnn(bench, seeds, epochs=epochs, device=device, progress=False,
+                                       num_threads=setting)
+                    times[setting].append(res.extra["fit_s"] / res.n_steps * 1e3)
+                    if setting == "auto":
+                        for k, v in res.extra["steps_per_thread_count"].items():
+                            auto_threads[k] = auto_threads.get(k, 0) + v
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
+        med = {s: statistics.median(ts) for s, ts in times.items()}
+        best = min(fixed, key=lambda s: med[s])
+        print(f"\nthreads, {condition} (load average {_load()}), {len(seeds)} seeds, {epochs} epoch(s) per run, "
+              f"median of {rounds} alternating rounds:")
+        for s in settings:
+            print(f"  {str(s):>5s}: {med[s]:7.2f} ms/step  (rounds: {', '.join(f'{t:.2f}' for t in times[s])})")
+        print(f"  auto used {auto_threads} (steps per thread count)")
+        print(f"  auto / best fixed ({best} thread(s)): {med['auto'] / med[best]:.3f}")
+        sys.stdout.flush()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="cellcycle_FUN")
@@ -101,6 +145,12 @@ def main(argv=None) -> int:
                         "thread and torch's count, whichever steps faster)")
     parser.add_argument("--profile-steps", type=int, default=0, help="also profile this many batched steps")
     parser.add_argument("--skip-singles", action="store_true", help="time the batched run only")
+    parser.add_argument("--threads-compare", action="store_true",
+                        help="time num_threads='auto' against the fixed counts of --fixed instead")
+    parser.add_argument("--fixed", default=None, help="fixed thread counts to compare, e.g. 1,2 (default: 1 and "
+                        "torch's count)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of --threads-compare")
+    parser.add_argument("--compete", action="store_true", help="--threads-compare also with a competing busy process")
     args = parser.parse_args(argv)
     if args.threads != "auto":
         args.threads = int(args.threads)
@@ -118,6 +168,11 @@ def main(argv=None) -> int:
           f"torch {torch.__version__}")
     print(f"load average at start: {_load()}")
     sys.stdout.flush()
+    if args.threads_compare:
+        fixed = sorted({int(t) for t in args.fixed.split(",")} if args.fixed else {1, torch.get_num_threads()})
+        compare_threads(bench, seeds, args.epochs, args.device, fixed, args.rounds, args.compete)
+        print(f"load average at end: {_load()}")
+        return 0
 
     common = dict(epochs=args.epochs, device=args.device, progress=False, num_threads=args.threads)
     batched = train_chmcnn(bench, seeds, **common)

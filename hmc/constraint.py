@@ -31,6 +31,11 @@ gradient, the input gradient is one ``scatter_add`` of the output gradient into 
 (``O(N x C)``). Otherwise (exact ties that matter, e.g. saturated sigmoids) it falls back to the
 descendant-pair formula, ``O(N x P)`` for P ancestor/descendant pairs, which splits ties evenly.
 
+*Training loops* call :func:`mc_loss_and_grad`: MCLoss and its gradient by hand, no autograd
+graph, bit for bit autograd's (tested); its MCM runs over the descendant pairs (forward: one
+gather and one ``scatter_reduce``; backward: :func:`_pairs_backward`) where that is cheaper, on
+small hierarchies and few score vectors (:data:`PAIRS_MAX_ELEMENTS`), else level by level as above.
+
 ``method="pairs"`` is the other exact form, kept for cross-checks: gather ``h[..., desc]`` over
 all P proper (ancestor, descendant) pairs and ``scatter_reduce(amax)`` them into the ancestors'
 own scores, differentiated by autograd.
@@ -68,6 +73,7 @@ __all__ = [
     "max_constraint_dense",
     "ancestor_mask",
     "mc_loss",
+    "mc_loss_and_grad",
     "MCLoss",
 ]
 
@@ -104,6 +110,8 @@ class MaxConstraint(nn.Module):
     edge_slot: Tensor
     pair_anc: Tensor
     pair_desc: Tensor
+    closure_anc: Tensor
+    closure_desc: Tensor
 
     def __init__(self, hierarchy: Hierarchy):
         super().__init__()
@@ -124,6 +132,8 @@ class MaxConstraint(nn.Module):
             edge_bounds.append(int(hi))
             node_bounds.append(node_bounds[-1] + len(nodes))
         anc, desc = hierarchy.descendant_pairs(include_self=False)  # proper pairs, sorted by ancestor
+        close_anc, close_desc = hierarchy.descendant_pairs(include_self=True)
+        close_order = np.lexsort((close_desc, close_anc))  # by ancestor, then descendant
 
         def buf(a):
             return torch.as_tensor(np.ascontiguousarray(a, dtype=np.int64))
@@ -139,6 +149,8 @@ class MaxConstraint(nn.Module):
         self.register_buffer("edge_slot", buf(np.concatenate(edge_slot or [[]])), persistent=False)
         self.register_buffer("pair_anc", buf(anc), persistent=False)
         self.register_buffer("pair_desc", buf(desc), persistent=False)
+        self.register_buffer("closure_anc", buf(close_anc[close_order]), persistent=False)
+        self.register_buffer("closure_desc", buf(close_desc[close_order]), persistent=False)
 
     @property
     def num_levels(self) -> int:
@@ -271,15 +283,24 @@ def _levels_backward(h2: Tensor, out: Tensor, g2: Tensor, index: MaxConstraint) 
 
 
 def _pairs_backward(x: Tensor, out: Tensor, g: Tensor, index: MaxConstraint) -> Tensor:
-    """Exact tie-splitting gradient over the node itself and its proper descendants: ``O(N x P)``.
+    """Exact tie-splitting gradient over every pair ``(a, d)``, ``d in D(a)`` (self included): ``O(N x (C + P))``.
 
-    All node-major (C, N); returns (C, N).
+    All node-major (C, N); returns (C, N). With ``hit[a, d] = (x[d] == out[a])`` and
+    ``count[a] = sum_d hit[a, d]`` (>= 1: the max is attained),
+
+    .. math::
+
+        \\mathrm{grad}_d = \\sum_{a:\\, d \\in D(a)} \\mathrm{hit}_{a,d} \\, g_a / \\mathrm{count}_a ,
+
+    summed from 0 over the ancestors ``a`` in increasing index order (the pairs are sorted by
+    ancestor), the order of the argmax path's ``scatter_add`` in :func:`_levels_backward`: without
+    ties (``count = 1``) the two give the same bits.
     """
-    anc, desc = index.pair_anc, index.pair_desc
-    self_hit = (x == out).to(x.dtype)
-    hit = x.index_select(0, desc) == out.index_select(0, anc)  # (P, N)
-    share = g / self_hit.index_add(0, anc, hit.to(x.dtype))  # gradient per attained maximum
-    return (share * self_hit).index_add_(0, desc, share.index_select(0, anc).mul_(hit))
+    anc, desc = index.closure_anc, index.closure_desc
+    hit = x.index_select(0, desc) == out.index_select(0, anc)  # (C + P, N)
+    count = torch.zeros_like(x).index_add_(0, anc, hit.to(x.dtype))
+    share = g / count  # gradient per attained maximum
+    return torch.zeros_like(x).index_add_(0, desc, share.index_select(0, anc).mul_(hit))
 
 
 class _LevelsMax(torch.autograd.Function):
@@ -429,6 +450,20 @@ def _check_weight(weight: Tensor) -> None:
     raise ValueError(f"weight must be finite and >= 0 (it multiplies each loss term), got {found}")
 
 
+def _term_weight(weight, idx: Tensor | None, n: int, n_eval: int, device, dt, validate: bool) -> Tensor:
+    """``weight`` of :func:`mc_loss` as a tensor of dtype ``dt`` whose last dim is 1 or ``n_eval``."""
+    weight = torch.as_tensor(weight, device=device).to(dt)
+    if validate:
+        _check_weight(weight)
+    if weight.dim() and idx is not None and weight.shape[-1] == n:
+        weight = weight.index_select(-1, idx)  # per-node weights in hierarchy order
+    if weight.dim() and weight.shape[-1] not in (1, n_eval):
+        raise ValueError(
+            f"weight of shape {tuple(weight.shape)} must end in C={n}" + (f" or C_eval={n_eval}" if idx is not None else "")
+        )
+    return weight
+
+
 def mc_loss(
     h: Tensor,
     y: Tensor,
@@ -507,22 +542,102 @@ def mc_loss(
         out, y = out.index_select(-1, idx), y.index_select(-1, idx)
     loss = F.binary_cross_entropy(out, y, reduction="none")
     if weight is not None:
-        weight = torch.as_tensor(weight, device=h.device).to(dt)
-        if validate:
-            _check_weight(weight)
-        if weight.dim() and idx is not None and weight.shape[-1] == n:
-            weight = weight.index_select(-1, idx)  # per-node weights in hierarchy order
-        if weight.dim() and weight.shape[-1] not in (1, loss.shape[-1]):
-            raise ValueError(
-                f"weight of shape {tuple(weight.shape)} must end in C={n}"
-                + (f" or C_eval={loss.shape[-1]}" if idx is not None else "")
-            )
-        loss = loss * weight
+        loss = loss * _term_weight(weight, idx, n, loss.shape[-1], h.device, dt, validate)
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
+PAIRS_MAX_ELEMENTS = 1 << 17
+""":func:`mc_loss_and_grad` runs the MCM over the descendant pairs when ``(C + P) x N`` (pairs with
+self x score vectors) is at most this many elements, else level by level. Measured on the
+project's CPU at 1 thread (``benchmarks/bench_limits.py`` prints both): the pairs form (4 ops in
+all) wins where the level form's 20-odd small ops per level cost more than the pairs' extra
+elements (cellcycle_FUN, 1-3 seeds of batch 4, or 2 seeds x 3 members: 2-3x faster); the level form wins on the GO
+DAGs (14 levels, 43,000 pairs) and for 10 stacked seeds."""
+
+
+def mc_loss_and_grad(
+    h: Tensor,
+    y: Tensor,
+    mcm: MaxConstraint,
+    eval_nodes: Tensor | None,
+    weight: Tensor | None = None,
+    grad_scale: float = 1.0,
+    dtype: torch.dtype = torch.float64,
+) -> tuple[Tensor, Tensor]:
+    """MCLoss terms and their gradient with respect to ``h``, by hand, for training loops.
+
+    Bit for bit (tested) what autograd gives for
+
+    .. code-block:: python
+
+        terms = mc_loss(h, y, mcm, eval_nodes, weight, reduction="none", dtype=dtype, validate=False)
+        terms.backward(torch.full_like(terms, grad_scale))  # -> h.grad
+
+    without an autograd graph: ``o = (1 - y) MCM(h) + y MCM(y h)`` is computed once for both MCMs
+    (one ``(2 N, C)`` pass, N = the score vectors of ``h``), then the BCE gradient
+    (``aten.binary_cross_entropy_backward``), its scatter back to all C nodes, the split
+    ``(1 - y) g`` / ``y g`` between the two MCMs, their backward (exact, ties split evenly) and
+    ``grad_h = g_0 + y g_1``. The MCM runs over the descendant pairs or level by level, whichever is
+    cheaper for the size (:data:`PAIRS_MAX_ELEMENTS`); both give the same bits.
+
+    Args:
+        h: probabilities ``(..., C)``, e.g. ``(S, b, C)`` or ``(S, H, b, C)``; no value checks.
+        y: 0/1 labels broadcastable to ``h`` (not the other way round), e.g. ``(S, 1, b, C)``.
+        mcm: the hierarchy's :class:`MaxConstraint` on ``h``'s device.
+        eval_nodes: int64 index tensor of the evaluated nodes, or None (all C).
+        weight: per-term weights as for :func:`mc_loss`, or None.
+        grad_scale: the gradient of the objective with respect to every term (e.g. ``1 / numel``
+            for a mean).
+        dtype: computation dtype (float64, as :func:`mc_loss`).
+
+    Returns:
+        ``terms`` ``(..., C_eval)`` of ``dtype`` (weighted), and ``grad_h`` of ``h``'s shape and dtype.
+    """
+    index = _as_index(mcm, h.device)
+    n = index.num_nodes
+    if h.dim() == 0 or h.shape[-1] != n:
+        raise ValueError(f"h must have shape (..., {n}), got {tuple(h.shape)}")
+    hd = h.detach().to(dtype)
+    yd = torch.as_tensor(y, device=h.device).to(dtype)
+    if torch.broadcast_shapes(hd.shape, yd.shape) != hd.shape:
+        raise ValueError(f"y of shape {tuple(yd.shape)} must broadcast to h of shape {tuple(h.shape)}")
+    yd = yd.expand(hd.shape)
+    idx = _node_selector(eval_nodes, n, h.device, check=False)
+    # both MCMs in one pass over (2N, C) score vectors, node-major (C, 2N)
+    x2 = torch.stack((hd, yd * hd)).view(-1, n)  # (2N, C)
+    pairs = len(index.closure_anc) * x2.shape[0] <= PAIRS_MAX_ELEMENTS
+    if pairs:
+        x = _node_major(x2)  # (C, 2N)
+        dest = index.pair_anc.unsqueeze(1).expand(-1, x.shape[1])
+        out = x.scatter_reduce(0, dest, x.index_select(0, index.pair_desc), "amax", include_self=True)
+    else:
+        out = _levels_forward(x2, index)  # (C, 2N)
+    both = out.t().reshape(2, *hd.shape)
+    o = (1 - yd) * both[0] + yd * both[1]
+    ye = yd
+    if idx is not None:
+        o, ye = o.index_select(-1, idx), yd.index_select(-1, idx)
+    terms = F.binary_cross_entropy(o, ye, reduction="none")
+    w = None if weight is None else _term_weight(weight, idx, n, terms.shape[-1], h.device, dtype, validate=False)
+    if w is not None:
+        terms = terms * w
+    g = torch.full_like(terms, grad_scale)
+    if w is not None:
+        g = (g * w).sum_to_size(o.shape)
+    g = torch.ops.aten.binary_cross_entropy_backward(g, o, ye, None, 0)  # 0: no reduction
+    if idx is not None:
+        g = torch.zeros_like(hd).index_add_(-1, idx, g)
+    g_both = torch.stack(((1 - yd) * g, yd * g)).view(-1, n)
+    if pairs:
+        gx = _pairs_backward(x, out, _node_major(g_both), index).t()
+    else:
+        gx = _levels_backward(x2, out, g_both, index)
+    gx = gx.reshape(2, *hd.shape)
+    return terms, (gx[0] + gx[1] * yd).to(h.dtype)
 
 
 class MCLoss(nn.Module):

@@ -52,8 +52,8 @@ and ``reduction="mean"`` the step is C-HMCNN's, and the run equals ``train_chmcn
 CPU (tested).
 
 As in :mod:`hmc.train`, the MLP and the sigmoid are differentiated by hand
-(:meth:`~hmc.models.BatchedCHMCNN.forward_cached`/``backward_cached``), autograd only covers the
-float64 loss, the data stay on the device, there is no DataLoader, and one fused Adam step updates
+(:meth:`~hmc.models.BatchedCHMCNN.forward_cached`/``backward_cached``), the float64 loss too
+(:func:`hmc.constraint.mc_loss_and_grad`: no autograd in a step), the data stay on the device, there is no DataLoader, and one fused Adam step updates
 all members. On CPU the uncertainty measure runs seed by seed on ``(H, b, C)`` slices, the shapes of
 a one-seed run (a batched call over all seeds rounds a few elements differently, measured: the
 reductions and ``exp``/``log`` kernels depend on the layout), so a seed trained in a batch of seeds
@@ -122,7 +122,7 @@ import torch
 from torch import Tensor
 
 from hmc.checkpoint import TrainingPaused, load_checkpoint, save_checkpoint
-from hmc.constraint import MaxConstraint, mc_loss
+from hmc.constraint import MaxConstraint, mc_loss, mc_loss_and_grad
 from hmc.losses import (
     UNCERTAINTY_MEASURES,
     global_scheduled_weights,
@@ -140,8 +140,8 @@ from hmc.train import (
     METHOD_RESOLVERS,
     METHODS,
     TrainResult,
+    _IdleCoreThreads,
     _make_optimizer,
-    _ThreadTuner,
     _torch_state,
     chmcnn_settings,
 )
@@ -467,7 +467,7 @@ class _Run:
         return self.x[self.xmap.gather(1, idx)], self.y[self.ymap.gather(1, idx)]
 
     def forward(self, xb: Tensor) -> tuple[Tensor, dict, Tensor]:
-        """Padded logits, the forward cache and the member probabilities ``(S, H, b, C)`` (a leaf)."""
+        """Padded logits, the forward cache and the member probabilities ``(S * H, b, C)`` or ``(S, H * b, C)``."""
         s, b, f = xb.shape
         h, c = self.n_members, self.n_nodes
         if self.mc:
@@ -475,25 +475,25 @@ class _Run:
         else:
             xin = xb.unsqueeze(1).expand(s, h, b, f).reshape(s * h, b, f)  # member s*H + j gets seed s's batch
         z, cache = self.model.forward_cached(xin)
-        probs = member_sigmoid(z[..., :c]).requires_grad_(True)  # (S*H, b, C) or (S, H*b, C): same memory order
+        probs = member_sigmoid(z[..., :c])  # (S*H, b, C) or (S, H*b, C): same memory order
         return z, cache, probs
 
     def loss_and_grad(self, xb: Tensor, yb: Tensor, position: SchedulePosition) -> Tensor:
-        """Write the step's parameter gradients into ``.grad``; return the per-seed losses ``(S,)``, detached."""
+        """Write the step's parameter gradients into ``.grad``; return the per-seed losses ``(S,)``, detached.
+
+        The terms and their gradient come from :func:`hmc.constraint.mc_loss_and_grad` with the
+        weights of :func:`rare_node_weights`: bit for bit autograd's of :func:`rare_node_terms`.
+        """
         z, cache, probs = self.forward(xb)
         s, b = yb.shape[:2]
         p = probs.view(s, self.n_members, b, self.n_nodes)
-        terms = rare_node_terms(p, yb, self.mcm, self.eval_idx, self.config, self.node_weights, position,
-                                validate=False)
-        if self.config.reduction == "mean":
-            scale = 1.0 / (terms.shape[1] * terms.shape[2] * terms.shape[3])
-            per_seed = terms.detach().mean(dim=(1, 2, 3))
-        else:
-            scale = 1.0
-            per_seed = terms.detach().sum(dim=(1, 2, 3))
-        terms.backward(torch.full_like(terms, scale))
+        weight = rare_node_weights(p, yb, self.config, self.node_weights, position)
+        n_terms = self.n_members * b * len(self.eval_idx)
+        scale = 1.0 / n_terms if self.config.reduction == "mean" else 1.0
+        terms, grad_p = mc_loss_and_grad(p, yb.unsqueeze(1), self.mcm, self.eval_idx, weight, grad_scale=scale)
+        per_seed = terms.mean(dim=(1, 2, 3)) if self.config.reduction == "mean" else terms.sum(dim=(1, 2, 3))
         grad_z = z.new_zeros(z.shape)
-        grad_z[..., : self.n_nodes] = torch.ops.aten.sigmoid_backward(probs.grad, probs.detach())
+        grad_z[..., : self.n_nodes] = torch.ops.aten.sigmoid_backward(grad_p.view(probs.shape), probs)
         self.model.backward_cached(grad_z, cache)
         return per_seed
 
@@ -575,7 +575,7 @@ def train_rare_nodes(
     with _torch_state(num_threads, deterministic):
         tuner = None
         if num_threads == "auto" and device.type == "cpu" and torch.get_num_threads() > 1 and not mc:
-            tuner = _ThreadTuner((torch.get_num_threads(), 1))
+            tuner = _IdleCoreThreads(torch.get_num_threads())
         threads = torch.get_num_threads()
         run = _Run(benchmark, seeds, config, settings, device, optimizer)
         epoch_loss, n_steps, previous_s = _fit(run, getattr(benchmark, "name", "data"), progress, step_callback,

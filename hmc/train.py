@@ -16,8 +16,9 @@ gradients are written in place into persistent ``.grad`` buffers
 (:meth:`~hmc.models.BatchedCHMCNN.backward_cached`: no per-step allocation of S x parameters
 floats, which cost 4,000 page faults per step), Adam runs fused over the stacked weights
 (``torch.optim.Adam(fused=True)``: 3 ms per step for 10 x 0.54 M parameters, against 24-30 ms for
-``foreach=True``), deterministic mode does not NaN-fill new tensors, and the thread count adapts
-to the machine's load (``num_threads="auto"``). Measured on the project's 2-core CPU with other
+``foreach=True``), the loss and its gradient are computed by hand without an autograd graph
+(:func:`hmc.constraint.mc_loss_and_grad`), deterministic mode does not NaN-fill new tensors, and
+the thread count follows the cores that other processes leave idle (``num_threads="auto"``). Measured on the project's 2-core CPU with other
 processes running (load average about 2): the spec's full cellcycle_FUN run, 10 seeds x 106
 epochs x 619 steps of batch 4, took 17.3 minutes (about 14 ms per step for all 10 seeds, 65-80
 steps/s), mean test AU(PRC) 0.256 (published: 0.255).
@@ -41,7 +42,7 @@ import numpy as np
 import torch
 
 from hmc.checkpoint import TrainingPaused, load_checkpoint, save_checkpoint
-from hmc.constraint import MaxConstraint, mc_loss
+from hmc.constraint import MaxConstraint, mc_loss_and_grad
 from hmc.metrics import au_prc
 from hmc.models import DATA_STREAM, BatchedCHMCNN, derive_seed, member_sigmoid
 
@@ -135,7 +136,7 @@ class TrainResult:
 def _torch_state(num_threads: int | str | None, deterministic: bool):
     """Temporarily set the intra-op thread count and deterministic algorithms; restore afterwards.
 
-    ``"auto"`` leaves the thread count to the caller's :class:`_ThreadTuner`.
+    ``"auto"`` leaves the thread count to the caller's :class:`_IdleCoreThreads`.
     """
     old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()
@@ -156,63 +157,73 @@ def _torch_state(num_threads: int | str | None, deterministic: bool):
         torch.utils.deterministic.fill_uninitialized_memory = old_fill
 
 
-class _ThreadTuner:
-    """Runs the training steps with whichever of two thread counts is faster right now.
+def _busy_cpu_seconds() -> float | None:
+    """CPU-seconds that all the machine's CPUs have spent busy since boot (Linux ``/proc/stat``:
+    user + nice + system + irq + softirq + steal), or None where that file is not available."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+    except (OSError, ValueError, IndexError):
+        return None
 
-    Cycle: ``probe`` steps with each candidate (the first ``warmup`` steps of the run are not
-    timed), then ``period`` steps with the one whose median step time was lower; repeat. On a
-    quiet 2-core CPU 2 threads win (measured 13.6 vs 19.4 ms per step, 10 seeds on cellcycle_FUN);
-    with one core busy elsewhere 1 thread wins (18.0 vs 43.2 ms). The probes cost about
-    ``probe / period`` of the steps at the slower setting. The run phase also ends after
-    ``max_seconds``: when the load changes just after a probe, 2 threads sharing one core can be
-    20x slower than 1 (measured: 2 against 48 steps/s), and 600 such steps would cost minutes.
+
+class _IdleCoreThreads:
+    """Runs the training steps with one thread per core that the *other* processes leave idle.
+
+    Every ``interval`` seconds it reads how many CPU-seconds the machine spent busy
+    (:func:`_busy_cpu_seconds`) and subtracts this process's own (``time.process_time``): the
+    rest is the other processes' load ``L`` in cores. The next steps use
+    ``clamp(floor(max_threads - L + 0.25), 1, max_threads)`` threads: on a quiet 2-core machine 2
+    threads, with one core busy elsewhere 1 (a core counts as free when the others use less than
+    a quarter of it). The run starts with 1 thread until the first reading.
+
+    Why not time the candidates (the policy this replaced, measured in issue 15): on a 2-core CPU
+    shared with another process, 2 threads are 10-35x slower than 1 (they wait for each other at
+    every parallel region), so even a few timed probe steps at 2 threads cost more than they
+    could save (auto took 21.7 s per epoch against 13.6 s for a fixed 1 thread), and on a quiet
+    machine probes and switches cost 18% (11.3 against 9.6 s for a fixed 2). Reading the load costs
+    about 20 microseconds per interval and never runs a step at the wrong setting on purpose.
+    ``benchmarks/bench_seeds.py --threads-compare`` runs this policy and the fixed settings side by
+    side, quiet and with a competing process, and prints the ratios.
+    Where ``/proc/stat`` is missing (not Linux), the thread count stays at ``max_threads``.
     """
 
-    def __init__(self, candidates: tuple[int, ...], probe: int = 15, period: int = 600, warmup: int = 5,
-                 max_seconds: float = 20.0):
-        self.candidates = tuple(dict.fromkeys(int(c) for c in candidates))
-        self.probe, self.period, self.warmup, self.max_seconds = probe, period, warmup, max_seconds
-        self._run_start = 0.0  # perf_counter at the start of the current run phase
-        self.steps: dict[int, int] = {c: 0 for c in self.candidates}
-        self._times: dict[int, list[float]] = {c: [] for c in self.candidates}
-        self._best = self.candidates[0]
-        self._count = 0  # steps into the current cycle
-        self._current = torch.get_num_threads()  # so that the first step sets candidates[0] if it differs
-        self._t0 = 0.0
-        self._probing = False
+    def __init__(self, max_threads: int, interval: float = 0.5):
+        self.max_threads, self.interval = int(max_threads), float(interval)
+        self.steps: dict[int, int] = {}
+        self._current = 0
+        self._last = self._reading()  # (wall, busy, own) at the last reading
+        self._set(1 if self._last is not None else self.max_threads)
+        self._next = 0.0 if self._last is None else self._last[0] + self.interval
 
-    def _choice(self) -> tuple[int, bool]:
-        """Thread count for the next step, and whether that step is a timed probe."""
-        if self._count < self.warmup:
-            return self._best, False
-        k = self._count - self.warmup
-        probe_span = self.probe * len(self.candidates)
-        if k < probe_span:
-            return self.candidates[k // self.probe], True
-        return self._best, False
+    @staticmethod
+    def _reading() -> tuple[float, float, float] | None:
+        busy = _busy_cpu_seconds()
+        return None if busy is None else (time.perf_counter(), busy, time.process_time())
 
-    def begin(self) -> None:
-        threads, self._probing = self._choice()
+    def _set(self, threads: int) -> None:
         if threads != self._current:
             torch.set_num_threads(threads)
             self._current = threads
-        self._t0 = time.perf_counter()
+
+    def threads_for(self, others: float) -> int:
+        """The thread count when the other processes keep ``others`` cores busy."""
+        return max(1, min(self.max_threads, math.floor(self.max_threads - others + 0.25)))
+
+    def begin(self) -> None:
+        if self._last is None:
+            return
+        now = time.perf_counter()
+        if now < self._next:
+            return
+        reading = self._reading()
+        others = ((reading[1] - self._last[1]) - (reading[2] - self._last[2])) / (reading[0] - self._last[0])
+        self._set(self.threads_for(others))
+        self._last, self._next = reading, now + self.interval
 
     def end(self) -> None:
-        elapsed = time.perf_counter() - self._t0
-        self.steps[self._current] += 1
-        if self._probing:
-            self._times[self._current].append(elapsed)
-        self._count += 1
-        probe_end = self.warmup + self.probe * len(self.candidates)
-        if self._count == probe_end:
-            medians = {c: float(np.median(ts)) for c, ts in self._times.items()}
-            self._best = min(self.candidates, key=lambda c: medians[c])
-            self._times = {c: [] for c in self.candidates}
-            self._run_start = time.perf_counter()
-        elif self._count > probe_end and (self._count >= probe_end + self.period
-                                          or time.perf_counter() - self._run_start >= self.max_seconds):
-            self._count = self.warmup  # next cycle: probe again (no warm-up)
+        self.steps[self._current] = self.steps.get(self._current, 0) + 1
 
 
 def _make_optimizer(params, lr: float, weight_decay: float, kind: str, device: torch.device):
@@ -266,8 +277,9 @@ def train_chmcnn(
         Show a tqdm bar over optimiser steps.
     num_threads
         torch intra-op threads during the call (restored afterwards); None keeps the current count;
-        ``"auto"`` (default, CPU) switches between 1 thread and the current count, whichever
-        steps faster, re-measured as the machine's load changes (:class:`_ThreadTuner`). The
+        ``"auto"`` (default, CPU) uses one thread per core left idle by the other processes, up
+        to the current count, re-read every half second (:class:`_IdleCoreThreads`). The
+        campaign (:mod:`hmc.runs.campaign`) runs at a fixed 1 thread, its own default. The
         results do not depend on the thread count (the tests check 1 vs 2 threads bit for bit);
         only the speed does: with 2 threads, another busy process on a 2-core CPU can make each
         step 2-3x slower than 1 thread (the threads wait for each other at every parallel region).
@@ -301,7 +313,7 @@ def train_chmcnn(
     with _torch_state(num_threads, deterministic):
         tuner = None
         if num_threads == "auto" and device.type == "cpu" and torch.get_num_threads() > 1:
-            tuner = _ThreadTuner((torch.get_num_threads(), 1))
+            tuner = _IdleCoreThreads(torch.get_num_threads())
         threads = torch.get_num_threads()
         model, epoch_loss, n_steps, previous_s = _fit(
             benchmark, seeds, settings, device, progress, optimizer, step_callback, tuner, checkpoint, stop_at
@@ -420,21 +432,20 @@ def _fit(benchmark, seeds, settings, device, progress, optimizer, step_callback,
 def _train_step(model, opt, mcm, eval_idx, xb, yb, n_nodes) -> torch.Tensor:
     """One optimiser step for all members; returns each member's batch-mean MCLoss (S,), detached.
 
-    Autograd covers only the loss (MCM + MCLoss, float64); the sigmoid and the MLP are
-    differentiated by hand (:meth:`~hmc.models.BatchedCHMCNN.backward_cached`).
+    No autograd: the MLP and the sigmoid are differentiated by hand
+    (:meth:`~hmc.models.BatchedCHMCNN.backward_cached`), the loss (MCM + MCLoss, float64) by
+    :func:`hmc.constraint.mc_loss_and_grad`, bit for bit autograd's gradient of the sum over members
+    of each member's mean MCLoss (so member m's gradient is exactly its single-model gradient).
     """
     z, cache = model.forward_cached(xb)  # padded logits (S, b, C_pad), no autograd graph
-    probs = member_sigmoid(z[..., :n_nodes]).requires_grad_(True)
-    # no value checks per step (they cost 7-9% of one): the loaders check the labels, the sigmoid bounds h
-    loss = mc_loss(probs, yb, mcm, eval_idx, reduction="none", validate=False)  # float64 (S, b, C_eval)
-    # the sum of the members' means: member m's gradient is exactly its single-model gradient
-    per_member = loss.detach().mean(dim=(1, 2))
-    loss.backward(torch.full_like(loss, 1.0 / (loss.shape[1] * loss.shape[2])))
+    probs = member_sigmoid(z[..., :n_nodes])
+    scale = 1.0 / (probs.shape[1] * len(eval_idx))  # the gradient of a member's mean over (b, C_eval)
+    loss, grad_probs = mc_loss_and_grad(probs, yb, mcm, eval_idx, grad_scale=scale)  # (S, b, C_eval), (S, b, C)
     grad_z = z.new_zeros(z.shape)
-    grad_z[..., :n_nodes] = torch.ops.aten.sigmoid_backward(probs.grad, probs.detach())
+    grad_z[..., :n_nodes] = torch.ops.aten.sigmoid_backward(grad_probs, probs)
     model.backward_cached(grad_z, cache)
     opt.step()
-    return per_member
+    return loss.mean(dim=(1, 2))
 
 
 @torch.no_grad()

@@ -328,3 +328,40 @@ def test_expr_go_train_file_is_reported_missing():
         assert str(root / relpath) in message
     assert "python -m hmc data fetch expr_GO" in message
     assert MISSING not in benchmark_names(available_only=True)
+
+
+# ------------------------------------------------------------------------------------- speed benchmarks
+def _benchmark_script(name):
+    """The module benchmarks/<name>.py, imported from the checkout."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_limits_prints_each_paths_fraction_of_its_floor(capsys):
+    """A tiny run of benchmarks/bench_limits.py: bandwidth, peak, and one line per path with its fraction."""
+    require_files("cellcycle_FUN")
+    bench_limits = _benchmark_script("bench_limits")
+    assert bench_limits.main(["--steps", "2", "--reps", "1", "--copy-mb", "8", "--matmul-n", "128",
+                              "--seeds", "2", "--members", "2", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "copy bandwidth" in out and "matmul peak" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith(("chmcnn S=", "rare-node ensemble"))]
+    table = [r for r in rows if "step" not in r[2]]
+    assert [r[1] for r in table] == ["S=1", "S=2", "ensemble"] and all(float(r[-1]) > 0 for r in table)
+    # 40 bytes per parameter (module docstring), the 1-seed model has 0.57 M parameters
+    assert table[0][3] == "22.6"
+    assert "reference step (autograd loss)" in out
+
+
+def test_bench_seeds_compares_the_thread_policy_with_fixed_counts(capsys):
+    require_files("cellcycle_FUN")
+    bench_seeds = _benchmark_script("bench_seeds")
+    assert bench_seeds.main(["--threads-compare", "--fixed", "1", "--rounds", "1", "--seeds", "1",
+                             "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "auto / best fixed (1 thread(s)):" in out and "ms/step" in out

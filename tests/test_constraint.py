@@ -16,6 +16,7 @@ from hmc.constraint import (
     max_constraint,
     max_constraint_dense,
     mc_loss,
+    mc_loss_and_grad,
 )
 from hmc.synthetic import random_hierarchy
 from sample_data import SAMPLE_ROOT
@@ -363,3 +364,58 @@ def test_module_and_function_agree():
     assert MCLoss(shared).mcm is shared
     assert torch.equal(shared(h), max_constraint(h, hier))
     assert MCLoss(hier, dtype=None)(h, y).dtype == torch.float32
+
+
+# ----------------------------------------------------------------------------------- loss and gradient by hand
+def _autograd_loss_and_grad(h, y, mcm, ev, weight, scale):
+    """The plain reference: mc_loss's terms and autograd's gradient of ``scale * terms.sum()``."""
+    h = h.detach().clone().requires_grad_(True)
+    terms = mc_loss(h, y, mcm, ev, weight=weight, reduction="none", validate=False)
+    terms.backward(torch.full_like(terms, scale))
+    return terms.detach(), h.grad
+
+
+@pytest.mark.parametrize("form", ["pairs", "levels"])
+def test_loss_and_grad_by_hand_equal_autograd_bitwise(form, monkeypatch):
+    """mc_loss_and_grad == autograd of mc_loss bit for bit: both MCM forms, DAGs, ties, weights, members."""
+    monkeypatch.setattr(constraint, "PAIRS_MAX_ELEMENTS", 1 << 60 if form == "pairs" else 0)
+    rng = np.random.default_rng(0)
+    for k, hier in enumerate(HIERARCHIES[::4] + [random_dag(40, 3, 2, seed=5)]):
+        C = len(hier)
+        mcm = MaxConstraint(hier)
+        gen = torch.Generator().manual_seed(k)
+        h = torch.rand(2, 3, 4, C, generator=gen)  # (S, H, b, C) float32, as the trainers pass it
+        h[..., : C // 3] = h[..., :1]  # exact ties (same score), some carrying gradient
+        h[0, 0, 0] = 1.0  # saturated outputs tie everywhere
+        y = torch.as_tensor(hier.propagate((rng.random((8, C)) < 0.3).astype(np.uint8))).view(2, 1, 4, C)  # (S, 1, b, C)
+        ev = torch.arange(min(1, C - 1), C)
+        for weight in (None, torch.rand(2, 1, 4, C, generator=gen, dtype=torch.float64), torch.rand(C)):
+            for y_in in (y, y.expand(h.shape)):
+                ref = _autograd_loss_and_grad(h, y_in, mcm, ev, weight, 0.25)
+                got = mc_loss_and_grad(h, y_in, mcm, ev, weight, grad_scale=0.25)
+                assert got[1].dtype == h.dtype and got[1].shape == h.shape
+                assert torch.equal(got[0], ref[0])
+                assert torch.equal(got[1], ref[1]), (k, form)
+        ref = _autograd_loss_and_grad(h[0, 0], y[0, 0], mcm, None, None, 1.0)  # (b, C), every node evaluated
+        got = mc_loss_and_grad(h[0, 0], y[0, 0], mcm, None)
+        assert torch.equal(got[0], ref[0]) and torch.equal(got[1], ref[1])
+
+
+def test_loss_and_grad_by_hand_on_go_picks_the_level_form(go):
+    """GO (43,000 pairs): the level form is used, and it equals autograd bit for bit."""
+    C = len(go)
+    mcm = MaxConstraint(go)
+    gen = torch.Generator().manual_seed(1)
+    h = torch.rand(1, 4, C, generator=gen)
+    y = torch.as_tensor(go.propagate((np.random.default_rng(1).random((4, C)) < 0.01).astype(np.uint8))).view(1, 4, C)
+    assert len(mcm.closure_anc) * 2 * 4 > constraint.PAIRS_MAX_ELEMENTS
+    ev = torch.arange(1, C)
+    ref = _autograd_loss_and_grad(h, y, mcm, ev, None, 1e-3)
+    got = mc_loss_and_grad(h, y, mcm, ev, grad_scale=1e-3)
+    assert torch.equal(got[0], ref[0]) and torch.equal(got[1], ref[1])
+
+
+def test_loss_and_grad_by_hand_refuses_a_broadcast_h():
+    hier = tiny()
+    with pytest.raises(ValueError, match="broadcast"):
+        mc_loss_and_grad(torch.rand(1, 3), torch.ones(2, 3), MaxConstraint(hier), None)

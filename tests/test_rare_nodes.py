@@ -95,6 +95,33 @@ def _settings(bench, dropout=0.7):
     return T.chmcnn_settings(bench, epochs=1, lr=1e-3, hidden_dim=16, dropout=dropout)
 
 
+@pytest.mark.parametrize("config", [FOCAL, MC, RareNodeConfig(loss="imbalance", n_members=2, reduction="mean"),
+                                    RareNodeConfig(loss="imbalance", n_members=1, schedule="lin")])
+def test_step_gradient_equals_autograd_of_the_terms_bitwise(bench, config):
+    """_Run.loss_and_grad (loss and gradient by hand) == autograd through rare_node_terms, bit for bit."""
+    run = R._Run(bench, [0, 1], config, _settings(bench), torch.device("cpu"), "fused")
+    xb, yb = _first_batch(run)
+    position = SchedulePosition(3, 10, 3, 20)
+    z, cache, probs = run.forward(xb)  # draws the dropout masks: replay them from a fresh state below
+    state = [g.get_state() for g in run.model.dropout_generators()]
+    got = run.loss_and_grad(xb, yb, position)
+    grads = [p.grad.clone() for p in run.model.parameters()]
+    for g, saved in zip(run.model.dropout_generators(), state, strict=True):
+        g.set_state(saved)
+    z, cache, probs = run.forward(xb)
+    probs.requires_grad_(True)
+    p = probs.view(2, config.n_members, yb.shape[1], -1)
+    terms = R.rare_node_terms(p, yb, run.mcm, run.eval_idx, config, run.node_weights, position, validate=False)
+    ref = terms.mean((1, 2, 3)) if config.reduction == "mean" else terms.sum((1, 2, 3))
+    ref.sum().backward()
+    assert torch.equal(got, ref.detach())
+    grad_z = z.new_zeros(z.shape)
+    grad_z[..., : run.n_nodes] = torch.ops.aten.sigmoid_backward(probs.grad, probs.detach())
+    run.model.backward_cached(grad_z, cache)
+    for a, b in zip(grads, run.model.parameters(), strict=True):
+        assert torch.equal(a, b.grad)
+
+
 def test_focal_exponent0_floor0_first_gradient_is_the_summed_plain_mcloss_gradient(bench):
     config = RareNodeConfig(loss="focal", measure="bbma", exponent=0, focal_floor=0, weighted=False, n_members=3)
     run = R._Run(bench, [0, 1], config, _settings(bench, dropout=0.0), torch.device("cpu"), "fused")

@@ -192,6 +192,54 @@ def test_atomic_write_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
 
 
+def _reference_step(model, opt, mcm, eval_idx, xb, yb, n_nodes):
+    """The plain step the trainer's hand-differentiated one must equal: autograd through mc_loss."""
+    import torch
+
+    from hmc.constraint import mc_loss
+    from hmc.models import member_sigmoid
+
+    z, cache = model.forward_cached(xb)
+    probs = member_sigmoid(z[..., :n_nodes]).requires_grad_(True)
+    loss = mc_loss(probs, yb, mcm, eval_idx, reduction="none", validate=False)
+    loss.mean(dim=(1, 2)).sum().backward()  # the sum of the members' means
+    grad_z = z.new_zeros(z.shape)
+    grad_z[..., :n_nodes] = torch.ops.aten.sigmoid_backward(probs.grad, probs.detach())
+    model.backward_cached(grad_z, cache)
+    opt.step()
+    return loss.detach().mean(dim=(1, 2))
+
+
+@pytest.mark.parametrize("form", ["pairs", "levels"])
+def test_train_step_equals_the_autograd_reference_bitwise(bench, form, monkeypatch):
+    """_train_step (loss and gradient by hand) == autograd through mc_loss, weights bit for bit."""
+    import torch
+
+    from hmc import constraint
+    from hmc.constraint import MaxConstraint
+    from hmc.models import BatchedCHMCNN
+
+    monkeypatch.setattr(constraint, "PAIRS_MAX_ELEMENTS", 1 << 60 if form == "pairs" else 0)
+    x = torch.as_tensor(np.concatenate([bench.x_train, bench.x_valid]))
+    y = torch.as_tensor(np.concatenate([bench.y_train, bench.y_valid]))
+    C = y.shape[1]
+    mcm = MaxConstraint(bench.hierarchy)
+    ev = torch.as_tensor(bench.eval_nodes)
+    models, opts = [], []
+    for _ in range(2):
+        models.append(BatchedCHMCNN(None, x.shape[1], 24, C, dropout=0.5, seeds=[0, 1, 2]))
+        opts.append(T._make_optimizer(models[-1].parameters(), 1e-2, 1e-5, "fused", "cpu"))
+    perm = torch.stack([torch.randperm(len(x), generator=torch.Generator().manual_seed(s)) for s in range(3)])
+    with T._torch_state(1, True):
+        for start in range(0, 40, 4):
+            idx = perm[:, start : start + 4]
+            got = T._train_step(models[0], opts[0], mcm, ev, x[idx], y[idx], C)
+            ref = _reference_step(models[1], opts[1], mcm, ev, x[idx], y[idx], C)
+            assert torch.equal(got, ref)
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_results_do_not_depend_on_the_thread_count(bench):
     one = train_chmcnn(bench, [0, 1], num_threads=1, **FAST)
     two = train_chmcnn(bench, [0, 1], num_threads=2, **FAST)
@@ -202,49 +250,53 @@ def test_results_do_not_depend_on_the_thread_count(bench):
     assert sum(auto.extra["steps_per_thread_count"].values()) == auto.n_steps
 
 
-def test_thread_tuner_follows_the_faster_setting(monkeypatch):
+def test_idle_core_threads_follow_the_other_processes_load(monkeypatch):
+    """'auto' uses the cores that the other processes leave idle, read every `interval` seconds."""
     import torch
 
-    clock = {"t": 0.0, "cost": {2: 1.0, 1: 3.0}}
-    monkeypatch.setattr(T.time, "perf_counter", lambda: clock["t"])
+    clock = {"wall": 100.0, "busy": 5000.0, "own": 10.0, "others": 0.0}
+    monkeypatch.setattr(T.time, "perf_counter", lambda: clock["wall"])
+    monkeypatch.setattr(T.time, "process_time", lambda: clock["own"])
+    monkeypatch.setattr(T, "_busy_cpu_seconds", lambda: clock["busy"])
     old = torch.get_num_threads()
-    tuner = T._ThreadTuner((2, 1), probe=3, period=10, warmup=2, max_seconds=1e9)
     used = []
     try:
-        for step in range(60):
+        policy = T._IdleCoreThreads(2, interval=1.0)
+        for step in range(80):
             if step == 30:
-                clock["cost"] = {2: 5.0, 1: 2.0}  # the machine got busy: 1 thread is now faster
-            tuner.begin()
+                clock["others"] = 1.0  # another process takes one core
+            elif step == 55:
+                clock["others"] = 0.1  # ... and leaves (a light background load stays)
+            policy.begin()
             threads = torch.get_num_threads()
             used.append(threads)
-            clock["t"] += clock["cost"][threads]
-            tuner.end()
+            dt = 0.125  # seconds per step (8 per reading); this process keeps `threads` cores busy
+            clock["wall"] += dt
+            clock["own"] += threads * dt
+            clock["busy"] += (threads + clock["others"]) * dt
+            policy.end()
     finally:
         torch.set_num_threads(old)
-    # cycle of 2 warm-up + 3 + 3 probes + 10 steps, then 3 + 3 probes + 10 steps, ...
-    assert used[:8] == [2, 2, 2, 2, 2, 1, 1, 1] and set(used[8:18]) == {2}
-    # the change at step 30 falls in a run phase; the probes at 34-39 find 1 thread faster
-    assert set(used[40:50]) == {1} and used[50:56] == [2, 2, 2, 1, 1, 1] and set(used[56:]) == {1}
-    assert sum(tuner.steps.values()) == 60
+    # 1 thread until the first reading (after 1 s = 8 steps), then 2 on the quiet machine
+    assert set(used[:8]) == {1} and set(used[8:32]) == {2}
+    # the load arrives at step 30: the reading at step 32 sees a quarter core (2 steps of 8), the
+    # one at step 40 a whole core; it leaves at step 55, and the reading at step 64 sees it gone
+    assert set(used[32:40]) == {2} and set(used[40:64]) == {1} and set(used[64:]) == {2}
+    assert policy.steps == {1: 32, 2: 48}
+    assert [policy.threads_for(x) for x in (0.0, 0.2, 0.3, 0.9, 1.0, 1.8)] == [2, 2, 1, 1, 1, 1]
 
-def test_thread_tuner_probes_again_after_max_seconds(monkeypatch):
-    """A run phase ends after max_seconds even before `period` steps (the load may have changed)."""
+
+def test_idle_core_threads_without_proc_stat_keep_the_count(monkeypatch):
     import torch
 
-    clock = {"t": 0.0}
-    monkeypatch.setattr(T.time, "perf_counter", lambda: clock["t"])
+    monkeypatch.setattr(T, "_busy_cpu_seconds", lambda: None)
     old = torch.get_num_threads()
-    tuner = T._ThreadTuner((2, 1), probe=3, period=1000, warmup=2, max_seconds=10.0)
-    used = []
     try:
-        for step in range(30):
-            tuner.begin()
-            threads = torch.get_num_threads()
-            used.append(threads)
-            clock["t"] += 1.0 if threads == 2 else 3.0  # 2 threads faster: runs use 2
-            tuner.end()
+        torch.set_num_threads(1)
+        policy = T._IdleCoreThreads(2)
+        for _ in range(3):
+            policy.begin()
+            policy.end()
+        assert torch.get_num_threads() == 2 and policy.steps == {2: 3}
     finally:
         torch.set_num_threads(old)
-    # 2 warm-up + 3 + 3 probes (steps 0-7), then a run of 10 one-second steps (8-17) ends at 10 s,
-    # and the probes start again at step 18: 3 x 2 threads, 3 x 1 thread
-    assert set(used[8:18]) == {2} and used[18:24] == [2, 2, 2, 1, 1, 1] and set(used[24:]) == {2}
