@@ -16,6 +16,8 @@ import time
 from datetime import datetime, timezone
 from importlib import metadata
 
+from hmc.display_paths import display_path
+
 PACKAGES = (
     "hmc", "torch", "torchvision", "numpy", "scipy", "pandas", "scikit-learn", "statsmodels",
     "matplotlib", "seaborn", "papermill", "jupytext",
@@ -115,9 +117,7 @@ def note_read_back(results_csv: str | os.PathLike, units: int, wall_time_s: floa
     """
     if units == 0:
         return
-    table = os.path.abspath(results_csv)
-    if table.startswith(os.getcwd() + os.sep):  # a path a reader can follow from the checkout
-        table = os.path.relpath(table)
+    table = display_path(os.path.abspath(results_csv))  # a path a reader can follow, not this machine's
     entry = {"table": table, "units": int(units), "wall_time_s": round(float(wall_time_s), 1)}
     _read_back.append(entry)
     log = os.environ.get(READ_BACK_LOG)

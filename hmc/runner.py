@@ -6,8 +6,11 @@ A notebook source is a jupytext ``py:percent`` file under ``notebooks/`` with on
 1. reads the parameters and their defaults from that cell (the default's type is the parameter's type),
 2. merges the profile's values (:mod:`hmc.profiles`) and the user's ``-p NAME VALUE`` overrides,
    refusing unknown names and wrong-typed values before anything executes,
-3. appends a provenance cell, executes the notebook with papermill, writes it to ``book/<stem>.ipynb``
-   (or another folder), and
+3. inserts a profile banner after the title cell (:mod:`hmc.runs.banner`: profile, budget, date)
+   and appends a provenance cell, executes the notebook with papermill, shows every path in its
+   outputs relative to the checkout or a named folder (:func:`hmc.display_paths.display_paths_in`:
+   no absolute path of the machine that ran it), writes it to ``book/<stem>.ipynb`` (or another
+   folder), and
 4. writes a JSON manifest (parameters, profile, commit, versions, device, wall time, status) to
    ``<results>/<profile>/manifests/<stem>.json``; the status is ``"ok"``, ``"failed"`` (a cell
    raised) or ``"missing data"`` (a cell raised :class:`hmc.errors.DatasetMissingError`: the notebook
@@ -31,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hmc import data_needs, profiles, provenance
+from hmc.display_paths import display_paths_in
+from hmc.runs import banner
 from hmc.errors import DatasetMissingError
 from hmc.fileio import atomic_write, check_writable
 
@@ -190,6 +195,75 @@ hmc.provenance.show(started_at={started_at!r}, profile={profile!r});
 """
 
 
+BANNER_CELL = """\
+# Profile banner of this page (added by `python -m hmc run`)
+import hmc.runs.banner
+hmc.runs.banner.show({profile!r}, {values!r}, executed={executed!r}, full_page={full_page!r})
+"""
+
+
+def banner_cell(source: str | Path, profile: str, values: dict[str, object], started_at: float,
+                out_dir: str | Path):
+    """The code cell (tags ``banner``, ``remove-input``) that shows the page's profile banner.
+
+    ``values``: the resolved values (:func:`resolve_parameters`); the banner shows the budget
+    parameters (:data:`hmc.runs.banner.BUDGET_PARAMETERS`) of all of the run's values. On a page
+    that is not ``full``, the banner links the chapter's ``full`` page when ``<out_dir>/full/<stem>.ipynb``
+    exists (the book's layout: ``book/full/``)."""
+    import nbformat
+
+    source = Path(source)
+    budget = {k: v for k, v in all_values(source, values).items() if k in banner.BUDGET_PARAMETERS}
+    full_page = None
+    if profile != "full" and (Path(out_dir) / "full" / f"{source.stem}.ipynb").is_file():
+        full_page = f"full/{source.stem}.html"
+    cell = nbformat.v4.new_code_cell(BANNER_CELL.format(profile=profile, values=budget, full_page=full_page,
+                                                        executed=banner.executed_date(started_at)))
+    cell.metadata["tags"] = ["banner", "remove-input"]
+    return cell
+
+
+def insert_after_title(nb, cell) -> int:
+    """Insert ``cell`` right after the first markdown cell (the page's title) of ``nb``, or first
+    when there is none; return its index."""
+    index = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), 0)
+    nb.cells.insert(index, cell)
+    return index
+
+
+def clean_output_paths(path: str | Path) -> None:
+    """Rewrite the executed notebook at ``path`` with every text output's absolute paths shown as
+    :func:`hmc.display_paths.display_paths_in` shows them (stream text, ``text/*`` data, tracebacks)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+
+    def clean(value):
+        nonlocal changed
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, str):
+            new = display_paths_in(value)
+            changed |= new != value
+            return new
+        return value
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = clean(out["text"])
+            for mime, value in out.get("data", {}).items():
+                if mime.startswith("text/"):
+                    out["data"][mime] = clean(value)
+            if "traceback" in out:
+                out["traceback"] = clean(out["traceback"])
+            if "evalue" in out:
+                out["evalue"] = clean(out["evalue"])
+    if changed:
+        nbformat.write(nb, path)
+
+
 def all_values(source: str | Path, values: dict[str, object]) -> dict[str, object]:
     """Every parameter's value for a run: the notebook's defaults updated with ``values``."""
     return {**{name: p.default for name, p in notebook_parameters(source).items()}, **values}
@@ -291,6 +365,7 @@ def run_notebook(
         check_writable(folder, what, "nothing was executed")
     started_at = time.time()
     nb = jupytext.read(source)
+    insert_after_title(nb, banner_cell(source, profile, values, started_at, out_dir))
     cell = nbformat.v4.new_code_cell(PROVENANCE_CELL.format(started_at=started_at, profile=profile))
     cell.metadata["tags"] = ["provenance", "remove-input"]
     nb.cells.append(cell)
@@ -322,6 +397,7 @@ def run_notebook(
             read_back = provenance.summarise_read_back([json.loads(line) for line in fh if line.strip()])
         os.unlink(read_back_log)
     if failure is None:
+        clean_output_paths(running)
         os.replace(running, output)
         _write_manifest(source, profile, values, started_at, status, failure, output,
                         results_dir / profile / "manifests", read_back, stood_in)
@@ -329,7 +405,7 @@ def run_notebook(
     failed_dir = Path(failed_dir)
     failed_dir.mkdir(parents=True, exist_ok=True)
     kept = failed_dir / f"{source.stem}.ipynb"
-    if Path(running).exists():
+    if Path(running).exists():  # kept as it ran, absolute paths included: it is for debugging
         os.replace(running, kept)
     _write_manifest(source, profile, values, started_at, status, failure, kept, failed_dir, read_back, stood_in)
     failure += f" (the page {output} and its manifest are unchanged; the partial run is in {kept})"

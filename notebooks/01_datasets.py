@@ -50,6 +50,7 @@ import seaborn as sns
 
 from hmc.book.pages import load_benchmarks
 from hmc.data import BENCHMARKS, load_image_hierarchy
+from hmc.display_paths import display_paths_in
 from hmc.errors import DatasetMissingError
 from hmc.synthetic import make_tabular
 
@@ -181,7 +182,7 @@ for name in images:
     try:
         data = load_image_hierarchy(name, **image_options.get(name, {}))
     except DatasetMissingError as err:
-        print(f"not on disk: {name}\n  {err}\n")
+        print(f"not on disk: {name}\n  {display_paths_in(str(err))}\n")
         continue
     image_sets[name] = data
     levels = " -> ".join(f"{len(c)} {n}" for n, c in zip(data.level_names, data.class_names, strict=True))

@@ -18,7 +18,7 @@
 # {cite:p}`xu2026rarenodes`: an MLP whose sigmoid outputs pass through the max constraint module
 # (MCM, a parent scores at least as high as each of its descendants), trained with MCLoss. Before
 # any claim about the rare-node loss can be tested, the base model must reproduce its published
-# numbers. This chapter trains it with the spec's settings on the benchmarks of chapter 01, for
+# numbers. This chapter trains it with the reference settings on the benchmarks of chapter 01, for
 # every seed, and puts the mean test AU(PRC) next to the published C-HMCNN, HMCN-F
 # {cite:p}`wehrmann2018hmcn` and Clus-Ens {cite:p}`schietgat2010clusens` values.
 #
@@ -31,7 +31,7 @@
 # | Average precision | helpful | AU(PRC) here is scikit-learn's micro average precision |
 #
 # *Time to run:* `smoke` seconds; `quick` (4 datasets, 3 seeds, a tenth of the epochs) a few
-# minutes on a laptop CPU; `full` (10 seeds, the spec's epochs) 10 to 25 minutes per dataset on a
+# minutes on a laptop CPU; `full` (10 seeds, the reference epochs) 10 to 25 minutes per dataset on a
 # 2-core CPU, see the wall times below. Finished (dataset, seed) units are stored in a results
 # table and read back on a rerun, so an interrupted run loses at most the dataset in progress.
 #
@@ -43,8 +43,8 @@
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 datasets = ["cellcycle_FUN", "spo_FUN", "cellcycle_GO", "enron"]  # benchmark names, or ["all"]
-n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset (the spec: 10)
-epoch_fraction = 0.1  # share of the spec's epochs per dataset (the spec: 1.0)
+n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset (the full protocol: 10)
+epoch_fraction = 0.1  # share of the reference epochs per dataset (the full protocol: 1.0)
 imputation = "trainvalid"  # "trainvalid" (clean protocol) or "per_split" (the reference code)
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 results_file = ""  # results CSV; empty for results/PROFILE/02_chmcnn_reproduction.csv
@@ -60,19 +60,17 @@ import numpy as np
 import seaborn as sns
 import torch
 
-from hmc.book.pages import load_benchmarks
+from hmc.book.pages import check_budget, load_benchmarks
 from hmc.data import BENCHMARKS
 from hmc.data.benchmarks import benchmark_names
+from hmc.display_paths import display_path
 from hmc.published import published_auprc
 from hmc.runs.store import coverage
 from hmc.runs.sweep import Unit, read_results, run_sweep
 from hmc.train import METHOD_CHMCNN
 
 sns.set_theme(style="whitegrid", context="notebook")
-if not 0 < epoch_fraction <= 1:
-    raise ValueError(f"epoch_fraction must be in (0, 1], got {epoch_fraction}")
-if n_seeds < 1:
-    raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+check_budget(epoch_fraction, n_seeds)
 if device == "auto":
     device = "cuda" if torch.cuda.is_available() else "cpu"
 results_path = Path(results_file or Path(os.environ.get("HMC_RESULTS_DIR", "results")) / profile
@@ -81,12 +79,12 @@ names = benchmark_names(available_only=True) if datasets == ["all"] else list(da
 unknown = [n for n in names if n not in BENCHMARKS]
 if unknown:
     raise ValueError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}")
-print(f"device: {device}; results table: {os.path.relpath(results_path)}")
+print(f"device: {device}; results table: {display_path(results_path)}")
 
 # %% [markdown]
 # ## 1. Training: every seed of every dataset
 #
-# Settings per dataset (the spec's table): hidden width, learning rate and the number of epochs
+# Settings per dataset (the reference table): hidden width, learning rate and the number of epochs
 # found by the reference's early stopping; Adam with L2 weight decay 1e-5, batch size 4, dropout
 # 0.7, training on train + valid for a fixed number of epochs, evaluation on test. A dataset that
 # is not on disk is listed with the command that fetches it; with none on disk the chapter runs on
@@ -100,7 +98,7 @@ loaded = load_benchmarks(names, imputation=imputation)
 
 
 def epochs_for(benchmark):
-    """The spec's epochs for the dataset, scaled by epoch_fraction (at least one)."""
+    """The reference epochs for the dataset, scaled by epoch_fraction (at least one)."""
     return max(1, round(benchmark.spec.epochs * epoch_fraction))
 
 
@@ -129,7 +127,7 @@ if not train:
 #
 # Mean and standard deviation over the seeds of the test AU(PRC) (micro average precision over
 # samples x evaluated nodes, roots excluded), next to the published numbers. "Within 0.01" compares
-# our mean with the published C-HMCNN mean, the issue's criterion for a reproduction.
+# our mean with the published C-HMCNN mean, the study's criterion for a reproduction.
 
 # %%
 auprc = table[table.metric == "au_prc"]
@@ -140,11 +138,11 @@ comparison = ours.join(published, how="left")
 comparison["ours - C-HMCNN"] = comparison["ours (mean)"] - comparison["C-HMCNN"]
 comparison["within 0.01"] = comparison["ours - C-HMCNN"].abs() <= 0.01
 settings = auprc.groupby("dataset", sort=False)[["epochs", "hidden_dim", "lr"]].first()
-settings["spec epochs"] = [BENCHMARKS[n].epochs if n in BENCHMARKS else np.nan for n in settings.index]
+settings["reference epochs"] = [BENCHMARKS[n].epochs if n in BENCHMARKS else np.nan for n in settings.index]
 comparison = comparison.join(settings)
 comparison.style.format({"ours (mean)": "{:.4f}", "ours (std)": "{:.4f}", "C-HMCNN": "{:.3f}",
                          "HMCN-F": "{:.3f}", "Clus-Ens": "{:.3f}", "ours - C-HMCNN": "{:+.4f}",
-                         "lr": "{:.0e}", "spec epochs": "{:.0f}"}, na_rep="-")
+                         "lr": "{:.0e}", "reference epochs": "{:.0f}"}, na_rep="-")
 
 # %% [markdown]
 # Everything relative to the published C-HMCNN mean (the vertical line at 0): each grey dot is one of
@@ -212,7 +210,7 @@ cost.drop(columns="seconds").style.format({"minutes": "{:.1f}", "steps per secon
 #   scaler on train + valid only (the clean protocol). The reference code first fills each split's
 #   missing values with that split's own column means, the test split included; that is
 #   `imputation="per_split"`, which the published numbers came from.
-# - **Epochs and seeds.** The `quick` and `smoke` profiles train a fraction of the spec's epochs and
+# - **Epochs and seeds.** The `quick` and `smoke` profiles train a fraction of the reference epochs and
 #   fewer than 10 seeds: their numbers check the pipeline, not the paper. Only `full` (10 seeds,
 #   `epoch_fraction = 1`) is a reproduction.
 # - **Metric of the older baselines.** HMCN-F and Clus-Ens were scored with the pooled,

@@ -45,7 +45,7 @@
 #
 # *Time to run:* `smoke` about half a minute (two datasets, 200 fitting rows, one epoch); `quick`
 # (three FunCat datasets, 3 seeds, one epoch, all nine methods at H = 2) a few minutes on a laptop CPU; `full`
-# (every FUN and GO benchmark on disk, 10 seeds, the spec's epochs) is meant for a GPU: section 6
+# (every FUN and GO benchmark on disk, 10 seeds, the reference epochs) is meant for a GPU: section 6
 # estimates its cost from this run's measured times. Finished (dataset, method, seed) units are read
 # back from the results table on a rerun.
 #
@@ -59,8 +59,8 @@
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 datasets = ["cellcycle_FUN", "spo_FUN", "derisi_FUN"]  # benchmark names, ["fun_go"] (all FUN and GO on disk) or ["all"]
-n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset and method (the spec: 10)
-epoch_fraction = 0.01  # share of the spec's epochs per dataset, at least one epoch (the spec: 1.0)
+n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset and method (the full protocol: 10)
+epoch_fraction = 0.01  # share of the reference epochs per dataset, at least one epoch (the full protocol: 1.0)
 n_members = 2  # H, ensemble members per seed, the same for every method (reference default 2)
 measures = ["bbma", "bma", "aleatoric", "js", "kl", "gmu"]  # uncertainty measures of the focal methods
 alpha = 0.05  # significance level of the tests
@@ -82,6 +82,7 @@ from hmc.book import rare_plots, rare_tables
 from hmc.book.pages import (cap_fit_rows, check_budget, load_benchmarks, resolve_device, results_csv, scaled_epochs,
                             select_benchmarks, units_report)
 from hmc.data import BENCHMARKS
+from hmc.display_paths import display_path
 from hmc.rare_evidence import (CLAIMS, RARE_BUCKETS, chapter_methods, claims_evidence, friedman_over_datasets,
                                min_wilcoxon_p, recall_gains, short_label, wilcoxon_across_datasets,
                                wilcoxon_per_dataset)
@@ -100,15 +101,14 @@ methods = list(roles.values())
 baseline = roles["baseline"]
 others = [m for m in methods if m != baseline]
 labels = {m: short_label(m) for m in methods}
-print(f"device: {device}; results table: {os.path.relpath(results_path)}; H = {n_members} members per seed for every method")
+print(f"device: {device}; results table: {display_path(results_path)}; H = {n_members} members per seed for every method")
 rare_tables.method_settings(methods)
 
 # %% [markdown]
 # The table lists every method as the results file names it (`hmc.rare_nodes` grammar: `-H2` is
-# H = 2), with the settings behind the name. All of them, the baseline included, sum the weighted
-# terms over members, batch and nodes (the reference's reduction), so the methods differ by their
-# weights only; the weight floor omega and the focal floor m are the spec's 0.25, and the weights are
-# class-wise (K = number of nodes).
+# H = 2) with its settings. All of them, the baseline included, sum the weighted terms over
+# members, batch and nodes (the reference's reduction), so the methods differ by their weights only;
+# the weight floor omega and the focal floor m are the reference's 0.25; weights are class-wise (K nodes).
 
 # %% [markdown]
 # ## 1. Training: every method, seed and dataset
@@ -176,7 +176,7 @@ plt.show()
 # %% [markdown]
 # ## 3. Rare nodes: recall and F1 per training-frequency bucket and per depth
 #
-# The paper does not define "rare". The spec's buckets count each node's positives among the
+# The paper does not define "rare". The study's buckets count each node's positives among the
 # training (train + valid) rows: 0, 1-5, 6-20, 21-100 and more than 100. First, how many evaluated
 # nodes fall in each bucket, and how many of them have at least one test positive (a node without
 # test positives has recall 0 for every method, so it lowers a bucket's mean recall equally for all).
@@ -347,7 +347,7 @@ print(f"total: {cost.seconds.sum() / 60:.1f} minutes")
 
 # %% [markdown]
 # The `full` profile is the paper-scale design: every FUN and GO benchmark on disk (`datasets =
-# ["fun_go"]`: 15, `expr_GO` lacks its training file), 10 seeds, the spec's epochs, the same nine
+# ["fun_go"]`: 15, `expr_GO` lacks its training file), 10 seeds, the reference epochs, the same nine
 # methods at H = 2, and the statistics above with 10 seeds per dataset (smallest per-dataset p
 # 0.002) and 15 datasets (smallest across-datasets p 6e-5). Its cost on this run's device, scaled
 # from the measured seconds per (unit, epoch) of the datasets run here (the per-unit time of the
@@ -365,7 +365,7 @@ estimate.style.format({"s per epoch, all methods": "{:.1f}", "full: hours for 10
 #
 # Named here so that every number above can be read with them in mind:
 #
-# - **Budget.** `quick` and `smoke` train about 1% of the spec's epochs (one epoch per dataset) and
+# - **Budget.** `quick` and `smoke` train about 1% of the reference epochs (one epoch per dataset) and
 #   3 (smoke: 2) seeds instead of 10; `smoke` also fits on only the first 200 rows of train + valid.
 #   Their numbers check the pipeline, not the paper, and none of their tests can reach significance.
 #   After so short a training the plain ensemble predicts almost no node above 0.5, so its recall
@@ -373,7 +373,7 @@ estimate.style.format({"s per epoch, all methods": "{:.1f}", "full: hours for 10
 #   datasets (cellcycle, spo, derisi): a GO dataset (4,000+ outputs per member) costs several times
 #   more per step than a laptop budget of a few minutes allows. Only `full` tests the claims.
 # - **Subsets of `full`.** A `full` run on a CPU may cover fewer datasets, seeds or measures than the
-#   design of section 6 (15 datasets, 10 seeds, six measures): the spec's epochs per dataset, but
+#   design of section 6 (15 datasets, 10 seeds, six measures): the reference epochs per dataset, but
 #   fewer units. The line at the end of this section prints what this run used; its p-values and
 #   the scorecard's verdicts rest on that many seeds and datasets only.
 # - **Ensemble size.** One H for all methods (the parameter `n_members`, here the reference default
@@ -386,7 +386,7 @@ estimate.style.format({"s per epoch, all methods": "{:.1f}", "full: hours for 10
 # - **Weight target.** The reference code puts the imbalance weights on the y = 0 terms; the focal
 #   methods follow it (`focal-*`), and `imbalance-pos` shows the stated intent.
 # - **Measures.** `bma`/`bbma` are our reading of the paper's names; `js` is the reference default.
-# - **Rare nodes and counts.** The frequency buckets are the spec's (the paper defines no "rare");
+# - **Rare nodes and counts.** The frequency buckets are the study's (the paper defines no "rare");
 #   counts use train + valid, the rows the final model is fitted on.
 # - **Imputation.** `trainvalid` fits the imputer and scaler on train + valid only; the reference
 #   fills each split with its own column means (`per_split`).

@@ -51,7 +51,7 @@
 # *Time to run:* `smoke` about half a minute (100 fitting rows, H in {2, 3}); `quick` (cellcycle_FUN,
 # 3 seeds, one epoch) three to four minutes on an idle 2-core laptop CPU (measured while writing:
 # 6.6 minutes on a shared machine at load average 6, of which 2.8 minutes of CPU time); `full` (every
-# FUN and GO dataset, 10 seeds, the spec's epochs) is a GPU job, estimated in section 6 from this run's
+# FUN and GO dataset, 10 seeds, the reference epochs) is a GPU job, estimated in section 6 from this run's
 # measured times.
 # Finished (dataset, method, seed) units are read back from the results table on a rerun, and so are
 # the cost measurements of section 4 (`measure_costs = True` takes them again, both variants in one
@@ -65,8 +65,8 @@
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 datasets = ["cellcycle_FUN"]  # benchmark names, or ["fun_go"] or ["all"] (those on disk)
-n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset (the spec: 10)
-epoch_fraction = 0.01  # share of the spec's epochs per dataset, at least one epoch (the spec: 1.0)
+n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset (the full protocol: 10)
+epoch_fraction = 0.01  # share of the reference epochs per dataset, at least one epoch (the full protocol: 1.0)
 ensemble_sizes = [2, 5, 10]  # H: members per seed (deep ensemble) or dropout passes per step (MC-dropout)
 measure = "gmu"  # uncertainty measure of the focal loss, e.g. "gmu" or "bbma"
 max_fit_rows = 0  # keep only the first rows of train + valid, this many in all (0: every row)
@@ -91,6 +91,7 @@ from hmc.book import rare_plots, rare_tables
 from hmc.book.pages import (cap_fit_rows, check_budget, fit_steps, load_benchmarks, resolve_device, results_csv,
                             scaled_epochs, select_benchmarks, trained_in_run, units_report)
 from hmc.data import BENCHMARKS
+from hmc.display_paths import display_path
 from hmc.runs.sweep import Unit, read_results, run_sweep
 
 # %%
@@ -107,13 +108,13 @@ METHODS = rare_tables.ensemble_variants(sizes, measure)  # (variant, H) -> canon
 VARIANTS = list(dict.fromkeys(v for v, _ in METHODS))
 VARIANT_OF, H_OF = {m: v for (v, _), m in METHODS.items()}, {m: h for (_, h), m in METHODS.items()}
 print(f"device: {device}; torch CPU threads: {threads}; load average {os.getloadavg()[0]:.2f}\n"
-      f"results table: {os.path.relpath(results_path)}\ncost table: {os.path.relpath(cost_path)}")
+      f"results table: {display_path(results_path)}\ncost table: {display_path(cost_path)}")
 pd.DataFrame([{"variant": v, **{f"H = {h}": METHODS[v, h] for h in sizes}} for v in VARIANTS]).set_index("variant")
 
 # %% [markdown]
 # ## 1. Training: every variant, H, dataset and seed
 #
-# Settings per dataset as in chapter 02 (the spec's hidden width, learning rate and epochs, Adam with
+# Settings per dataset as in chapter 02 (the reference hidden width, learning rate and epochs, Adam with
 # weight decay 1e-5, batch 4, dropout 0.7, fit on train + valid, evaluation on test), scaled by
 # `epoch_fraction`. A dataset that is not on disk is listed with the command that fetches it; with none
 # on disk the chapter runs on a synthetic hierarchy (`hmc.synthetic.make_benchmark`).
@@ -153,7 +154,7 @@ print(units_report(table, before))
 # (`macro_f1_pos`), and the micro AU(PRC); mean and standard deviation over the seeds.
 #
 # **Read the `quick` and `smoke` numbers as a pipeline check, not as the paper's experiment:** they
-# train a small fraction of the spec's epochs (one epoch in `quick`), after which most nodes are
+# train a small fraction of the reference epochs (one epoch in `quick`), after which most nodes are
 # still predicted negative and macro F1 is close to 0. Only `full` tests claim 2 and the F1 part of
 # claim 4.
 
@@ -243,7 +244,7 @@ plt.show()
 expected = {(name, h, v) for name in loaded for h in sizes for v in ("ensemble", "mc_dropout")}
 cost = None if measure_costs else rare_tables.read_back_costs(cost_path, expected)
 if cost is not None:
-    print(f"read back from {os.path.relpath(cost_path)} (measured on {cost.device.iloc[0]}, {cost.threads.iloc[0]} "
+    print(f"read back from {display_path(cost_path)} (measured on {cost.device.iloc[0]}, {cost.threads.iloc[0]} "
           f"thread(s), load average {cost.load_avg.min():.2f}-{cost.load_avg.max():.2f}); the verdict rests on these "
           "committed measurements, so re-executing the page never changes it. `-p measure_costs True` measures again.")
 else:
@@ -253,7 +254,7 @@ else:
                                          str(threads) if device == "cpu" else "-")
     cost_path.parent.mkdir(parents=True, exist_ok=True)
     cost.to_csv(cost_path, index=False)
-    print(f"wrote {os.path.relpath(cost_path)}; all sweep times from this run: {bool(cost.trained_this_run.all())}")
+    print(f"wrote {display_path(cost_path)}; all sweep times from this run: {bool(cost.trained_this_run.all())}")
 cost.drop(columns=["alloc_method", "device", "threads"]).style.format(rare_tables.COST_FORMATS, na_rep="-")
 
 # %% [markdown]
@@ -294,7 +295,7 @@ mc_f1[["ensemble", "MC-dropout", "difference", "relative change", "n", "p", "p (
 # ## 6. The `full` profile: design and cost
 #
 # `full` runs every FUN and GO benchmark on disk (`datasets = ["fun_go"]`: 15 in the study's copy of
-# the data, where `expr_GO`'s training file is missing), 10 seeds, the spec's epochs (epoch fraction
+# the data, where `expr_GO`'s training file is missing), 10 seeds, the reference epochs (epoch fraction
 # 1), H in {2, 5, 10}, the same three variants: 15 x 9 = 135 (dataset, method) runs of 10 seeds. That
 # is a GPU job. The estimate below scales this run's per-seed training time per step to the full
 # design, assuming a step costs in proportion to a network's parameters (`F h + h^2 + h C` for F
@@ -306,7 +307,7 @@ mc_f1[["ensemble", "MC-dropout", "difference", "relative change", "n", "p", "p (
 # %%
 full_names = select_benchmarks(["fun_go"])
 if max_fit_rows or not any(b.name in BENCHMARKS for b in loaded.values()):
-    print("note: this run's datasets are not the spec's (synthetic or cut rows): the estimate is only a smoke test")
+    print("note: this run's datasets are not the paper's (synthetic or cut rows): the estimate is only a smoke test")
 coef = rare_tables.step_cost_per_parameter(table, loaded, steps)
 estimate = rare_tables.ensemble_full_estimate(coef, full_names)
 if estimate.empty:
@@ -327,9 +328,8 @@ else:
 # - **Budget.** `quick` cuts further than the other rare-node chapters: one dataset (cellcycle_FUN)
 #   and one epoch (`epoch_fraction = 0.01`) instead of three datasets and 5% of the epochs. Measured
 #   while writing, on a loaded 2-core CPU: one step of all nine trainings (3 seeds, H up to 10) costs
-#   about 0.4 s on cellcycle_FUN and 2.2 s on derisi_GO (4,120 nodes), so the issue's design would
-#   take hours there. `smoke` also
-#   keeps only 100 fitting rows and H in {2, 3}. Their numbers check the pipeline, not the paper.
+#   about 0.4 s on cellcycle_FUN and 2.2 s on derisi_GO (4,120 nodes), so the full design would
+#   take hours there. `smoke` also keeps only 100 fitting rows and H in {2, 3}. Their numbers check the pipeline, not the paper.
 # - **Measure and weights.** One measure (`measure`, GMU by default), weights on the y = 0 terms
 #   (the reference code's), summed reduction; the paper's exact measure definitions were not available
 #   (chapter 03).
@@ -341,7 +341,7 @@ else:
 #   peak, the analogue of a GPU's allocated-memory peak, not the process's total; the times of a shared
 #   machine are upper bounds (the load average is in the cost table).
 # - **Statistics.** 10 seeds in `full` only; the tests above pair (dataset, seed) blocks, not the
-#   spec's per-dataset and across-dataset tests, which chapter 05's scorecard runs on these rows.
+#   protocol's per-dataset and across-dataset tests, which chapter 05's scorecard runs on these rows.
 
 # %% [markdown]
 # ## 8. Evidence for claims 2 (size part) and 4

@@ -16,7 +16,7 @@
 #
 # **Overview.** Imbalance weighting (chapter 03) buys recall on rare nodes with precision. The
 # rare-node paper {cite:p}`xu2026rarenodes` tries three ways to get the precision back, and this
-# chapter runs them all on one footing, a single C-HMCNN network per seed with the spec's settings:
+# chapter runs them all on one footing, a single C-HMCNN network per seed with the reference settings:
 #
 # - a **scheduler** that moves each batch's weights from the imbalance weights `W0` towards the
 #   unweighted loss, restarting every epoch (`lin`, `exp`, `alt`), and the same over the whole run
@@ -25,7 +25,7 @@
 # - **LPROS** (label-path random oversampling), alone and combined with the weighted loss;
 #
 # against the unweighted baseline and plain imbalance weighting. It reports AU(PRC), macro precision,
-# recall and F1, recall per training-frequency bucket and the paired tests of the spec, and it ends
+# recall and F1, recall per training-frequency bucket and the paper's paired tests, and it ends
 # with the **claims scorecard** of the whole rare-node study (chapters 03 to 05).
 #
 # **Prerequisites.**
@@ -39,14 +39,14 @@
 # *Time to run:* `smoke` (a small synthetic hierarchy) about half a minute; `quick` (13 methods on
 # 2 FunCat datasets, 3 seeds, one epoch) about 3 minutes of CPU time on a 2-core laptop (5.5 minutes
 # measured on a shared 2-core machine at load average 5); `full` (every FunCat and GO dataset, 10
-# seeds, the spec's epochs) is a GPU-sized run, estimated in section 6 from the measured times.
+# seeds, the reference epochs) is a GPU-sized run, estimated in section 6 from the measured times.
 # Finished (dataset, method, seed) units are kept in the results table and read back on a rerun.
 
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 datasets = ["cellcycle_FUN", "spo_FUN"]  # names (or "synthetic"), ["fun_go"] (FUN and GO on disk), ["all"]
-n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset (the spec: 10)
-epoch_fraction = 0.01  # share of the spec's epochs per dataset, at least one epoch (the spec: 1.0)
+n_seeds = 3  # seeds 0 .. n_seeds-1 per dataset (the full protocol: 10)
+epoch_fraction = 0.01  # share of the reference epochs per dataset, at least one epoch (the full protocol: 1.0)
 methods = ["all"]  # method names of hmc.rare_nodes, or ["all"] for the chapter's 13 methods
 synthetic_samples = 2000  # rows of the synthetic hierarchy used when no dataset is on disk
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
@@ -65,6 +65,7 @@ from hmc.book import rare_plots, rare_tables
 from hmc.book.pages import (check_budget, load_benchmarks, resolve_device, scaled_epochs, select_benchmarks,
                             units_report)
 from hmc.data import BENCHMARKS
+from hmc.display_paths import display_path
 from hmc.rare_evidence import CHAPTER05_METHODS
 from hmc.rare_nodes import rare_config
 from hmc.resampling import lpros_benchmark
@@ -86,7 +87,7 @@ missing_roles = [m for m in (BASELINE, WEIGHTED) if m not in method_list]
 if missing_roles:
     raise ValueError(f"methods must include {missing_roles}: every comparison is made against them")
 names = select_benchmarks(datasets, extra=["synthetic"])
-print(f"device: {device}; results table: {os.path.relpath(results_path)}")
+print(f"device: {device}; results table: {display_path(results_path)}")
 print(f"{len(method_list)} methods x {len(names)} datasets x {n_seeds} seeds")
 
 # %% [markdown]
@@ -107,7 +108,7 @@ plt.show()
 # %% [markdown]
 # ## 2. Training: every method, dataset and seed
 #
-# Settings per dataset are chapter 02's (the spec's hidden width, learning rate and epochs; Adam,
+# Settings per dataset are chapter 02's (the reference hidden width, learning rate and epochs; Adam,
 # L2 weight decay 1e-5, batch 4, dropout 0.7, fit on train + valid, score on test), with the
 # profile's share of the epochs. LPROS (budget S = 0.1) clones rows of rare label paths; each seed
 # draws its own clones, and the imbalance weights and frequency buckets still come from the original
@@ -139,10 +140,9 @@ print(units_report(table, before).replace("results store", "results table"))
 # %% [markdown]
 # ## 3. AU(PRC) and macro precision, recall and F1
 #
-# Mean and standard deviation over the seeds, on test, at threshold 0.5 over **all** evaluated
-# nodes (a node never predicted positive has precision 0; one without test positives recall 0: this
-# is why macro F1 is small). These `quick` numbers come from one epoch instead of the spec's
-# 100-odd and 3 seeds instead of 10: they check the pipeline, not the paper.
+# Mean and standard deviation over the seeds, on test, at threshold 0.5 over **all** evaluated nodes
+# (never predicted positive: precision 0; no test positive: recall 0, hence the small macro F1). `quick`
+# trains one epoch instead of the reference's 100-odd and 3 seeds instead of 10: a pipeline check.
 
 # %%
 LABELS = {"au_prc": "AU(PRC)", "macro_precision": "macro P", "macro_recall": "macro R", "macro_f1": "macro F1"}
@@ -229,9 +229,9 @@ plt.show()
 # upper bounds.
 #
 # **The `full` profile** runs the 13 methods on every FunCat and GO dataset on disk (8 FUN and 7 GO
-# in the study's copy: `expr_GO` lacks its training file), 10 seeds (0-9), the spec's epochs per
+# in the study's copy: `expr_GO` lacks its training file), 10 seeds (0-9), the reference epochs per
 # dataset, on one device; 195 (dataset, method) runs of 10 seeds. The estimate below scales this
-# run's measured seconds per seed and step to the spec's epochs and 10 seeds, per dataset run here
+# run's measured seconds per seed and step to the reference epochs and 10 seeds, per dataset run here
 # (linear in seeds: batched seeds cost less, so it is an upper bound for this device). For the
 # datasets not run here the last line extrapolates roughly: a FunCat dataset as the mean of those
 # run here, a GO dataset as three of them (a GO step cost about three times a FunCat step on this
@@ -268,17 +268,17 @@ per_dataset.style.format({"minutes": "{:.1f}", "ms_per_seed_step": "{:.2f}", "fu
 #   nodes make a GO epoch about three times as slow as a FunCat one) with 3 seeds, so that the
 #   chapter's 13 methods fit in the `quick` budget. After one epoch the baseline predicts almost no
 #   positive at 0.5, so macro scores are near 0 and gains against it are often infinite. `smoke`
-#   runs a small synthetic hierarchy. Only `full` (10 seeds, the spec's epochs, every FunCat and GO
+#   runs a small synthetic hierarchy. Only `full` (10 seeds, the reference epochs, every FunCat and GO
 #   dataset) tests the paper.
 # - **Single networks.** The scheduler, mixed-loss and LPROS variants are one network per seed
-#   (H = 1) without the focal term, as the spec defines them; their "weighted loss" is plain
+#   (H = 1) without the focal term, as the paper defines them; their "weighted loss" is plain
 #   imbalance weighting (`imbalance-neg`). The paper's focal ensembles are chapters 03 and 04.
 # - **Weight target.** All weights sit on the negative terms, as the reference code does
 #   (`weight_target="negatives"`); the positives variant is in chapter 03.
 # - **Reduction.** Every method sums its terms (the reference's reduction) instead of C-HMCNN's
 #   mean, so that the methods differ by their weights only; Adam is insensitive to the loss scale,
 #   but the fixed L2 weight decay (1e-5) weighs less against a summed loss.
-# - **Schedule ends.** The per-epoch schedules end at the uniform floor omega = 0.25 (the spec, from
+# - **Schedule ends.** The per-epoch schedules end at the uniform floor omega = 0.25 (as in
 #   the reference code), not at weight 1: a uniform weight, i.e. the unweighted loss up to scale; the
 #   global schedules end at 1. With one epoch (`quick`) the two families differ only in that end.
 # - **Imputation.** Features are imputed and scaled with train + valid statistics (chapter 02's
@@ -287,7 +287,7 @@ per_dataset.style.format({"minutes": "{:.1f}", "ms_per_seed_step": "{:.2f}", "fu
 # %% [markdown]
 # ## 8. The claims scorecard of the rare-node study
 #
-# One row per claim of the paper (`specs/rare_nodes.md`, "Claims"), built by `hmc.scorecard` from the
+# One row per claim of the paper (listed in {doc}`methods_rare_nodes`), built by `hmc.scorecard` from the
 # results tables of chapters 03, 04 and 05 **of the same profile** (`results/<profile>/`). A chapter
 # whose table is missing leaves its claims "not tested here", with the reason. The verdict rules
 # were fixed before any number was seen and are not tuned to them. First the conventions every
@@ -310,7 +310,7 @@ display(Markdown("**Conventions**\n\n" + "\n".join(f"- {text}" for text in RULE_
 
 # %%
 card = scorecard_from_results(results_dir, profile)
-print(f"profile: {profile}; tables read from {os.path.relpath(results_dir / profile)}")
+print(f"profile: {profile}; tables read from {display_path(results_dir / profile)}")
 shown = card[["claim", "statement", "verdict", "reasons", "rule_verdict", "evidence"]].rename(
     columns={"reasons": "why inconclusive", "rule_verdict": "rule alone"})
 display(shown.set_index("claim").style

@@ -68,10 +68,10 @@ validation = True  # hold out a validation split (Omniglot: drawings 13-14; CIFA
 methods = [  # method labels (hmc.image_train.METHOD_LABELS): HCAL, the baselines, the ablations
     "hcal", "flat", "mmoe", "chmcnn", "hcal-noagg", "hcal-noperturb", "hcal-gauss", "hcal-convergence_rate", "hcal-dwa",
     "hcal-uncertainty", "hcal-equal"]
-n_seeds = 2  # seeds 0 .. n_seeds-1 per dataset and method (the spec: 3)
-epochs = 2  # training epochs per unit (the spec: 500 on CIFAR-100, 1000 on Aircraft)
-schedule = "constant"  # learning-rate schedule: "constant" (the spec) or "cosine"
-batch_size = 32  # training batch (the spec: 32)
+n_seeds = 2  # seeds 0 .. n_seeds-1 per dataset and method (the full protocol: 3)
+epochs = 2  # training epochs per unit (the paper: 500 on CIFAR-100, 1000 on Aircraft)
+schedule = "constant"  # learning-rate schedule: "constant" (the paper) or "cosine"
+batch_size = 32  # training batch (the paper: 32)
 pretrained = "auto"  # ImageNet ResNet-18 weights: "auto" (when the file is on disk), "yes" (required) or "no"
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 num_threads = 1  # torch CPU threads (0: torch's default); ignored on a GPU
@@ -96,9 +96,9 @@ from sklearn.manifold import TSNE
 
 from hmc.data import load_image_hierarchy
 from hmc.data.images import IMAGE_HIERARCHIES
+from hmc.display_paths import display_path
 from hmc.errors import DatasetMissingError
-from hmc.hcal_evidence import (HCAL_CONVENTIONS, hcal_scorecard, level_table, verdict_protocols,
-                                weight_balance)
+from hmc.hcal_evidence import HCAL_CONVENTIONS, hcal_scorecard, level_table, verdict_protocols, weight_balance
 from hmc.image_train import METHOD_LABELS, checkpoint_path, embeddings_path, load_embeddings, method_config
 from hmc.runs.image_sweep import run_image_sweep
 from hmc.metrics.levels import SELECTION_PROTOCOLS
@@ -127,8 +127,8 @@ BASELINES = ["flat", "mmoe", "chmcnn"]
 main_methods = [m for m in ["hcal", *BASELINES] if m in methods]
 ablations = [m for m in methods if m.startswith("hcal-")]
 palette = dict(zip(METHOD_LABELS, sns.color_palette("tab20", len(METHOD_LABELS))))
-print(f"device: {device} (torch threads {torch.get_num_threads()}); results: {results_path}, {history_path.name}, "
-      f"{embeddings_dir.name}/; checkpoints: {checkpoints}/")
+print(f"device: {device} (torch threads {torch.get_num_threads()}); results: {display_path(results_path)}, "
+      f"{history_path.name}, {embeddings_dir.name}/; checkpoints: {display_path(checkpoints)}/")
 
 
 def describe(label):
@@ -231,8 +231,8 @@ for name, data in loaded.items():
 # %% [markdown]
 # ## 2. Training: every method, seed and dataset
 #
-# Each (dataset, method, seed) unit trains one network for `epochs` epochs with the spec's optimiser
-# (SGD, momentum 0.9, weight decay 1e-4, batch 32, learning rates as above) and the spec's
+# Each (dataset, method, seed) unit trains one network for `epochs` epochs with the paper's optimiser
+# (SGD, momentum 0.9, weight decay 1e-4, batch 32, learning rates as above) and its
 # augmentation (random crop with 4 px padding, horizontal flip, rotation up to 15 degrees; 224-px
 # crops above 64 px), done on the device in batches, and evaluates on test (and validation) after
 # every epoch. `hmc.runs.image_sweep.run_image_sweep` appends each finished unit to the results table
@@ -271,7 +271,7 @@ cost.style.format({"seconds": "{:.1f}", "s per epoch": "{:.2f}"})
 # Per dataset, mean +- std over the seeds of the test metrics at the epoch each protocol selects:
 # per-level accuracy, full-path accuracy (every level right), HVR (predicted labels that break a
 # parent link; lower is better) and the full-path accuracy of the hierarchy-consistent decoding
-# (the valid path with the highest summed score, an extra of the spec). The three protocols select
+# (the valid path with the highest summed score, an addition of this study). The three protocols select
 # the epoch differently:
 #
 # - **authors**: the best epoch *on the test set*, updated only when every level improves (the
@@ -452,7 +452,7 @@ def tsne_figure(name, seed=0):
     """The t-SNE of HCAL's test features and finest/coarsest prototypes for ``name`` and ``seed``."""
     path = embeddings_path(embeddings_dir, name, "hcal", seed)
     if not path.is_file():
-        print(f"{name}: no HCAL embeddings at {path} (is 'hcal' in methods?)")
+        print(f"{name}: no HCAL embeddings at {display_path(path)} (is 'hcal' in methods?)")
         return
     data = loaded[name]
     stored = load_embeddings(path)
@@ -494,7 +494,7 @@ for name in loaded:
 # it. The verdicts use the protocol named below, never the authors' test-set selection.
 #
 # Before a comparison counts, its evidence must be able to decide it: both methods trained the
-# study's `full` schedule (30 epochs) with the spec's 3 seeds on real data (budget), both above chance
+# study's `full` schedule (30 epochs) with the protocol's 3 seeds on real data (budget), both above chance
 # at the levels compared by a binomial test over the test set (chance), and a difference of more than
 # one test image (resolution). Otherwise the claim is **inconclusive**, with the reasons: a run of a
 # few epochs decides nothing.
@@ -547,17 +547,16 @@ sensitivity.drop(columns=["detail"]).style.hide(axis="index").set_properties(**{
 # Named here so that every number above can be read with them in mind; the line after this list
 # prints the settings this run actually used.
 #
-# - **Pretrained weights.** The spec starts the ResNet-18 from ImageNet weights where they are on
+# - **Pretrained weights.** The paper starts the ResNet-18 from ImageNet weights where they are on
 #   disk (never downloaded here); the results record per unit whether they were used. At 64 px or
 #   less the first convolution is a new 3x3 layer, so even a pretrained trunk starts that layer from
 #   random weights.
-# - **Image size.** The spec's CIFAR-100 runs use 32 px and Aircraft 224 px crops; Omniglot and the
+# - **Image size.** The paper's CIFAR-100 runs use 32 px and Aircraft 224 px crops; Omniglot and the
 #   synthetic hierarchy are resized to `image_size` (Omniglot's drawings are 105 px).
-# - **Epochs and schedule.** The spec trains 500 epochs (CIFAR-100) or 1000 (Aircraft) with a
-#   constant learning rate. `smoke` and `quick` train 2 epochs, which checks the pipeline and shows
-#   the first steps of training, not the converged models the claims are about; `full` uses a
-#   shortened cosine schedule (the spec allows it as a named profile). Verdicts from a short schedule
-#   say what holds after that budget only.
+# - **Epochs and schedule.** The paper trains 500 epochs (CIFAR-100) or 1000 (Aircraft) with a
+#   constant learning rate. `smoke` and `quick` train 2 epochs: a check of the pipeline and the first
+#   steps of training, not the converged models the claims are about; `full` uses a shortened cosine
+#   schedule (a named deviation), and its verdicts hold for that budget only.
 # - **CPU runs of `full`.** Without a GPU a `full` run can only afford part of the design (a ResNet-18
 #   step on all of Omniglot costs about a second on a 2-core CPU): fewer epochs, seeds or methods,
 #   or a smaller image size. The table after this list shows what this run used; after one epoch
@@ -566,7 +565,7 @@ sensitivity.drop(columns=["detail"]).style.hide(axis="index").set_properties(**{
 #   available): character -> alphabet, a 2-level tree, split per character by drawing, 15 train / 5
 #   test drawings (13 / 2 / 5 with the validation split). `quick` uses the first 5 characters of the
 #   first 3 alphabets only.
-# - **Seeds.** The authors' code runs seed 9 once; the spec asks for 3 seeds and mean +- std. `quick`
+# - **Seeds.** The authors' code runs seed 9 once; this study asks for 3 seeds and mean +- std. `quick`
 #   runs 2, so its standard deviations rest on two values.
 # - **Model selection.** All three protocols are reported; the verdicts use the validation protocol
 #   (the last epoch where no validation split exists), not the authors' best-on-test selection.
@@ -582,7 +581,7 @@ used = settings.groupby("dataset", sort=False).agg(
     batch_size=("batch_size", "first"), seeds=("seed", "nunique"), methods=("method", "nunique"),
     pretrained_used=("pretrained_used", lambda s: "yes" if s.all() else ("no" if not s.any() else "some units")),
     device=("device", "first"))
-used["spec epochs"] = ["500 (CIFAR-100)" if d == "cifar100" else "1000 (Aircraft)" if d == "aircraft" else "-"
+used["reference epochs"] = ["500 (CIFAR-100)" if d == "cifar100" else "1000 (Aircraft)" if d == "aircraft" else "-"
                        for d in used.index]
 used["verdict protocol"] = [used_protocols.get(d, "-") for d in used.index]
 print(f"validation split: {'yes' if validation else 'no'}; pretrained weights requested: {pretrained} "

@@ -252,3 +252,23 @@ def test_every_profile_sets_values_the_notebooks_accept():
     for source in runner.notebook_sources(ROOT / "notebooks"):
         for profile in profiles.PROFILE_NAMES:
             runner.resolve_parameters(source, profile, [])  # raises on a choice or an empty list
+
+
+def test_banner_follows_the_title_and_outputs_show_no_absolute_path(tiny, tmp_path):
+    tiny.write_text(TINY.replace('# %% tags=["parameters"]', '# %% [markdown]\n# # Tiny\n\n# %% tags=["parameters"]')
+                    .replace('name = "abc"  # a string', 'name = "abc"  # a string\nn_seeds = 2  # seeds')
+                    .replace("total = n * scale", "import os\ntotal = n * scale\n"
+                             "print('table:', os.path.join(os.environ['HMC_RESULTS_DIR'], 'smoke', 't.csv'))"))
+    (tmp_path / "out" / "full").mkdir(parents=True)
+    (tmp_path / "out" / "full" / "99_tiny.ipynb").write_text("{}")
+    out = runner.run_notebook(tiny, "smoke", [("n_seeds", "3")], tmp_path / "out", tmp_path / "res", progress=False)
+    nb = nbformat.read(out, as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and "banner" in nb.cells[1].metadata.tags
+    shown = nb.cells[1].outputs[0]["data"]
+    today = runner.banner.executed_date(runner.time.time())
+    assert shown["text/plain"].splitlines()[1:] == [
+        "Budget of this run: 3 seeds.", f"Executed on {today}.",
+        "The full results of this chapter are on its `full` page: full/99_tiny.html."]
+    assert 'class="admonition warning hmc-banner"' in shown["text/html"]
+    text = json.dumps([c.get("outputs", []) for c in nb.cells])
+    assert "table: <HMC_RESULTS_DIR>/smoke/t.csv" in text and str(tmp_path) not in text
