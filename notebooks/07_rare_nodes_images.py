@@ -67,8 +67,8 @@ batch_size = 32  # training batch (the reference: 128)
 lr = 1e-3  # Adam learning rate (the reference's)
 weight_decay = 1e-4  # Adam L2 weight decay (the reference's)
 dropout = 0.7  # heads' dropout (the reference's)
-degradations = [0.0, 0.25, 0.5, 0.75]  # encoder degradations a (the spec's)
-fractions = [1.0, 0.25, 0.1]  # training fractions (the spec's)
+degradations = [0.0, 0.25, 0.5, 0.75]  # encoder degradations a (the paper's)
+fractions = [1.0, 0.25, 0.1]  # training fractions (the paper's)
 n_seeds = 2  # seeds 0 .. n_seeds-1 per condition and method (the study: 10)
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 num_threads = 1  # torch CPU threads (0: torch's default); ignored on a GPU
@@ -247,7 +247,7 @@ stress_table(curves["macro_f1"], found)
 # ## 7. Rare nodes: recall per training-frequency bucket
 #
 # The recall of the nodes of each training-frequency bucket (their positives among the rows the unit
-# was trained on, before LPROS; buckets of the spec, the paper defines no "rare"), mean over seeds,
+# was trained on, before LPROS; the study's buckets, since the paper defines no "rare"), mean over seeds,
 # at the reference cell (left) and at the smallest training fraction (right): there the tail holds
 # one or two images per character.
 
@@ -289,7 +289,7 @@ evidence[["claim", "verdict", "rule_verdict", "reason"]].set_index("claim")
 #
 # - **Data.** The paper's BenthicNet echinoderm set (13 nodes, depth 2) is not public. Omniglot's
 #   evaluation alphabets stand in for it (alphabet -> character, 2 levels), made long-tailed by a fixed
-#   draw so that rare nodes exist; CIFAR-100 and FGVC-Aircraft (the spec's substitutes) run where their
+#   draw so that rare nodes exist; CIFAR-100 and FGVC-Aircraft (this study's substitutes) run where their
 #   files are on disk, which they are not in this project's environment.
 # - **Encoder.** Pretrained here on Omniglot's background alphabets (a Conv-4, not an ImageNet ResNet);
 #   the degradation interpolates from these weights to a random initialisation drawn from the run seed

@@ -226,4 +226,4 @@ def test_schedule_costs_and_estimate():
     est = rt.schedule_full_estimate(cost.reset_index(), {"d": 100}, seeds=10)
     hours = (8.0 / 12 * 10 * 3 * 100 + 6.0 / 8 * 10 * 4 * 100) / 3600
     assert est.loc["d", "full estimate (hours, this device)"] == pytest.approx(hours)
-    assert est.loc["d", "minutes"] == pytest.approx(14.0 / 60) and est.loc["d", "spec epochs"] == 100
+    assert est.loc["d", "minutes"] == pytest.approx(14.0 / 60) and est.loc["d", "reference epochs"] == 100

@@ -178,8 +178,8 @@ def full_estimate(cost: pd.DataFrame, spec_epochs: Mapping[str, int], seeds: int
     """Per dataset: the summed seconds per (unit, epoch) of all methods (:func:`wall_times`), the
     spec's epochs, and the hours ``seeds`` seeds of every method would take at the spec's epochs."""
     out = cost.groupby("dataset", sort=False)["seconds per unit-epoch"].sum().to_frame("s per epoch, all methods")
-    out["spec epochs"] = [spec_epochs[d] for d in out.index]
-    out[f"full: hours for {seeds} seeds"] = out["s per epoch, all methods"] * out["spec epochs"] * seeds / 3600
+    out["reference epochs"] = [spec_epochs[d] for d in out.index]
+    out[f"full: hours for {seeds} seeds"] = out["s per epoch, all methods"] * out["reference epochs"] * seeds / 3600
     return out
 
 
@@ -452,7 +452,7 @@ def schedule_full_estimate(cost: pd.DataFrame, spec_epochs: Mapping[str, int], s
     out = cost.groupby("dataset", sort=False).agg(minutes=("seconds", lambda s: s.sum() / 60),
                                                   ms_per_seed_step=("s per seed-step", lambda s: 1000 * s.mean()))
     full = cost["s per seed-step"] * seeds * (-(-cost.rows // batch_size)) * cost.dataset.map(spec_epochs)
-    out["spec epochs"] = pd.Series(dict(spec_epochs))
+    out["reference epochs"] = pd.Series(dict(spec_epochs))
     out["full estimate (hours, this device)"] = full.groupby(cost.dataset).sum() / 3600
     return out
 
