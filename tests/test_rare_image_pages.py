@@ -79,6 +79,15 @@ def test_figures_have_two_panels_per_row_and_readable_text():
     fig, silent = pages.bucket_figure(t, "omniglot", found, [(0.0, 1.0), (0.0, 0.1)])
     check(fig, 2)
     assert silent == {(0.0, 1.0): [">100"], (0.0, 0.1): [">100"]}
+    assert not [t for t in fig.axes[0].texts if "recall 0" in t.get_text()]  # bars to see there
+
+
+def test_a_panel_without_any_recall_says_so():
+    t = table()
+    t.loc[t.metric.str.startswith("recall@"), "value"] = 0.0
+    fig, silent = pages.bucket_figure(t, "omniglot", method_roles(t), [(0.0, 1.0)])
+    assert [x.get_text() for x in fig.axes[0].texts] == ["recall 0 in every bucket:\nno method finds a positive"]
+    assert silent == {(0.0, 1.0): ["1-5", ">100"]}
 
 
 def test_an_empty_table_gives_empty_outputs_not_errors():

@@ -220,6 +220,9 @@ def bucket_figure(table: pd.DataFrame, data_name: str, found: Mapping[str, str],
         ax.tick_params(axis="x", rotation=30)
         best = b.groupby("bucket", sort=False)["mean"].max()
         silent[(a, f)] = [str(k) for k, v in best.items() if v == 0]
+        if best.max() == 0:  # no bar to see: say so in the panel
+            ax.text(0.5, 0.5, "recall 0 in every bucket:\nno method finds a positive", ha="center", va="center",
+                    transform=ax.transAxes)
     handles = [ax.bar([0], [0], color=colors[r])[0] for r in order]
     for h in handles:
         h.remove()
