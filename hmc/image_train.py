@@ -38,6 +38,14 @@ uninterrupted run bit for bit (``tests/test_image_train.py`` kills a run with SI
 :func:`result_rows` turns a run into tidy rows, one per model-selection protocol
 (:data:`hmc.metrics.levels.SELECTION_PROTOCOLS`) and metric.
 
+Options added later (:data:`LATE_FIELDS`, left out of a checkpoint's identity at their defaults):
+``backbone="conv4"`` (with ``width``) trains every method on the 4-block convolutional encoder of
+:func:`hmc.models.images.make_backbone` instead of the paper's ResNet-18; ``robustness_sigmas``
+adds, at every evaluation of the test split, the accuracy of each level and the full-path accuracy
+under seeded Gaussian pixel noise (:func:`hmc.metrics.robustness.robust_accuracy`: the same noisy
+images for every method and seed), as history columns ``robust_acc_<k>@<sigma>`` and result metrics
+``robust_acc_<level name>@<sigma>``, ``robust_full_path@<sigma>``.
+
 Sweeps: the result tables name a run by a method *label* (:data:`METHOD_LABELS`): HCAL as the
 authors run it (``hcal``), its ablations (``hcal-noagg``, ``hcal-noperturb``, ``hcal-gauss``, one
 ``hcal-<balancer>`` per other balancer) and the baselines; :func:`method_config` gives a label's
@@ -81,8 +89,9 @@ from hmc.metrics.levels import (
     predict_levels,
     select_epoch,
 )
+from hmc.metrics.robustness import robust_accuracy, sigma_label
 from hmc.models import derive_seed
-from hmc.models.images import MMoE, CHMCNNHeads, FlatMultiTask, HCALNet
+from hmc.models.images import BACKBONES, CONV4_WIDTH, MMoE, CHMCNNHeads, FlatMultiTask, HCALNet
 
 METHODS = ("hcal", "flat", "mmoe", "chmcnn")
 """Values of ``ImageRunConfig.method``."""
@@ -155,6 +164,19 @@ class ImageRunConfig:
         Mixed precision on CUDA (ignored on a CPU).
     eval_every : int
         Evaluate every this many epochs; the last epoch is always evaluated.
+    backbone, width : str, int
+        The image backbone (:data:`hmc.models.images.BACKBONES`): ``"resnet18"`` (the paper's, the
+        default) or ``"conv4"`` (4 conv blocks of ``width`` channels; a CPU-sized deviation from the
+        paper). ``width`` applies to conv4 only (64; another value with resnet18 is refused).
+    robustness_sigmas : tuple of float
+        Noise strengths sigma >= 0 (in [0, 1] pixel units of the view the network sees, before
+        normalisation) of the robustness measurement (:func:`hmc.metrics.robustness.robust_accuracy`)
+        made at every evaluation of the test split; empty (the default) = none. Adds the history
+        columns ``robust_acc_<k>@<sigma>`` and ``robust_full_path@<sigma>`` (:func:`history_columns`).
+
+    The fields added after results were committed (:data:`LATE_FIELDS`: ``backbone``, ``width``,
+    ``robustness_sigmas``) enter a checkpoint's identity only when they differ from their
+    defaults, so checkpoints written before they existed are still resumed.
     """
 
     method: str
@@ -177,14 +199,26 @@ class ImageRunConfig:
     device: str = "auto"
     amp: bool = True
     eval_every: int = 1
+    backbone: str = "resnet18"
+    width: int = CONV4_WIDTH
+    robustness_sigmas: tuple[float, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "lr_prototypes", tuple(float(v) for v in self.lr_prototypes))
-        choices = {"method": METHODS, "balancer": BALANCERS, "noise": NOISES, "schedule": SCHEDULES}
+        try:
+            sigmas = tuple(float(v) for v in self.robustness_sigmas)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"robustness_sigmas must be a tuple of numbers, got {self.robustness_sigmas!r}") from err
+        if any(not math.isfinite(v) or v < 0 for v in sigmas) \
+                or len({sigma_label(v) for v in sigmas}) != len(sigmas):
+            raise ValueError(f"robustness_sigmas must be distinct finite numbers >= 0, got {self.robustness_sigmas!r}")
+        object.__setattr__(self, "robustness_sigmas", sigmas)
+        choices = {"method": METHODS, "balancer": BALANCERS, "noise": NOISES, "schedule": SCHEDULES,
+                   "backbone": BACKBONES}
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}")
-        for name in ("epochs", "batch_size", "eval_every"):
+        for name in ("epochs", "batch_size", "eval_every", "width"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
@@ -201,11 +235,31 @@ class ImageRunConfig:
             raise ValueError(f"lr_prototypes must be positive rates, got {self.lr_prototypes}")
         if self.pretrained not in (None, True, False):
             raise ValueError(f"pretrained must be None, True or False, got {self.pretrained!r}")
+        if self.backbone == "resnet18" and self.width != CONV4_WIDTH:
+            raise ValueError(f"width applies to the conv4 backbone only, got width={self.width} with resnet18")
+        if self.backbone == "conv4" and self.pretrained is True:
+            raise ValueError("the conv4 backbone has no pretrained weights (pretrained=True)")
         if self.device != "auto":
             try:
                 torch.device(self.device)
             except RuntimeError as err:
                 raise ValueError(f"device must be 'auto' or a torch device name, got {self.device!r}") from err
+
+
+LATE_FIELDS = ("backbone", "width", "robustness_sigmas")
+""":class:`ImageRunConfig` fields added after results and checkpoints were committed; at their
+defaults they are left out of a checkpoint's identity (:func:`config_identity`)."""
+
+
+def config_identity(config: ImageRunConfig) -> dict[str, Any]:
+    """``dataclasses.asdict(config)`` without the :data:`LATE_FIELDS` that hold their defaults: the
+    configuration a checkpoint records, equal to the one recorded before those fields existed."""
+    out = dataclasses.asdict(config)
+    defaults = {f.name: f.default for f in dataclasses.fields(ImageRunConfig)}
+    for name in LATE_FIELDS:
+        if out[name] == defaults[name]:
+            del out[name]
+    return out
 
 
 def resolve_device(name: str) -> torch.device:
@@ -302,11 +356,22 @@ def level_eps(eps: float | tuple[float, ...], n_levels: int) -> list[float]:
     return [float(e) for e in eps]
 
 
-def history_columns(n_levels: int) -> list[str]:
-    """Columns of :attr:`ImageRunResult.history` for m = ``n_levels`` levels."""
+def history_columns(n_levels: int, robustness_sigmas: tuple[float, ...] = ()) -> list[str]:
+    """Columns of :attr:`ImageRunResult.history` for m = ``n_levels`` levels; with
+    ``robustness_sigmas``, then :func:`robust_columns` (NaN on the validation rows)."""
     m = range(n_levels)
     return ["epoch", "split", *(f"acc_{k}" for k in m), *METRICS, *(f"loss_{k}" for k in m),
-            *(f"weight_{k}" for k in m)]
+            *(f"weight_{k}" for k in m), *robust_columns(n_levels, robustness_sigmas)]
+
+
+def robust_columns(n_levels: int, robustness_sigmas: tuple[float, ...]) -> list[str]:
+    """History columns of the robustness measurement: per sigma, ``robust_acc_<k>@<sigma>`` for each
+    level k, then ``robust_full_path@<sigma>`` (sigma as :func:`hmc.metrics.robustness.sigma_label`)."""
+    cols = []
+    for sigma in robustness_sigmas:
+        label = sigma_label(sigma)
+        cols += [*(f"robust_acc_{k}@{label}" for k in range(n_levels)), f"robust_full_path@{label}"]
+    return cols
 
 
 # ------------------------------------------------------------------------------------- training
@@ -363,7 +428,7 @@ def train_image_model(
         run.fit(checkpoint, progress, eval_batch_size, on_epoch_end, previous_time - started)
     run.model.eval()
     return ImageRunResult(
-        history=pd.DataFrame(run.history, columns=history_columns(data.n_levels)),
+        history=pd.DataFrame(run.history, columns=history_columns(data.n_levels, config.robustness_sigmas)),
         config=config,
         pretrained_used=run.pretrained_used,
         device=device.type,
@@ -469,6 +534,8 @@ class _Run:
     def _build_model(self) -> nn.Module:
         c, data = self.config, self.data
         common = {"image_size": self.image_size, "pretrained": c.pretrained}
+        if c.backbone != "resnet18":  # the default is left out, so resnet18 models are built exactly as before
+            common.update(backbone=c.backbone, width=c.width)
         if c.method == "hcal":
             return HCALNet(data.n_classes, **common)
         if c.method == "flat":
@@ -484,7 +551,7 @@ class _Run:
                 "n_train": len(d.x_train), "n_val": len(d.x_val), "n_test": len(d.x_test)}
 
     def _identity(self) -> dict:
-        return {"config": dataclasses.asdict(self.config), "data": self._data_signature()}
+        return {"config": config_identity(self.config), "data": self._data_signature()}
 
     def save(self, path: str | os.PathLike, wall_time_s: float) -> None:
         save_checkpoint(path, {
@@ -597,6 +664,8 @@ class _Run:
                 if epoch % c.eval_every == 0 or epoch == c.epochs:
                     for split, x, y in self._eval_splits():
                         row = {"epoch": epoch, "split": split, **self.evaluate(x, y, eval_batch_size)}
+                        if split == "test" and c.robustness_sigmas:
+                            row.update(self.robustness(x, y, eval_batch_size))
                         self.history.append({**row, **train_cols})
                 if checkpoint is not None:
                     self.save(checkpoint, time_offset + time.perf_counter())
@@ -640,6 +709,31 @@ class _Run:
             "consistent_full_path": float(full_path_accuracy(consistent, truth)),
         }
 
+    def robustness(self, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> dict[str, float]:
+        """:func:`hmc.metrics.robustness.robust_accuracy` of the model (eval mode) on uint8 images x
+        (N, C, H, H) with labels y (N, m) for ``config.robustness_sigmas``: the noise is added to the
+        test view in [0, 1] (:func:`_test_view`), clipped to [0, 1], then normalised as at evaluation.
+        Keys :func:`robust_columns`."""
+        self.model.eval()
+
+        def scores(v: torch.Tensor) -> list[torch.Tensor]:
+            with self._autocast():
+                out = self.model((v - self.mean) / self.std)
+            return [s.float() for s in self.model.level_scores(out)]
+
+        try:
+            res = robust_accuracy(scores, x, y, self.config.robustness_sigmas,
+                                  view=lambda xb: _test_view(xb.to(self.device), self.image_size),
+                                  batch_size=batch_size, device=self.device)
+        finally:
+            self.model.train()
+        out: dict[str, float] = {}
+        for s, sigma in enumerate(res.sigmas):
+            label = sigma_label(sigma)
+            out.update({f"robust_acc_{k}@{label}": float(a) for k, a in enumerate(res.level[s])})
+            out[f"robust_full_path@{label}"] = float(res.full_path[s])
+        return out
+
 
 # ------------------------------------------------------------------------------------- results
 def result_rows(dataset: str, method_label: str, seed: int, result: ImageRunResult) -> pd.DataFrame:
@@ -648,7 +742,9 @@ def result_rows(dataset: str, method_label: str, seed: int, result: ImageRunResu
     Protocols (:func:`hmc.metrics.levels.select_epoch` on the test rows' ``acc_<k>``): ``"authors"``
     (best on test, replaced only when every level improves), ``"last"``, and ``"validation"`` (best
     mean per-level validation accuracy) when the history has validation rows. Metrics, in order:
-    ``acc_<level name>`` per level (finest first), ``full_path``, ``hvr``, ``consistent_full_path``.
+    ``acc_<level name>`` per level (finest first), ``full_path``, ``hvr``, ``consistent_full_path``,
+    then, when ``config.robustness_sigmas`` is set, per sigma ``robust_acc_<level name>@<sigma>`` per
+    level and ``robust_full_path@<sigma>`` (test accuracy under noise at the same selected epoch).
     Columns :data:`RESULT_COLUMNS`; ``epoch`` is the selected epoch (1-based), and the settings
     columns repeat the run's ``epochs``, ``batch_size``, ``schedule``, ``image_size``,
     ``pretrained_used``, ``device`` and ``wall_time_s``.
@@ -656,7 +752,7 @@ def result_rows(dataset: str, method_label: str, seed: int, result: ImageRunResu
     history = result.history
     m = len(result.level_names)
     acc_cols = [f"acc_{k}" for k in range(m)]
-    missing = set(history_columns(m)) - set(history.columns)
+    missing = set(history_columns(m, result.config.robustness_sigmas)) - set(history.columns)
     if missing:
         raise ValueError(f"history lacks the columns {sorted(missing)}")
     test = history[history["split"] == "test"].reset_index(drop=True)
@@ -678,6 +774,11 @@ def result_rows(dataset: str, method_label: str, seed: int, result: ImageRunResu
     }
     metric_cols = {**{f"acc_{name}": f"acc_{k}" for k, name in enumerate(result.level_names)},
                    **{name: name for name in METRICS}}
+    for sigma in result.config.robustness_sigmas:
+        label = sigma_label(sigma)
+        metric_cols.update({f"robust_acc_{name}@{label}": f"robust_acc_{k}@{label}"
+                            for k, name in enumerate(result.level_names)})
+        metric_cols[f"robust_full_path@{label}"] = f"robust_full_path@{label}"
     rows = []
     for protocol in protocols:
         i = select_epoch(test[acc_cols].to_numpy(), protocol, val_acc)

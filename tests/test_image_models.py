@@ -303,3 +303,51 @@ def test_mmoe_gates_and_mixture(models):
         assert torch.allclose(g.sum(dim=1), torch.ones(2)) and (g > 0).all()
         mix = sum(g[:, j:j + 1] * torch.relu(model.experts[j][0](z)) for j in range(3))
         assert torch.allclose(out[k], model.towers[k](mix), atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------- conv4 backbone
+def _conv4_models(width=16):
+    common = {"backbone": "conv4", "width": width}
+    return {
+        "hcal": HCALNet(N_CLASSES, embed_dim=8, **common),
+        "flat": FlatMultiTask(N_CLASSES, **common),
+        "mmoe": MMoE(N_CLASSES, **common),
+        "chmcnn": CHMCNNHeads(PARENTS, N_CLASSES, **common),
+    }
+
+
+@pytest.mark.parametrize("size", [28, 32])
+def test_conv4_backbone_shapes_and_groups(size):
+    from hmc.models.images import Conv4Trunk
+    for name, model in _conv4_models().items():
+        assert isinstance(model.backbone, Conv4Trunk) and model.feature_dim == 16 and not model.pretrained_used
+        assert model.features(torch.randn(3, 1, size, size)).shape == (3, 16)
+        scores = model.level_scores(model(torch.randn(3, 3, size, size)))
+        assert [tuple(s.shape) for s in scores] == [(3, c) for c in N_CLASSES]
+        groups = model.parameter_groups(0.01, 0.1)
+        grouped = [id(p) for g in groups for p in g["params"]]
+        assert sorted(grouped) == sorted(id(p) for p in model.parameters()), name  # each parameter once
+        assert {id(p) for p in model.backbone.parameters()} <= {id(p) for p in groups[0]["params"]}
+
+
+def test_conv4_trunk_architecture():
+    """4 x (conv3x3 -> BN -> ReLU -> pool 2; no pool at 1 px) then global average pooling."""
+    from hmc.models.images import Conv4Trunk, make_backbone
+    trunk, used, dim = make_backbone("conv4", width=8)
+    assert isinstance(trunk, Conv4Trunk) and not used and dim == 8
+    assert sum(p.numel() for p in trunk.parameters()) == (3 * 9 * 8 + 8 + 2 * 8) + 3 * (8 * 9 * 8 + 8 + 2 * 8)
+    trunk.eval()
+    x = torch.randn(2, 3, 28, 28)
+    h = x
+    for i, block in enumerate(trunk.blocks):
+        h = block(h)
+        if min(h.shape[-2:]) > 1:
+            h = F.max_pool2d(h, 2)
+    assert h.shape[-2:] == (1, 1)
+    torch.testing.assert_close(trunk(x), h.mean(dim=(2, 3)))
+    with pytest.raises(ValueError):
+        make_backbone("conv4", pretrained=True)
+    with pytest.raises(ValueError):
+        make_backbone("conv4", width=0)
+    with pytest.raises(ValueError):
+        make_backbone("vgg")

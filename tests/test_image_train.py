@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from hmc import provenance
+from hmc.display_paths import display_path
 from hmc.data.synthetic_images import make_synthetic_images
 import hmc.image_train as image_train
 import hmc.runs.image_sweep as image_sweep
@@ -423,7 +424,7 @@ def test_sweep_trains_writes_and_reads_back_without_training(tmp_path, monkeypat
     for dataset, label, seed in keys:
         state = torch.load(checkpoint_path(ckpt, dataset, label, seed), weights_only=True)
         assert state["epoch"] == 1
-        assert state["identity"]["config"] == dataclasses.asdict(method_config(label, 1, seed=seed, **SWEEP))
+        assert state["identity"]["config"] == image_train.config_identity(method_config(label, 1, seed=seed, **SWEEP))
     assert checkpoint_path(ckpt, "two", "flat", 0) == ckpt / "two" / "flat" / "seed0.pt"
 
     # embeddings of the HCAL-family units only
@@ -451,7 +452,7 @@ def test_sweep_trains_writes_and_reads_back_without_training(tmp_path, monkeypat
     assert loads == [] and done == []
     per_unit = results.drop_duplicates(["dataset", "method", "seed"]).wall_time_s  # the 3 distinct units
     assert [json.loads(line) for line in log.read_text().splitlines()] == [
-        {"table": str(results_csv), "units": 3, "wall_time_s": round(per_unit.sum(), 1)}]
+        {"table": display_path(results_csv), "units": 3, "wall_time_s": round(per_unit.sum(), 1)}]
     monkeypatch.delenv(provenance.READ_BACK_LOG)
     pd.testing.assert_frame_equal(again_results, results)
     pd.testing.assert_frame_equal(again_histories, histories)
@@ -530,3 +531,124 @@ def test_per_level_eps_perturbs_each_level_by_its_own_bound(monkeypatch):
         train_image_model(_data("two"), ImageRunConfig("hcal", 1, eps=(0.1, 0.1, 0.1), **BASE), progress=False)
     with pytest.raises(ValueError, match="eps must be"):
         ImageRunConfig("hcal", 1, eps=(0.1, float("nan")), **BASE)
+
+
+# ------------------------------------------------------------------------------------- robustness, backbones
+def test_robustness_metrics_in_history_and_result_rows():
+    """sigma 0 equals the clean test accuracy; the rows name each level and sigma; val rows have NaN."""
+    sigmas = (0.0, 0.2)
+    result = _run("three", "flat", robustness_sigmas=sigmas)
+    data, m = _data("three"), 3
+    h = result.history
+    assert list(h.columns) == history_columns(m, sigmas)
+    test = h[h["split"] == "test"]
+    for k in range(m):
+        np.testing.assert_array_equal(test[f"robust_acc_{k}@0"], test[f"acc_{k}"])
+    np.testing.assert_array_equal(test["robust_full_path@0"], test["full_path"])
+    assert h[h["split"] == "val"]["robust_acc_0@0.2"].isna().all()
+    # the noisy accuracy recomputed by hand from the trained model and the seeded noise
+    from hmc.metrics.robustness import noise_for
+    mean = torch.tensor(data.mean).view(1, -1, 1, 1)
+    std = torch.tensor(data.std).view(1, -1, 1, 1)
+    x = data.x_test.float() / 255
+    v = torch.clamp(x + 0.2 * noise_for(0, len(x), x.shape[1:]), 0, 1)
+    with torch.no_grad():
+        out = result.model((v - mean) / std)
+    pred = torch.stack([s.argmax(1) for s in out], 1)
+    last = test[test["epoch"] == 2].iloc[0]
+    for k in range(m):
+        assert last[f"robust_acc_{k}@0.2"] == pytest.approx(float((pred[:, k] == data.y_test[:, k]).double().mean()))
+    rows = result_rows("synthetic", "flat", 0, result)
+    names = data.level_names
+    expected = [f"acc_{n}" for n in names] + ["full_path", "hvr", "consistent_full_path"]
+    for label in ("0", "0.2"):
+        expected += [f"robust_acc_{n}@{label}" for n in names] + [f"robust_full_path@{label}"]
+    assert rows[rows["protocol"] == "last"]["metric"].tolist() == expected
+
+
+def test_robustness_off_by_default_leaves_history_and_rows_unchanged():
+    result = _run("two", "flat")
+    assert list(result.history.columns) == history_columns(2)
+    assert not result_rows("synthetic", "flat", 0, result)["metric"].str.startswith("robust").any()
+
+
+def test_robustness_noise_is_the_same_for_every_method(monkeypatch):
+    """HCAL and the flat baseline, with different run seeds, are scored on identical noisy images."""
+    import hmc.metrics.robustness as robustness
+
+    seen = {}
+    real = robustness.noise_for
+
+    def spy(start, stop, shape, seed=robustness.ROBUSTNESS_SEED):
+        z = real(start, stop, shape, seed)
+        seen.setdefault(key, []).append(z)
+        return z
+
+    monkeypatch.setattr(robustness, "noise_for", spy)
+    for key, method, seed in (("a", "hcal", 0), ("b", "flat", 3)):
+        config = ImageRunConfig(method, 1, seed=seed, robustness_sigmas=(0.1,), **BASE)
+        train_image_model(_data("two"), config, progress=False)
+    a, b = torch.cat(seen["a"]), torch.cat(seen["b"])
+    assert len(a) == len(_data("two").x_test) and torch.equal(a, b)
+
+
+def test_late_fields_at_defaults_keep_the_checkpoint_identity():
+    config = ImageRunConfig("hcal", 2, **BASE)
+    old = {k: v for k, v in dataclasses.asdict(config).items() if k not in image_train.LATE_FIELDS}
+    assert image_train.config_identity(config) == old  # as recorded before the fields existed
+    conv = dataclasses.replace(config, backbone="conv4", width=8, robustness_sigmas=(0.1,))
+    ident = image_train.config_identity(conv)
+    assert ident["backbone"] == "conv4" and ident["width"] == 8 and ident["robustness_sigmas"] == (0.1,)
+
+
+def test_checkpoint_without_late_fields_resumes(tmp_path):
+    """A checkpoint whose identity predates backbone/width/robustness_sigmas is resumed by a default config."""
+    config = ImageRunConfig("flat", 2, **BASE)
+    path = tmp_path / "run.pt"
+    with pytest.raises(_Stop):
+        train_image_model(_data("two"), config, checkpoint=path, progress=False, on_epoch_end=_stop_after_epoch_1)
+    state = torch.load(path, weights_only=True)
+    assert not set(image_train.LATE_FIELDS) & set(state["identity"]["config"])
+    result = train_image_model(_data("two"), config, checkpoint=path, progress=False)
+    assert result.history["epoch"].tolist() == [1, 1, 2, 2]
+    with pytest.raises(ValueError, match="another run"):
+        train_image_model(_data("two"), dataclasses.replace(config, backbone="conv4"), checkpoint=path,
+                          progress=False)
+
+
+@pytest.mark.parametrize("method", ["hcal", "flat", "mmoe", "chmcnn"])
+def test_conv4_backbone_trains_each_method(method):
+    key = "three" if method in ("hcal", "chmcnn") else "two"
+    result = _run(key, method, backbone="conv4", width=8)
+    from hmc.models.images import Conv4Trunk
+    assert isinstance(result.model.backbone, Conv4Trunk) and result.model.feature_dim == 8
+    assert not result.pretrained_used
+    assert np.isfinite(result.history.drop(columns="split").to_numpy(dtype=float)).all()
+    with torch.no_grad():
+        assert result.model.features(torch.zeros(2, 1, 8, 8)).shape == (2, 8)
+
+
+def test_default_backbone_builds_the_same_model_as_before():
+    """resnet18 (default) initialises exactly as the models built without a backbone argument."""
+    from hmc.models.images import HCALNet
+    data = _data("three")
+    torch.manual_seed(0)
+    before = HCALNet(data.n_classes, image_size=8, pretrained=False).state_dict()
+    torch.manual_seed(0)
+    run = image_train._Run(data, ImageRunConfig("hcal", 1, **BASE), torch.device("cpu"))
+    after = run.model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"backbone": "vgg"},
+    {"width": 32},  # width is conv4's
+    {"backbone": "conv4", "width": 0},
+    {"backbone": "conv4", "pretrained": True},
+    {"robustness_sigmas": (-0.1,)},
+    {"robustness_sigmas": (0.1, 0.1)},
+    {"robustness_sigmas": (float("nan"),)},
+])
+def test_invalid_backbone_and_robustness_settings_raise(kwargs):
+    with pytest.raises(ValueError):
+        ImageRunConfig("hcal", 1, **kwargs)

@@ -6,6 +6,9 @@
 :mod:`hmc.metrics.levels`
     Per-level metrics of single-label-per-level hierarchies (HCAL): per-level and full-path
     accuracy, the Hierarchical Violation Rate and a hierarchy-consistent decoding.
+:mod:`hmc.metrics.robustness`
+    Per-level and full-path accuracy under seeded additive Gaussian pixel noise, the same noise
+    for every method.
 """
 
 from hmc.metrics.levels import (
@@ -28,3 +31,4 @@ from hmc.metrics.multilabel import (
     per_node_prf,
     recall_gain,
 )
+from hmc.metrics.robustness import ROBUSTNESS_SEED, RobustAccuracy, noise_for, robust_accuracy, sigma_label

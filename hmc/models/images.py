@@ -41,6 +41,13 @@ Models
     ``MCM(sigmoid(logits))``, so a parent never scores below its children; trained with MCLoss
     (:meth:`CHMCNNHeads.loss`).
 
+Backbones
+---------
+Every model takes ``backbone="resnet18"`` (the default, above) or ``backbone="conv4"``
+(:class:`Conv4Trunk`, 4 blocks of ``width`` channels, ``width`` features, random initialisation): a
+small encoder sized for a CPU, a deviation from the paper's ResNet-18. With conv4 the 512 of the
+formulas below is ``width``.
+
 Pretrained weights
 ------------------
 ``pretrained=None`` (default) loads torchvision's ``ResNet18_Weights.IMAGENET1K_V1`` when the file
@@ -77,6 +84,10 @@ __all__ = [
     "SMALL_STEM_MAX_SIZE",
     "find_resnet18_weights",
     "resnet18_backbone",
+    "BACKBONES",
+    "CONV4_WIDTH",
+    "Conv4Trunk",
+    "make_backbone",
     "HCALNet",
     "FlatMultiTask",
     "MMoE",
@@ -91,6 +102,12 @@ SMALL_STEM_MAX_SIZE = 64
 
 FEATURE_DIM = 512
 """Width of the ResNet-18 features after global average pooling."""
+
+BACKBONES = ("resnet18", "conv4")
+"""Backbones of the image models (:func:`make_backbone`): torchvision's ResNet-18 (the paper's) and
+the 4-block convolutional encoder (:class:`Conv4Trunk`), a CPU-sized deviation from the paper."""
+CONV4_WIDTH = 64
+"""Default channel width (= feature size) of the conv4 backbone."""
 
 
 # =============================================================================== backbone
@@ -161,6 +178,53 @@ def resnet18_backbone(image_size: int = 32, pretrained: bool | None = None) -> t
     return trunk, weights is not None
 
 
+class Conv4Trunk(nn.Module):
+    """Conv-4 encoder of few-shot work on Omniglot: ``blocks`` x (conv3x3 (padding 1) -> BatchNorm ->
+    ReLU -> max-pool 2), then global average pooling: ``(B, 3, H, W) -> (B, width)``.
+
+    The pooling of a block is skipped once the map is 1 pixel wide (28 px: 28 -> 14 -> 7 -> 3 -> 1).
+    The same architecture as :class:`hmc.models.rare_images.ConvEncoder` with three input channels
+    (one-channel images are repeated to three by the models, as for the ResNet-18).
+    """
+
+    def __init__(self, width: int = 64, blocks: int = 4, in_channels: int = 3):
+        super().__init__()
+        if width < 1 or blocks < 1 or in_channels < 1:
+            raise ValueError(f"width, blocks and in_channels must be >= 1, got {width}, {blocks}, {in_channels}")
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1),
+                          nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+            for i in range(blocks)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        for block in self.blocks:
+            x = block(x)
+            if min(x.shape[-2:]) > 1:
+                x = F.max_pool2d(x, 2)
+        return x.mean(dim=(2, 3))
+
+
+def make_backbone(name: str, image_size: int = 32, pretrained: bool | None = None,
+                  width: int = CONV4_WIDTH) -> tuple[nn.Module, bool, int]:
+    """``(trunk, pretrained_used, feature_dim)`` of a backbone name (:data:`BACKBONES`).
+
+    ``"resnet18"``: :func:`resnet18_backbone` (``image_size``, ``pretrained``), 512 features.
+    ``"conv4"``: :class:`Conv4Trunk` of ``width`` channels, ``width`` features, always from a random
+    initialisation (``pretrained=True`` raises ValueError; None and False mean random).
+    """
+    if name == "resnet18":
+        trunk, used = resnet18_backbone(image_size, pretrained)
+        return trunk, used, FEATURE_DIM
+    if name == "conv4":
+        if pretrained is True:
+            raise ValueError("the conv4 backbone has no pretrained weights (pretrained=True)")
+        if isinstance(width, bool) or int(width) != width or width < 1:
+            raise ValueError(f"width must be an integer >= 1, got {width!r}")
+        return Conv4Trunk(int(width)), False, int(width)
+    raise ValueError(f"backbone must be one of {BACKBONES}, got {name!r}")
+
+
 # =============================================================================== shared pieces
 def _check_n_classes(n_classes: Sequence[int]) -> tuple[int, ...]:
     """``n_classes`` as a tuple of positive ints (at least one level)."""
@@ -187,13 +251,16 @@ def _check_lr(lr: float, name: str) -> float:
 
 
 class _BackboneModel(nn.Module):
-    """A ResNet-18 trunk plus ``pretrained_used``; :meth:`features` maps images to ``(B, 512)``."""
+    """A backbone (:func:`make_backbone`) plus ``pretrained_used`` and ``feature_dim``; :meth:`features`
+    maps images to ``(B, feature_dim)`` (512 for the ResNet-18, ``width`` for conv4)."""
 
-    def __init__(self, n_classes: Sequence[int], image_size: int, pretrained: bool | None):
+    def __init__(self, n_classes: Sequence[int], image_size: int, pretrained: bool | None,
+                 backbone: str = "resnet18", width: int = CONV4_WIDTH):
         super().__init__()
         self.n_classes = _check_n_classes(n_classes)
         self.image_size = int(image_size)
-        self.backbone, self.pretrained_used = resnet18_backbone(image_size, pretrained)
+        self.backbone_name = backbone
+        self.backbone, self.pretrained_used, self.feature_dim = make_backbone(backbone, image_size, pretrained, width)
 
     @property
     def n_levels(self) -> int:
@@ -201,7 +268,7 @@ class _BackboneModel(nn.Module):
         return len(self.n_classes)
 
     def features(self, x: Tensor) -> Tensor:
-        """Backbone features ``z`` (B, 512) of float images ``x`` (B, 3, H, W), or (B, 1, H, W) repeated to 3."""
+        """Backbone features ``z`` (B, feature_dim) of float images ``x`` (B, 3, H, W), or (B, 1, H, W) repeated to 3."""
         if x.dim() != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"x must have shape (B, 1 or 3, H, W), got {tuple(x.shape)}")
         if x.shape[1] == 1:
@@ -237,15 +304,16 @@ class HCALNet(_BackboneModel):
         image_size: input image side, selects the stem (:func:`resnet18_backbone`).
         pretrained: see :func:`resnet18_backbone`.
         embed_dim: d.
+        backbone, width: see :func:`make_backbone` (``"resnet18"``, or ``"conv4"`` of ``width`` channels).
     """
 
     def __init__(self, n_classes: Sequence[int], image_size: int = 32, pretrained: bool | None = None,
-                 embed_dim: int = 256):
-        super().__init__(n_classes, image_size, pretrained)
+                 embed_dim: int = 256, backbone: str = "resnet18", width: int = CONV4_WIDTH):
+        super().__init__(n_classes, image_size, pretrained, backbone, width)
         if embed_dim < 1:
             raise ValueError(f"embed_dim must be >= 1, got {embed_dim!r}")
         self.embed_dim = int(embed_dim)
-        self.embed = nn.Linear(FEATURE_DIM, self.embed_dim)
+        self.embed = nn.Linear(self.feature_dim, self.embed_dim)
         self.prototypes = nn.ParameterList(
             nn.Parameter(0.01 * torch.randn(c, self.embed_dim)) for c in self.n_classes
         )
@@ -283,11 +351,13 @@ class FlatMultiTask(_BackboneModel):
     Args:
         n_classes: ``(C_0, ..., C_{m-1})``, finest level first.
         image_size, pretrained: see :func:`resnet18_backbone`.
+        backbone, width: see :func:`make_backbone` (``"resnet18"``, or ``"conv4"`` of ``width`` channels).
     """
 
-    def __init__(self, n_classes: Sequence[int], image_size: int = 32, pretrained: bool | None = None):
-        super().__init__(n_classes, image_size, pretrained)
-        self.heads = nn.ModuleList(nn.Linear(FEATURE_DIM, c) for c in self.n_classes)
+    def __init__(self, n_classes: Sequence[int], image_size: int = 32, pretrained: bool | None = None,
+                 backbone: str = "resnet18", width: int = CONV4_WIDTH):
+        super().__init__(n_classes, image_size, pretrained, backbone, width)
+        self.heads = nn.ModuleList(nn.Linear(self.feature_dim, c) for c in self.n_classes)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """Per-level logits, each (B, C_k), of images ``x`` (B, 1 or 3, H, W)."""
@@ -324,19 +394,21 @@ class MMoE(_BackboneModel):
     Args:
         n_classes: ``(C_0, ..., C_{m-1})``, finest level first.
         image_size, pretrained: see :func:`resnet18_backbone`.
+        backbone, width: see :func:`make_backbone` (``"resnet18"``, or ``"conv4"`` of ``width`` channels).
         n_experts: E. expert_dim: D_e. tower_dim: D_t.
     """
 
     def __init__(self, n_classes: Sequence[int], image_size: int = 32, pretrained: bool | None = None,
-                 n_experts: int = 3, expert_dim: int = 128, tower_dim: int = 256):
-        super().__init__(n_classes, image_size, pretrained)
+                 n_experts: int = 3, expert_dim: int = 128, tower_dim: int = 256, backbone: str = "resnet18",
+                 width: int = CONV4_WIDTH):
+        super().__init__(n_classes, image_size, pretrained, backbone, width)
         for name, value in (("n_experts", n_experts), ("expert_dim", expert_dim), ("tower_dim", tower_dim)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value!r}")
         self.experts = nn.ModuleList(
-            nn.Sequential(nn.Linear(FEATURE_DIM, expert_dim), nn.ReLU()) for _ in range(n_experts)
+            nn.Sequential(nn.Linear(self.feature_dim, expert_dim), nn.ReLU()) for _ in range(n_experts)
         )
-        self.gates = nn.ModuleList(nn.Linear(FEATURE_DIM, n_experts) for _ in self.n_classes)
+        self.gates = nn.ModuleList(nn.Linear(self.feature_dim, n_experts) for _ in self.n_classes)
         self.towers = nn.ModuleList(
             nn.Sequential(nn.Linear(expert_dim, tower_dim), nn.ReLU(), nn.Linear(tower_dim, c))
             for c in self.n_classes
@@ -391,10 +463,11 @@ class CHMCNNHeads(_BackboneModel):
         level_parents: m - 1 int arrays; ``level_parents[k][c]`` is the level-(k+1) parent of level-k class c.
         n_classes: ``(C_0, ..., C_{m-1})``, finest level first.
         image_size, pretrained: see :func:`resnet18_backbone`.
+        backbone, width: see :func:`make_backbone` (``"resnet18"``, or ``"conv4"`` of ``width`` channels).
     """
 
     def __init__(self, level_parents: Sequence[Sequence[int]], n_classes: Sequence[int], image_size: int = 32,
-                 pretrained: bool | None = None):
+                 pretrained: bool | None = None, backbone: str = "resnet18", width: int = CONV4_WIDTH):
         sizes = _check_n_classes(n_classes)
         parents = [np.asarray(p) for p in level_parents]
         if len(parents) != len(sizes) - 1:
@@ -405,7 +478,7 @@ class CHMCNNHeads(_BackboneModel):
             if p.size and (p.min() < 0 or p.max() >= sizes[k + 1]):
                 raise ValueError(f"level_parents[{k}] must lie in [0, {sizes[k + 1]}), got range "
                                  f"[{p.min()}, {p.max()}]")
-        super().__init__(sizes, image_size, pretrained)
+        super().__init__(sizes, image_size, pretrained, backbone, width)
         self.node_offsets = tuple(int(v) for v in np.concatenate([[0], np.cumsum(sizes)]))
         n_nodes = self.node_offsets[-1]
         names = [f"L{k}:{c}" for k, size in enumerate(sizes) for c in range(size)]
@@ -417,7 +490,7 @@ class CHMCNNHeads(_BackboneModel):
         self.register_buffer("_to_hierarchy", torch.as_tensor(np.argsort(column)), persistent=False)
         for k, p in enumerate(parents):
             self.register_buffer(f"_parents_{k}", torch.as_tensor(p.astype(np.int64)), persistent=False)
-        self.head = nn.Linear(FEATURE_DIM, n_nodes)
+        self.head = nn.Linear(self.feature_dim, n_nodes)
 
     @property
     def n_nodes(self) -> int:
