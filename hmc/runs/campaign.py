@@ -246,7 +246,7 @@ class Campaign:
         return BENCHMARKS[dataset].epochs
 
     def done_seeds(self, item: WorkItem) -> list[int]:
-        """Seeds of the item whose unit is stored at the spec's epochs (the ``full`` protocol)."""
+        """Seeds of the item whose unit is stored at the ``full`` protocol's epochs (:meth:`epochs`)."""
         store, epochs = self.store(item.chapter), self.epochs(item.dataset)
         done = []
         for seed in item.seeds:
@@ -277,6 +277,7 @@ class Campaign:
             return 0.0
         return min(1.0, epoch / self.epochs(item.dataset))
 
+    # ---------------------------------------------------------------- costs
     def network_steps(self, item: WorkItem, n_seeds: int) -> int:
         """Network-steps of ``n_seeds`` seeds of the item: seeds x H x epochs x steps per epoch (chapter 07:
         seeds x epochs x steps of its fraction of the training images, the H heads counted in the step)."""
