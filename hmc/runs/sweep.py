@@ -13,6 +13,14 @@ under, how a task trains and which columns its table has. :class:`TabularKind` (
 the tabular methods of :data:`hmc.train.METHODS` on benchmarks (chapters 02-05; columns
 :data:`RESULT_COLUMNS`); :class:`hmc.runs.stress_sweep.StressKind` the rare-node image stress tests
 (chapter 07), whose dataset keys name a condition. One driver, one store, one executor for both.
+
+A kind has ``params`` and ``columns`` (the settings its rows carry; the table's columns),
+``max_seeds_per_task`` (None: any number trains as one batched model), and the methods
+``load(dataset)``, ``check_method(method)`` (ValueError for an unknown one), ``config(dataset, data,
+method, train_kwargs)`` (everything that changes a unit's results, stored with it),
+``checkpoints(method)`` (whether its training takes ``checkpoint`` and ``stop_at``),
+``train(data, task) -> rows`` (with ``metric, value, device, wall_time_s``) and ``read(path)`` (its
+table, validated). On a cluster it is pickled to the workers.
 """
 
 from __future__ import annotations
