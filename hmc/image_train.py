@@ -77,7 +77,7 @@ from torch import nn
 from hmc.augment import augment_batch, random_resized_crop, resize_center_crop
 from hmc.constraint import mc_loss
 from hmc.data.images import ImageHierarchy
-from hmc.checkpoint import load_checkpoint, save_checkpoint
+from hmc.checkpoint import TrainingPaused, load_checkpoint, save_checkpoint
 from hmc.fileio import atomic_write
 from hmc.losses.hcal import BALANCERS, hcal_level_losses, make_balancer, perturb_prototypes
 from hmc.metrics.levels import (
@@ -383,6 +383,7 @@ def train_image_model(
     progress: bool = True,
     eval_batch_size: int = 512,
     on_epoch_end: Callable[[int], None] | None = None,
+    stop_at: float | None = None,
 ) -> ImageRunResult:
     """Train ``config.method`` on ``data``; evaluate and checkpoint along the way.
 
@@ -403,6 +404,10 @@ def train_image_model(
         Images per forward pass at evaluation.
     on_epoch_end
         Called with the epoch number (1-based) after each epoch's checkpoint is written.
+    stop_at
+        A ``time.time()`` at which to pause: after an epoch whose checkpoint is written, when another
+        epoch as long as it would end after ``stop_at``, :class:`hmc.checkpoint.TrainingPaused` is
+        raised (the next call with the same checkpoint continues). Needs ``checkpoint``.
 
     Returns
     -------
@@ -419,13 +424,15 @@ def train_image_model(
     """
     if eval_batch_size < 1:
         raise ValueError(f"eval_batch_size must be >= 1, got {eval_batch_size}")
+    if stop_at is not None and checkpoint is None:
+        raise ValueError("stop_at needs a checkpoint: a paused run continues from it")
     _check_data(data)
     device = resolve_device(config.device)
     started = time.perf_counter()
     with _torch_state(device):
         run = _Run(data, config, device)
         previous_time = run.resume(checkpoint)
-        run.fit(checkpoint, progress, eval_batch_size, on_epoch_end, previous_time - started)
+        run.fit(checkpoint, progress, eval_batch_size, on_epoch_end, previous_time - started, stop_at)
     run.model.eval()
     return ImageRunResult(
         history=pd.DataFrame(run.history, columns=history_columns(data.n_levels, config.robustness_sigmas)),
@@ -623,7 +630,8 @@ class _Run:
         perturb = torch.Generator(device=self.device).manual_seed(derive_seed(epoch_seed, PERTURB_STREAM))
         return order, augment, perturb
 
-    def fit(self, checkpoint, progress: bool, eval_batch_size: int, on_epoch_end, time_offset: float) -> None:
+    def fit(self, checkpoint, progress: bool, eval_batch_size: int, on_epoch_end, time_offset: float,
+            stop_at: float | None = None) -> None:
         from tqdm.std import tqdm  # text bar: tqdm.auto warns in kernels without ipywidgets
 
         c = self.config
@@ -633,6 +641,7 @@ class _Run:
                    unit="step", disable=not progress, mininterval=1.0, leave=False)
         with bar:
             while self.epoch < c.epochs:
+                epoch_started = time.time()
                 epoch = self.epoch + 1
                 order, augment, perturb = self._epoch_generators(epoch)
                 perm = torch.randperm(n, generator=order).to(self.device)
@@ -673,6 +682,10 @@ class _Run:
                     bar.set_postfix(epoch=f"{epoch}/{c.epochs}", loss=f"{float(total_sum) / steps:.4f}")
                 if on_epoch_end is not None:
                     on_epoch_end(epoch)
+                now = time.time()
+                if stop_at is not None and epoch < c.epochs and now + (now - epoch_started) > stop_at:
+                    raise TrainingPaused(f"{self.data.name} {c.method} seed {c.seed}: paused after epoch {epoch} of "
+                                         f"{c.epochs} (time budget); {checkpoint} holds the progress", epoch)
 
     def _eval_splits(self):
         d = self.data

@@ -226,6 +226,25 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     pd.testing.assert_frame_equal(again.history, uninterrupted.history, check_exact=True)
 
 
+def test_a_time_budget_pauses_at_an_epoch_boundary_and_the_run_continues(tmp_path):
+    from hmc.checkpoint import TrainingPaused
+
+    config = ImageRunConfig("hcal", 3, balancer="dwa", schedule="cosine", **BASE)
+    uninterrupted = train_image_model(_data("two"), config, progress=False)
+    path, epochs = tmp_path / "run.pt", []
+    with pytest.raises(TrainingPaused, match="paused after epoch 1 of 3"):  # the budget is already over
+        train_image_model(_data("two"), config, checkpoint=path, progress=False, on_epoch_end=epochs.append,
+                          stop_at=time.time())
+    assert epochs == [1] and torch.load(path, weights_only=True)["epoch"] == 1
+    far = time.time() + 3600  # room for every epoch: no pause
+    resumed = train_image_model(_data("two"), config, checkpoint=path, progress=False, on_epoch_end=epochs.append,
+                                stop_at=far)
+    assert epochs == [1, 2, 3]
+    pd.testing.assert_frame_equal(resumed.history, uninterrupted.history, check_exact=True)
+    with pytest.raises(ValueError, match="stop_at needs a checkpoint"):
+        train_image_model(_data("two"), config, progress=False, stop_at=far)
+
+
 class _Stop(Exception):
     pass
 
@@ -469,6 +488,18 @@ def test_sweep_trains_writes_and_reads_back_without_training(tmp_path, monkeypat
     with pytest.raises(ValueError, match="unknown method label"):
         run_image_sweep([("two", "hcal-max", 0)], results_csv, history_csv, **kw)
     assert (results_csv.read_bytes(), history_csv.read_bytes()) == before
+
+
+def test_sweep_paused_by_its_budget_writes_nothing_and_continues(tmp_path):
+    from hmc.checkpoint import TrainingPaused
+
+    results_csv, history_csv = _paths(tmp_path)
+    kw = {"load": _sweep_data, "epochs": 2, "checkpoint_dir": tmp_path / "ckpt", "progress": False, **SWEEP}
+    with pytest.raises(TrainingPaused):
+        run_image_sweep([("two", "hcal", 0)], results_csv, history_csv, stop_at=time.time(), **kw)
+    assert not results_csv.exists() or pd.read_csv(results_csv).empty
+    results, _ = run_image_sweep([("two", "hcal", 0)], results_csv, history_csv, stop_at=time.time() + 3600, **kw)
+    assert results.method.unique().tolist() == ["hcal"]
 
 
 class _Killed(Exception):

@@ -97,6 +97,7 @@ def run_image_sweep(
     progress: bool = True,
     on_unit_done: Callable[[pd.DataFrame], None] | None = None,
     embeddings_dir: str | os.PathLike | None = None,
+    stop_at: float | None = None,
     **common,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train the unfinished units of a sweep, one at a time, resumably; return the units' results and histories.
@@ -131,6 +132,10 @@ def run_image_sweep(
     embeddings_dir
         If given, each HCAL-family unit trained by this call (``config.method == "hcal"``) also
         writes :func:`save_embeddings` (500 test images) to :func:`embeddings_path`.
+    stop_at
+        A ``time.time()`` at which to pause at an epoch boundary (:func:`train_image_model`): the unit
+        in training keeps its checkpoint, nothing of it is written, and
+        :class:`hmc.checkpoint.TrainingPaused` propagates; the next call continues it.
     common
         Shared :class:`ImageRunConfig` settings (:func:`method_config`); ``seed`` comes from the units.
 
@@ -169,7 +174,8 @@ def run_image_sweep(
             data = None  # release the previous dataset before loading the next
             data, loaded_name = load(unit.dataset), unit.dataset
         config = configs[unit]
-        result = train_image_model(data, config, checkpoint=checkpoint_path(checkpoint_dir, *unit), progress=progress)
+        result = train_image_model(data, config, checkpoint=checkpoint_path(checkpoint_dir, *unit), progress=progress,
+                                   stop_at=stop_at)
         if embeddings_dir is not None and config.method == "hcal":
             save_embeddings(result, embeddings_path(embeddings_dir, *unit))
         on_cuda = result.device == "cuda"
