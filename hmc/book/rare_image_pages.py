@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from hmc.book.pages import mean_std_cell
 from hmc.book.rare_plots import grid, legend_below
 from hmc.data.image_subsets import node_targets
 from hmc.encoders import describe as describe_encoder
@@ -118,14 +119,9 @@ def long_tail_figure(name: str, data):
     return fig
 
 
-def _mean_std(values: pd.Series) -> str:
-    sd = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.3f} ± {sd:.3f}"
-
-
 def reference_summary(table: pd.DataFrame, found: Mapping[str, str]) -> tuple[pd.DataFrame | None, str]:
     """At a = 0, f = 1: per method, each level's top-1 accuracy, macro F1 and AU(PRC) (mean ± std over
-    seeds), a row of chance accuracies; and one line on the baseline's finest-level accuracy vs chance."""
+    seeds, :func:`hmc.book.pages.mean_std_cell`), a row of chance accuracies; and one line on the baseline's finest-level accuracy vs chance."""
     ref = table[(table.degradation == 0) & (table.fraction == 1)]
     if ref.empty:
         return None, "no finished unit at a = 0, f = 1 yet"
@@ -133,9 +129,11 @@ def reference_summary(table: pd.DataFrame, found: Mapping[str, str]) -> tuple[pd
     rows = []
     for role, method in found.items():
         r = ref[ref.method == method]
-        rows.append({"role": role, "seeds": r.seed.nunique(),
-                     **{metric: _mean_std(r[r.metric == metric].value)
-                        for metric in [f"acc_{lv}" for lv in levels] + ["macro_f1", "au_prc"]}})
+        cells = {}
+        for metric in [f"acc_{lv}" for lv in levels] + ["macro_f1", "au_prc"]:
+            v = r[r.metric == metric].value
+            cells[metric] = mean_std_cell(v.mean(), v.std(ddof=1), 3)  # one seed: the mean alone
+        rows.append({"role": role, "seeds": r.seed.nunique(), **cells})
     rows.append({"role": "chance (largest test class)", "seeds": "",
                  **{f"acc_{lv}": f"{ref[ref.metric == f'chance_{lv}'].value.mean():.3f}" for lv in levels}})
     summary = pd.DataFrame(rows).set_index("role").fillna("")

@@ -313,12 +313,9 @@ class Campaign:
 
     def _encoder_spec(self, dataset: str):
         """Chapter 07's encoder spec of a dataset under ``full``; ValueError where none can be made here."""
-        from hmc.rare_images import encoder_spec_for
+        from hmc.runs.stress_sweep import StressKind
 
-        v = stress_values()
-        size = v["aircraft_size"] if dataset == "aircraft" else v["image_size"]
-        return encoder_spec_for(dataset, v["encoder"], image_size=size, width=v["encoder_width"],
-                                pretrain_epochs=v["pretrain_epochs"], pretrain_alphabets=v["pretrain_alphabets"])
+        return StressKind.encoder_spec(dataset, stress_values())
 
     def _size(self, dataset: str) -> float:
         b = self.benchmark(dataset)

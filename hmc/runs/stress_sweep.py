@@ -139,15 +139,26 @@ class StressKind:
         self._held: tuple[str, ImageHierarchy] | None = None
         self._encoders: dict[str, PretrainedEncoder] = {}
 
+    @staticmethod
+    def encoder_spec(dataset: str, values: Mapping):
+        """The :class:`hmc.encoders.EncoderSpec` of a dataset from a chapter 07 notebook's parameter
+        values (:func:`hmc.rare_images.encoder_spec_for`); ValueError where none can be made here."""
+        from hmc.rare_images import encoder_spec_for
+
+        size = int(values["aircraft_size"] if dataset == "aircraft" else values["image_size"])
+        return encoder_spec_for(dataset, values["encoder"], image_size=size, width=values["encoder_width"],
+                                pretrain_epochs=values["pretrain_epochs"],
+                                pretrain_alphabets=values["pretrain_alphabets"])
+
     @classmethod
     def from_parameters(cls, dataset: str, values: Mapping, encoder_cache: str | os.PathLike,
                         device: str = "cpu", progress: bool = False, pretrain: bool = True) -> StressKind:
-        """The kind of one dataset from a chapter 07 notebook's parameter values (:data:`PARAMETERS`). The pretrained encoder is read from (or made into)
-        ``encoder_cache`` (:func:`hmc.encoders.pretrained_encoder`; with ``pretrain`` False a missing one
+        """The kind of one dataset from a chapter 07 notebook's parameter values (:data:`PARAMETERS`). The
+        pretrained encoder (:meth:`encoder_spec`) is read from (or made into) ``encoder_cache`` (:func:`hmc.encoders.pretrained_encoder`; with ``pretrain`` False a missing one
         raises :class:`EncoderNotMade` instead of being pretrained); characters are not augmented (a
         flipped character is another one), natural images are."""
         from hmc.encoders import cache_path, pretrained_encoder
-        from hmc.rare_images import encoder_spec_for, load_stress_data
+        from hmc.rare_images import load_stress_data
 
         v = dict(values)
         size = int(v["aircraft_size"] if dataset == "aircraft" else v["image_size"])
@@ -158,8 +169,7 @@ class StressKind:
                                     omniglot_characters=v["omniglot_characters"])
 
         def encoder(name):
-            spec = encoder_spec_for(name, v["encoder"], image_size=size, width=v["encoder_width"],
-                                    pretrain_epochs=v["pretrain_epochs"], pretrain_alphabets=v["pretrain_alphabets"])
+            spec = cls.encoder_spec(name, v)
             if not pretrain and spec.source != "imagenet" and not cache_path(spec, encoder_cache).exists():
                 raise EncoderNotMade(f"{spec.name} is not in {os.path.relpath(encoder_cache)} yet: no unit can have "
                                      "used it")
