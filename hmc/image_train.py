@@ -112,7 +112,8 @@ CIFAR_PADDING, CIFAR_DEGREES = 4, 15.0
 
 METRICS = ("full_path", "hvr", "consistent_full_path")
 """Path metrics of a history row, after the per-level ``acc_<k>`` columns."""
-SETTING_COLUMNS = ("epochs", "batch_size", "schedule", "image_size", "pretrained_used", "device", "wall_time_s")
+SETTING_COLUMNS = ("epochs", "batch_size", "schedule", "image_size", "backbone", "pretrained_used", "device",
+                   "wall_time_s")
 RESULT_COLUMNS = ("dataset", "method", "seed", "protocol", "epoch", "metric", "value", *SETTING_COLUMNS)
 """Columns of :func:`result_rows`."""
 
@@ -171,8 +172,10 @@ class ImageRunConfig:
     robustness_sigmas : tuple of float
         Noise strengths sigma >= 0 (in [0, 1] pixel units of the view the network sees, before
         normalisation) of the robustness measurement (:func:`hmc.metrics.robustness.robust_accuracy`)
-        made at every evaluation of the test split; empty (the default) = none. Adds the history
-        columns ``robust_acc_<k>@<sigma>`` and ``robust_full_path@<sigma>`` (:func:`history_columns`).
+        made once, at the last epoch's evaluation of the test split (each sigma costs a pass over the
+        test set, so measuring it every epoch would double the evaluation); empty (the default) =
+        none. Adds the history columns ``robust_acc_<k>@<sigma>`` and ``robust_full_path@<sigma>``
+        (:func:`history_columns`; NaN in the rows of earlier epochs and of the validation split).
 
     The fields added after results were committed (:data:`LATE_FIELDS`: ``backbone``, ``width``,
     ``robustness_sigmas``) enter a checkpoint's identity only when they differ from their
@@ -260,6 +263,15 @@ def config_identity(config: ImageRunConfig) -> dict[str, Any]:
         if out[name] == defaults[name]:
             del out[name]
     return out
+
+
+def backbone_label(config: ImageRunConfig) -> str:
+    """The backbone as the results name it: ``"resnet18"``, or ``"conv4-w<width>"``.
+
+    >>> backbone_label(ImageRunConfig("flat", 1, backbone="conv4", width=32))
+    'conv4-w32'
+    """
+    return config.backbone if config.backbone == "resnet18" else f"{config.backbone}-w{config.width}"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -673,7 +685,7 @@ class _Run:
                 if epoch % c.eval_every == 0 or epoch == c.epochs:
                     for split, x, y in self._eval_splits():
                         row = {"epoch": epoch, "split": split, **self.evaluate(x, y, eval_batch_size)}
-                        if split == "test" and c.robustness_sigmas:
+                        if split == "test" and c.robustness_sigmas and epoch == c.epochs:
                             row.update(self.robustness(x, y, eval_batch_size))
                         self.history.append({**row, **train_cols})
                 if checkpoint is not None:
@@ -757,10 +769,11 @@ def result_rows(dataset: str, method_label: str, seed: int, result: ImageRunResu
     mean per-level validation accuracy) when the history has validation rows. Metrics, in order:
     ``acc_<level name>`` per level (finest first), ``full_path``, ``hvr``, ``consistent_full_path``,
     then, when ``config.robustness_sigmas`` is set, per sigma ``robust_acc_<level name>@<sigma>`` per
-    level and ``robust_full_path@<sigma>`` (test accuracy under noise at the same selected epoch).
+    level and ``robust_full_path@<sigma>`` (test accuracy under noise; measured at the last epoch
+    only, so these rows appear for the protocols that select it: always ``"last"``).
     Columns :data:`RESULT_COLUMNS`; ``epoch`` is the selected epoch (1-based), and the settings
-    columns repeat the run's ``epochs``, ``batch_size``, ``schedule``, ``image_size``,
-    ``pretrained_used``, ``device`` and ``wall_time_s``.
+    columns repeat the run's ``epochs``, ``batch_size``, ``schedule``, ``image_size``, ``backbone``
+    (:func:`backbone_label`), ``pretrained_used``, ``device`` and ``wall_time_s``.
     """
     history = result.history
     m = len(result.level_names)
@@ -781,6 +794,7 @@ def result_rows(dataset: str, method_label: str, seed: int, result: ImageRunResu
         "batch_size": result.config.batch_size,
         "schedule": result.config.schedule,
         "image_size": result.image_size,
+        "backbone": backbone_label(result.config),
         "pretrained_used": bool(result.pretrained_used),
         "device": result.device,
         "wall_time_s": round(float(result.wall_time_s), 3),
@@ -796,9 +810,11 @@ def result_rows(dataset: str, method_label: str, seed: int, result: ImageRunResu
     for protocol in protocols:
         i = select_epoch(test[acc_cols].to_numpy(), protocol, val_acc)
         for metric, column in metric_cols.items():
+            value = float(test[column].iloc[i])
+            if column.startswith("robust_") and not np.isfinite(value):
+                continue  # robustness is measured at the last epoch only
             rows.append({"dataset": dataset, "method": method_label, "seed": int(seed), "protocol": protocol,
-                         "epoch": int(test["epoch"].iloc[i]), "metric": metric,
-                         "value": float(test[column].iloc[i]), **settings})
+                         "epoch": int(test["epoch"].iloc[i]), "metric": metric, "value": value, **settings})
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 

@@ -72,6 +72,10 @@ n_seeds = 2  # seeds 0 .. n_seeds-1 per dataset and method (the full protocol: 3
 epochs = 2  # training epochs per unit (the paper: 500 on CIFAR-100, 1000 on Aircraft)
 schedule = "constant"  # learning-rate schedule: "constant" (the paper) or "cosine"
 batch_size = 32  # training batch (the paper: 32)
+backbone = "resnet18"  # "resnet18" (the paper's) or "conv4" (4 conv blocks of `width` channels: a CPU-sized deviation)
+width = 64  # channels of the conv4 backbone (ignored by resnet18)
+eval_every = 1  # evaluate on test and validation every this many epochs (and always at the last)
+robustness_sigmas = []  # input-noise strengths of the robustness curve, measured at the last epoch ([]: none)
 pretrained = "auto"  # ImageNet ResNet-18 weights: "auto" (when the file is on disk), "yes" (required) or "no"
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 num_threads = 1  # torch CPU threads (0: torch's default); ignored on a GPU
@@ -79,6 +83,7 @@ tsne_points = 400  # test images in the t-SNE figure (at most the 500 the sweep 
 results_file = ""  # results CSV; empty for results/PROFILE/06_hcal.csv (the history goes next to it)
 checkpoint_dir = ""  # per-epoch checkpoints; empty for _build/checkpoints/06_hcal/PROFILE (git-ignored)
 keep_checkpoints = False  # keep a unit's checkpoint (~90 MB) after its results are written
+train = True  # False: train nothing, show the units already in the results table (the evidence campaign's)
 
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import json
@@ -94,13 +99,12 @@ from IPython.display import display
 from matplotlib.ticker import MaxNLocator
 from sklearn.manifold import TSNE
 
-from hmc.data import load_image_hierarchy
 from hmc.data.images import IMAGE_HIERARCHIES
 from hmc.display_paths import display_path
 from hmc.errors import DatasetMissingError
 from hmc.hcal_evidence import HCAL_CONVENTIONS, hcal_scorecard, level_table, verdict_protocols, weight_balance
 from hmc.image_train import METHOD_LABELS, checkpoint_path, embeddings_path, load_embeddings, method_config
-from hmc.runs.image_sweep import run_image_sweep
+from hmc.runs.image_sweep import PARAMETERS, image_loader, run_image_sweep, sweep_settings
 from hmc.metrics.levels import SELECTION_PROTOCOLS
 
 sns.set_theme(style="whitegrid", context="notebook")
@@ -114,9 +118,8 @@ if n_seeds < 1 or epochs < 1:
     raise ValueError(f"n_seeds and epochs must be at least 1, got {n_seeds} and {epochs}")
 if aircraft_box_crop not in ("none", "train", "train+test"):
     raise ValueError(f"aircraft_box_crop must be 'none', 'train' or 'train+test', got {aircraft_box_crop!r}")
-pretrained_flag = {"auto": None, "yes": True, "no": False}[pretrained]
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+settings = sweep_settings({k: globals()[k] for k in PARAMETERS})  # shared with the evidence campaign
+device = settings["device"]
 if device == "cpu" and num_threads > 0:
     torch.set_num_threads(num_threads)
 results_path = Path(results_file or Path(os.environ.get("HMC_RESULTS_DIR", "results")) / profile / "06_hcal.csv")
@@ -161,21 +164,7 @@ pd.DataFrame([describe(m) for m in methods]).set_index("method")
 # disk stops the chapter here, with the files it needs and how to get them.
 
 # %%
-def load(name):
-    """The image hierarchy ``name`` with this chapter's data options."""
-    if name == "synthetic":
-        return load_image_hierarchy("synthetic", branching=tuple(synthetic_branching), n_per_class=synthetic_per_class,
-                                    n_test_per_class=max(1, synthetic_per_class // 2), size=image_size,
-                                    validation=validation, seed=0)
-    if name == "omniglot":
-        return load_image_hierarchy("omniglot", size=image_size, max_alphabets=omniglot_alphabets or None,
-                                    max_characters_per_alphabet=omniglot_characters or None, validation=validation)
-    if name == "cifar100":
-        return load_image_hierarchy("cifar100", validation=validation)
-    return load_image_hierarchy("aircraft", size=image_size, crop_to_box=aircraft_box_crop != "none",
-                                crop_test_to_box=aircraft_box_crop == "train+test", validation=validation)
-
-
+load = image_loader({k: globals()[k] for k in PARAMETERS})
 loaded, missing = {}, {}
 for name in datasets:
     try:
@@ -252,10 +241,9 @@ def unit_done(rows):
 
 
 units = [(name, label, seed) for name in loaded for label in methods for seed in range(n_seeds)]
-results, history = run_image_sweep(units, results_path, history_path, load=loaded.__getitem__, epochs=epochs,
+results, history = run_image_sweep(units, results_path, history_path, load=loaded.__getitem__,
                                    checkpoint_dir=checkpoints, embeddings_dir=embeddings_dir, progress=False,
-                                   on_unit_done=unit_done, batch_size=batch_size, schedule=schedule,
-                                   pretrained=pretrained_flag, device=device)
+                                   on_unit_done=unit_done, train=train, **settings)
 key = ["dataset", "method", "seed"]
 cost = (results.drop_duplicates(key).groupby(["dataset", "method"], sort=False)
         .agg(seeds=("seed", "size"), epochs=("epochs", "first"), seconds=("wall_time_s", "sum"),

@@ -22,22 +22,26 @@ The order maximises claims decided per CPU hour (:func:`build_queue`):
 1. rare-node claims 1 and 2 (chapter 03, H = 2, weights on the negatives as the reference code) on
    the four cheapest FunCat datasets: baseline, focal-bma and focal-gmu (the measures the paper
    favours), 10 seeds (the paired Wilcoxon over seeds needs at least 6 to reach p < 0.05);
-2. claim 6 and the vision half of claim 5 (chapter 07, the ``full`` profile's settings: 20 heads,
+2. HCAL's claims 1 and 2 (chapter 06 under ``full``: all of Omniglot at 28 px on the Conv-4 backbone):
+   HCAL, the flat and the C-HMCNN baselines, seed by seed (:mod:`hmc.runs.hcal_campaign`);
+3. claim 6 and the vision half of claim 5 (chapter 07, the ``full`` profile's settings: 20 heads,
    20 epochs, batch 128 on Omniglot's 20 evaluation alphabets at 28 px): both stress tests for the
    four methods, seeds 0-4 of every condition first, then 5-9 (nothing else tests these claims);
-3. the rest of claims 1 and 2: imbalance weighting alone and the other four measures, then
+4. HCAL's claims 3-5: MMoE and the ablations (aggregation, perturbation, the balancers);
+5. the rest of claims 1 and 2: imbalance weighting alone and the other four measures, then
    imbalance-pos, on the same four datasets; then the other four FunCat datasets (the test across
    datasets needs the datasets);
-4. claim 4 (chapter 04): baseline and focal ensembles against focal MC-dropout at H = 2, 5, 10;
-5. claims 3 and 5 (chapter 05): schedulers, mixed losses, LPROS, LPROS with weights;
-6. C-HMCNN (chapter 02) on the GO datasets and the other benchmarks;
-7. the rare-node design (chapter 03) on the GO datasets.
+6. claim 4 (chapter 04): baseline and focal ensembles against focal MC-dropout at H = 2, 5, 10;
+7. claims 3 and 5 (chapter 05): schedulers, mixed losses, LPROS, LPROS with weights;
+8. C-HMCNN (chapter 02) on the GO datasets and the other benchmarks;
+9. the rare-node design (chapter 03) on the GO datasets.
 
 Each item's cost is estimated before it starts from the measured cost of its kind (seconds per
 network-step of finished units on the same dataset and loss family, else on any dataset scaled by
 network size, else a prior of 2.2 ms per network-step at cellcycle_FUN's size at one thread,
 measured on this project's CPU; for chapter 07, seconds per training step of its finished units,
-else a prior of 260 ms per step of batch 128, plus the encoder's pretraining while it is not made)
+else a prior of 260 ms per step of batch 128, plus the encoder's pretraining while it is not made;
+for chapter 06, seconds per training step of its finished units, :mod:`hmc.runs.hcal_campaign`)
 and printed.
 """
 
@@ -52,6 +56,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hmc.runs.hcal_campaign import CHAPTER as HCAL_CHAPTER
+from hmc.runs.hcal_campaign import HcalUnits, hcal_items
 from hmc.runs.store import DamagedResult, ResultStore, store_for
 
 FUNCAT_FIRST = ("derisi_FUN", "eisen_FUN", "spo_FUN", "cellcycle_FUN")
@@ -76,6 +82,7 @@ other core; the encoder's pretraining is costed at the same rate per 128 images.
 CHAPTER_PAGES = {
     "02_chmcnn_reproduction": "notebooks/02_chmcnn_reproduction.py",
     "03_rare_node_loss": "notebooks/03_rare_node_loss.py",
+    HCAL_CHAPTER: "notebooks/06_hcal.py",
     STRESS_CHAPTER: "notebooks/07_rare_nodes_images.py",
 }
 """Chapters whose ``book/full/`` page reads the campaign's results back (``-p train False``).
@@ -95,7 +102,8 @@ class WorkItem:
     seeds: tuple[int, ...]
 
     def label(self) -> str:
-        return f"{self.chapter} {self.dataset} {self.method} seeds {self.seeds[0]}-{self.seeds[-1]}"
+        seeds = f"seed {self.seeds[0]}" if len(self.seeds) == 1 else f"seeds {self.seeds[0]}-{self.seeds[-1]}"
+        return f"{self.chapter} {self.dataset} {self.method} {seeds}"
 
 
 def _batches(seeds: Iterable[int] = SEEDS, size: int = SEED_BATCH) -> list[tuple[int, ...]]:
@@ -117,33 +125,36 @@ def build_queue() -> list[WorkItem]:
     for dataset in FUNCAT_FIRST:
         for seeds in _batches():
             q += [WorkItem(1, c12, "03_rare_node_loss", dataset, m, seeds) for m in first]
-    q += stress_items(2)
+    hcal = hcal_items((2, 4))
+    q += [i for i in hcal if i.tier == 2]
+    q += stress_items(3)
+    q += [i for i in hcal if i.tier == 4]
     for methods in (second, third):
         for dataset in FUNCAT_FIRST:
             for seeds in _batches():
-                q += [WorkItem(3, c12, "03_rare_node_loss", dataset, m, seeds) for m in methods]
+                q += [WorkItem(5, c12, "03_rare_node_loss", dataset, m, seeds) for m in methods]
     for dataset in FUNCAT_REST:
         for seeds in _batches():
-            q += [WorkItem(3, c12, "03_rare_node_loss", dataset, m, seeds) for m in first + second + third]
+            q += [WorkItem(5, c12, "03_rare_node_loss", dataset, m, seeds) for m in first + second + third]
     variants = (dict(loss="plain"), dict(loss="focal", measure="gmu"),
                 dict(loss="focal", measure="gmu", members="mc_dropout"))
     for dataset in FUNCAT_FIRST + FUNCAT_REST:
         for h in (2, 5, 10):
             for seeds in _batches():
-                q += [WorkItem(4, "rare-node claim 4", "04_ensembles_and_dropout", dataset,
+                q += [WorkItem(6, "rare-node claim 4", "04_ensembles_and_dropout", dataset,
                                method_name(RareNodeConfig(n_members=h, **kw)), seeds) for kw in variants]
     from hmc.rare_evidence import CHAPTER05_METHODS
 
     for dataset in FUNCAT_FIRST + FUNCAT_REST:
         for seeds in _batches():
-            q += [WorkItem(5, "rare-node claims 3, 5", "05_schedules_and_resampling", dataset, m, seeds)
+            q += [WorkItem(7, "rare-node claims 3, 5", "05_schedules_and_resampling", dataset, m, seeds)
                   for m in CHAPTER05_METHODS]
     for dataset in GO_DATASETS + OTHER_DATASETS:
         for seeds in _batches():
-            q.append(WorkItem(6, "C-HMCNN reproduction", "02_chmcnn_reproduction", dataset, "chmcnn", seeds))
+            q.append(WorkItem(8, "C-HMCNN reproduction", "02_chmcnn_reproduction", dataset, "chmcnn", seeds))
     for dataset in GO_DATASETS:
         for seeds in _batches():
-            q += [WorkItem(7, c12 + " (GO)", "03_rare_node_loss", dataset, m, seeds) for m in roles.values()]
+            q += [WorkItem(9, c12 + " (GO)", "03_rare_node_loss", dataset, m, seeds) for m in roles.values()]
     return q
 
 
@@ -186,7 +197,14 @@ class Campaign:
         self._loaded: dict = {}
         self._kinds: dict = {}
         self._stress_available: dict[str, bool] = {}
+        self._hcal: HcalUnits | None = None
         self.queue = build_queue()
+
+    def hcal(self) -> HcalUnits:
+        """Chapter 06's units (:class:`hmc.runs.hcal_campaign.HcalUnits`) under ``results``."""
+        if self._hcal is None:
+            self._hcal = HcalUnits(self.results, self.checkpoints)
+        return self._hcal
 
     def csv(self, chapter: str) -> Path:
         return self.results / "full" / f"{chapter}.csv"
@@ -222,8 +240,11 @@ class Campaign:
         from hmc.data import paths
         from hmc.data.benchmarks import BENCHMARKS
         from hmc.errors import DatasetMissingError
+        from hmc.data.images import IMAGE_HIERARCHIES
         from hmc.runs.stress_sweep import parse_condition
 
+        if dataset in IMAGE_HIERARCHIES:  # chapter 06's image hierarchies
+            return self.hcal().available(dataset)
         if "@" in dataset:  # a stress condition: its data on disk and an encoder that can be made for them
             name = parse_condition(dataset)[0]
             if name not in self._stress_available:
@@ -238,15 +259,20 @@ class Campaign:
         return all(paths.find(rel) is not None for rel in spec.files.values())
 
     def epochs(self, dataset: str) -> int:
-        """The ``full`` protocol's epochs: the benchmark spec's, or chapter 07's ``full`` value."""
+        """The ``full`` protocol's epochs: the benchmark spec's, or chapter 06's or 07's ``full`` value."""
         from hmc.data.benchmarks import BENCHMARKS
+        from hmc.data.images import IMAGE_HIERARCHIES
 
+        if dataset in IMAGE_HIERARCHIES:
+            return self.hcal().epochs
         if "@" in dataset:
             return int(stress_values()["epochs"])
         return BENCHMARKS[dataset].epochs
 
     def done_seeds(self, item: WorkItem) -> list[int]:
         """Seeds of the item whose unit is stored at the ``full`` protocol's epochs (:meth:`epochs`)."""
+        if item.chapter == HCAL_CHAPTER:
+            return self.hcal().done_seeds(item)
         store, epochs = self.store(item.chapter), self.epochs(item.dataset)
         done = []
         for seed in item.seeds:
@@ -262,6 +288,8 @@ class Campaign:
     def checkpoint_share(self, item: WorkItem, seeds: list[int]) -> float:
         """The share of the item's epochs already in its checkpoints (0 when there is none or it is
         unreadable); chapter 07 trains one seed per task, so its seeds' checkpoints are averaged."""
+        if item.chapter == HCAL_CHAPTER:
+            return sum(self._share(self.hcal().checkpoint_path(item, s), item) for s in seeds) / len(seeds)
         if item.chapter == STRESS_CHAPTER:
             return sum(self._share(self.checkpoint_path(item, [s]), item) for s in seeds) / len(seeds)
         return self._share(self.checkpoint_path(item, seeds), item)
@@ -338,6 +366,9 @@ class Campaign:
         """(dataset, cost family, seconds per network-step) of every stored ``full`` unit of the queue."""
         out = []
         for chapter in {i.chapter for i in self.queue}:
+            if chapter == HCAL_CHAPTER:
+                out += self.hcal().measured()
+                continue
             for u in self.store(chapter).units():
                 if u.method == "chmcnn" or u.dataset not in self._loaded and not self.available(u.dataset):
                     continue
@@ -349,6 +380,8 @@ class Campaign:
         """Estimated seconds for ``n_seeds`` seeds of the item, and where the rate comes from."""
         import statistics
 
+        if item.chapter == HCAL_CHAPTER:
+            return self.hcal().estimate_s(item, n_seeds, measured)
         family = self._family(item)
         same = [r for d, f, r in measured if d == item.dataset and f == family]
         if item.chapter == STRESS_CHAPTER:
@@ -384,9 +417,12 @@ class Campaign:
                 continue
             done = self.done_seeds(item)
             g["done"] += len(done)
-            store = self.store(item.chapter)
-            g["spent_h"] += sum(store.read(store.unit_path(item.dataset, item.method, s)).wall_time_s
-                                for s in done) / 3600
+            if item.chapter == HCAL_CHAPTER:
+                g["spent_h"] += self.hcal().spent_s(item, done) / 3600
+            else:
+                store = self.store(item.chapter)
+                g["spent_h"] += sum(store.read(store.unit_path(item.dataset, item.method, s)).wall_time_s
+                                    for s in done) / 3600
             left = len(item.seeds) - len(done)
             if left:
                 g["left_h"] += self.estimate_s(item, left, measured)[0] / 3600
@@ -469,7 +505,10 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
     def sweep(units, item):
         # no epochs, lr or width given: each dataset trains with its spec's (the full protocol,
         # hmc.train.chmcnn_settings), chapter 07 with its full values (its kind); progress: a bar over
-        # each item's steps in a terminal, none in a log
+        # each item's steps in a terminal, none in a log; chapter 06 through its own image sweep
+        if item.chapter == HCAL_CHAPTER:
+            campaign.hcal().run(units, deadline, threads)
+            return
         kwargs = {} if item.chapter == STRESS_CHAPTER else {"device": "cpu"}
         run_sweep(units, campaign.csv(item.chapter), kind=campaign.kind(item), num_threads=threads,
                   progress=sys.stderr.isatty(), checkpoint_dir=campaign.checkpoints / item.chapter,

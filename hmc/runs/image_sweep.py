@@ -24,6 +24,7 @@ from hmc.image_train import (
     RESULT_COLUMNS,
     SWEEP_KEY,
     ImageRunConfig,
+    backbone_label,
     checkpoint_path,
     embeddings_path,
     history_columns,
@@ -63,7 +64,8 @@ def _sweep_units(units: Iterable) -> list[Unit]:
 
 def _check_finished(rows: pd.DataFrame, config: ImageRunConfig, unit: Unit, results_csv) -> None:
     """ValueError when a finished unit's rows were produced with other recorded settings."""
-    wanted: dict[str, Any] = {"epochs": config.epochs, "batch_size": config.batch_size, "schedule": config.schedule}
+    wanted: dict[str, Any] = {"epochs": config.epochs, "batch_size": config.batch_size, "schedule": config.schedule,
+                              "backbone": backbone_label(config)}
     if config.pretrained is not None:
         wanted["pretrained_used"] = config.pretrained
     stored = {key: rows[key].unique().tolist() for key in wanted}
@@ -98,6 +100,7 @@ def run_image_sweep(
     on_unit_done: Callable[[pd.DataFrame], None] | None = None,
     embeddings_dir: str | os.PathLike | None = None,
     stop_at: float | None = None,
+    train: bool = True,
     **common,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train the unfinished units of a sweep, one at a time, resumably; return the units' results and histories.
@@ -110,7 +113,7 @@ def run_image_sweep(
     results_csv
         Tidy results (:data:`RESULT_COLUMNS`, ``method`` = the label). A unit with rows there is
         finished and read back, not trained, provided the settings those rows record match this
-        call's: ``epochs``, ``batch_size``, ``schedule``, and ``pretrained_used`` when
+        call's: ``epochs``, ``batch_size``, ``schedule``, ``backbone``, and ``pretrained_used`` when
         ``pretrained`` is given (True / False); otherwise ValueError. The other settings (learning
         rates, device, ...) are not in the rows: keep one results file per profile.
     history_csv
@@ -136,6 +139,9 @@ def run_image_sweep(
         A ``time.time()`` at which to pause at an epoch boundary (:func:`train_image_model`): the unit
         in training keeps its checkpoint, nothing of it is written, and
         :class:`hmc.checkpoint.TrainingPaused` propagates; the next call continues it.
+    train
+        False: train nothing, only read back the finished units (a page that shows whatever part of
+        the design the evidence campaign has finished).
     common
         Shared :class:`ImageRunConfig` settings (:func:`method_config`); ``seed`` comes from the units.
 
@@ -167,6 +173,8 @@ def run_image_sweep(
         else:
             pending.append(unit)
     provenance.note_read_back(results_csv, len(units) - len(pending), read_back_s)
+    if not train:
+        pending = []
 
     loaded_name, data = None, None
     for unit in pending:
@@ -193,3 +201,58 @@ def run_image_sweep(
             on_unit_done(rows)
     history_table = read_results(history_csv, (*SWEEP_KEY, "epoch", "split"))
     return (_in_unit_order(read_results(results_csv, RESULT_COLUMNS), units), _in_unit_order(history_table, units))
+
+
+# ------------------------------------------------------------------------------------- chapter 06's parameters
+PARAMETERS = ("image_size", "synthetic_branching", "synthetic_per_class", "omniglot_alphabets", "omniglot_characters",
+              "aircraft_box_crop", "validation", "epochs", "schedule", "batch_size", "pretrained", "device",
+              "backbone", "width", "eval_every", "robustness_sigmas")
+"""The chapter 06 notebook parameters that :func:`image_loader` and :func:`sweep_settings` read."""
+
+
+def image_loader(values: dict) -> Callable[[str], ImageHierarchy]:
+    """``load(name) -> ImageHierarchy`` with chapter 06's data options from its parameter values.
+
+    The synthetic hierarchy is drawn with ``synthetic_branching`` and ``synthetic_per_class`` training
+    images per finest class (half as many test and validation images); Omniglot keeps the first
+    ``omniglot_alphabets`` alphabets and ``omniglot_characters`` characters of each (0: all); Aircraft
+    is cropped to its boxes per ``aircraft_box_crop``; every dataset holds out a validation split when
+    ``validation``. Raises :class:`hmc.errors.DatasetMissingError` for files not on disk.
+    """
+    from hmc.data import load_image_hierarchy
+
+    v = dict(values)
+
+    def load(name: str) -> ImageHierarchy:
+        if name == "synthetic":
+            return load_image_hierarchy("synthetic", branching=tuple(v["synthetic_branching"]),
+                                        n_per_class=v["synthetic_per_class"],
+                                        n_test_per_class=max(1, v["synthetic_per_class"] // 2),
+                                        size=v["image_size"], validation=v["validation"], seed=0)
+        if name == "omniglot":
+            return load_image_hierarchy("omniglot", size=v["image_size"], max_alphabets=v["omniglot_alphabets"] or None,
+                                        max_characters_per_alphabet=v["omniglot_characters"] or None,
+                                        validation=v["validation"])
+        if name == "cifar100":
+            return load_image_hierarchy("cifar100", validation=v["validation"])
+        return load_image_hierarchy("aircraft", size=v["image_size"], crop_to_box=v["aircraft_box_crop"] != "none",
+                                    crop_test_to_box=v["aircraft_box_crop"] == "train+test",
+                                    validation=v["validation"])
+
+    return load
+
+
+def sweep_settings(values: dict) -> dict[str, Any]:
+    """The :func:`run_image_sweep` settings (``epochs`` and the shared :class:`ImageRunConfig` fields) of
+    chapter 06's parameter values, so that the notebook and the evidence campaign store and look up
+    the same units: ``pretrained`` "auto" / "yes" / "no" -> None / True / False, ``device`` "auto" ->
+    "cuda" when available, else "cpu"."""
+    import torch
+
+    device = values["device"]
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return {"epochs": int(values["epochs"]), "batch_size": int(values["batch_size"]), "schedule": values["schedule"],
+            "pretrained": {"auto": None, "yes": True, "no": False}[values["pretrained"]], "device": device,
+            "backbone": values["backbone"], "width": int(values["width"]), "eval_every": int(values["eval_every"]),
+            "robustness_sigmas": tuple(float(s) for s in values["robustness_sigmas"])}
