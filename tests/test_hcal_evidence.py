@@ -242,7 +242,26 @@ def test_claim4_verdicts(diffs, expected):
     assert r.verdict == expected, r.evidence
     assert f"d: acc_fine {diffs[0]:+.4f}, acc_coarse {diffs[1]:+.4f}" in r.evidence
     assert f"mean over levels {np.mean(diffs):+.4f}" in r.evidence
-    assert "robustness to input corruption is not measured here" in r.evidence
+    assert "robustness (accuracy under input noise) not measured for both methods" in r.evidence
+
+
+@pytest.mark.parametrize("robust_diffs, expected", [
+    ((0.03, 0.01), "reproduced"),   # clean accuracy and both noise strengths higher with hcal
+    ((0.03, -0.02), "partly"),      # lower under the stronger noise: not every check; the clean mean is higher
+])
+def test_claim4_counts_robustness_at_each_noise_strength(robust_diffs, expected):
+    table = claim4_table(0.02, 0.01, 0.03, 0.01)
+    base = {"robust_acc_fine@0.1": 0.3, "robust_acc_coarse@0.1": 0.5, "robust_acc_fine@0.2": 0.2,
+            "robust_acc_coarse@0.2": 0.4}
+    lift = {"robust_acc_fine@0.1": robust_diffs[0], "robust_acc_coarse@0.1": robust_diffs[0],
+            "robust_acc_fine@0.2": robust_diffs[1], "robust_acc_coarse@0.2": robust_diffs[1]}
+    noisy = tidy({("d", "hcal"): {k: v + lift[k] for k, v in base.items()}, ("d", "hcal-noperturb"): base},
+                 protocols=("last",))
+    r = row(score(pd.concat([table, noisy], ignore_index=True)), 4)
+    assert r.verdict == expected, r.evidence
+    # the mean over levels of the seed-mean differences, per sigma, by hand
+    assert f"d: sigma 0.1 {robust_diffs[0]:+.4f}, sigma 0.2 {robust_diffs[1]:+.4f}" in r.evidence
+    assert f"higher at {sum(v > 0 for v in robust_diffs)} of 2 (dataset, sigma) pairs" in r.evidence
 
 
 # ------------------------------------------------------------------------------------- claim 5
@@ -519,3 +538,10 @@ def test_strength_and_paper_figure_of_an_hcal_verdict():
     assert r.ci_over == "3 (dataset, seed) pairs" and r.ci_low <= r.estimate <= r.ci_high
     assert "secondary source" in r.paper and "+5.0 to +10.0 points" in r.ours
     assert r.min_p == pytest.approx(0.25)
+
+
+def test_a_backbone_other_than_the_papers_is_named_in_every_verdict():
+    table = claim4_table(0.02, 0.01, 0.03, 0.01)
+    card = score(table.assign(backbone="conv4-w64"))
+    assert card["ours"].str.endswith("(on conv4-w64: not the paper's ResNet-18)").all()
+    assert not score(table.assign(backbone="resnet18"))["ours"].str.contains("ResNet").any()

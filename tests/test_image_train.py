@@ -328,9 +328,9 @@ def test_result_rows_select_epochs_by_protocol():
     assert at_2.to_dict() == pytest.approx({"acc_fine": 0.7, "acc_coarse": 0.6, "full_path": 0.40, "hvr": 0.2,
                                             "consistent_full_path": 0.41})
     assert (rows["dataset"] == "synthetic").all() and (rows["method"] == "hcal").all() and (rows["seed"] == 7).all()
-    settings = rows.iloc[0][["epochs", "batch_size", "schedule", "image_size", "pretrained_used", "device",
-                             "wall_time_s"]].tolist()
-    assert settings == [3, 16, "cosine", 32, False, "cpu", 12.346]
+    settings = rows.iloc[0][["epochs", "batch_size", "schedule", "image_size", "backbone", "pretrained_used",
+                             "device", "wall_time_s"]].tolist()
+    assert settings == [3, 16, "cosine", 32, "resnet18", False, "cpu", 12.346]
 
     # without validation rows: authors and last only; authors keeps epoch 1 when no epoch beats it everywhere
     rows = result_rows("synthetic", "hcal", 7, _result([(1, "test", 0.5, 0.6, 0.3), (2, "test", 0.9, 0.5, 0.4)]))
@@ -567,16 +567,20 @@ def test_per_level_eps_perturbs_each_level_by_its_own_bound(monkeypatch):
 
 # ------------------------------------------------------------------------------------- robustness, backbones
 def test_robustness_metrics_in_history_and_result_rows():
-    """sigma 0 equals the clean test accuracy; the rows name each level and sigma; val rows have NaN."""
+    """Measured at the last epoch only: sigma 0 equals the clean test accuracy there, earlier epochs and
+    val rows have NaN; the rows name each level and sigma, for the protocols that select the last epoch."""
     sigmas = (0.0, 0.2)
     result = _run("three", "flat", robustness_sigmas=sigmas)
     data, m = _data("three"), 3
     h = result.history
     assert list(h.columns) == history_columns(m, sigmas)
     test = h[h["split"] == "test"]
+    final, earlier = test[test["epoch"] == 2], test[test["epoch"] < 2]
+    assert len(final) == 1 and len(earlier) == 1
     for k in range(m):
-        np.testing.assert_array_equal(test[f"robust_acc_{k}@0"], test[f"acc_{k}"])
-    np.testing.assert_array_equal(test["robust_full_path@0"], test["full_path"])
+        np.testing.assert_array_equal(final[f"robust_acc_{k}@0"], final[f"acc_{k}"])
+    np.testing.assert_array_equal(final["robust_full_path@0"], final["full_path"])
+    assert earlier.filter(like="robust_").isna().all(axis=None)
     assert h[h["split"] == "val"]["robust_acc_0@0.2"].isna().all()
     # the noisy accuracy recomputed by hand from the trained model and the seeded noise
     from hmc.metrics.robustness import noise_for
@@ -596,6 +600,9 @@ def test_robustness_metrics_in_history_and_result_rows():
     for label in ("0", "0.2"):
         expected += [f"robust_acc_{n}@{label}" for n in names] + [f"robust_full_path@{label}"]
     assert rows[rows["protocol"] == "last"]["metric"].tolist() == expected
+    for protocol, chosen in rows.groupby("protocol"):  # robust rows only where the selected epoch is the last
+        robust = chosen["metric"].str.startswith("robust_")
+        assert robust.any() == (chosen["epoch"].iloc[0] == 2), protocol
 
 
 def test_robustness_off_by_default_leaves_history_and_rows_unchanged():
