@@ -106,6 +106,10 @@ class WorkItem:
         return f"{self.chapter} {self.dataset} {self.method} {seeds}"
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def _batches(seeds: Iterable[int] = SEEDS, size: int = SEED_BATCH) -> list[tuple[int, ...]]:
     seeds = tuple(seeds)
     return [seeds[i : i + size] for i in range(0, len(seeds), size)]
@@ -522,7 +526,7 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
                 break
             total += estimate
             chosen.append((item, pending))
-            print(f"  {item.label()} ({len(pending)} seeds): about {estimate / 60:.1f} min (from {how})", file=out)
+            print(f"  {item.label()} ({_seeds(len(pending))}): about {estimate / 60:.1f} min (from {how})", file=out)
         print(f"[{time.strftime('%H:%M:%S')}] {len(chosen)} items on {slots} slots of {executor.name}: about "
               f"{total / slots / 60:.0f} min", file=out, flush=True)
         by_kind: dict[tuple[str, str], tuple[WorkItem, list]] = {}  # one sweep per chapter and kind
@@ -545,7 +549,7 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
                 summary["stopped"] = (f"next item {item.label()} needs about {estimate / 60:.0f} min, "
                                       f"{left / 60:.0f} min of the budget left")
                 break
-            print(f"[{time.strftime('%H:%M:%S')}] {item.label()} ({len(pending)} seeds; {item.claims}): about "
+            print(f"[{time.strftime('%H:%M:%S')}] {item.label()} ({_seeds(len(pending))}; {item.claims}): about "
                   f"{estimate / 60:.1f} min (from {how}); {left / 60:.0f} min of the budget left", file=out,
                   flush=True)
             t0 = time.time()
@@ -593,6 +597,6 @@ def plan_lines(campaign: Campaign, limit: int | None = None, out=sys.stdout) -> 
     for item, pending, estimate, _ in _pending_items(campaign, out, refresh=False):
         total += estimate
         if limit is None or len(lines) < limit:
-            lines.append(f"  tier {item.tier}  {item.label():<70} {len(pending):>2} seeds  ~{estimate / 60:6.1f} min  "
+            lines.append(f"  tier {item.tier}  {item.label():<70} {_seeds(len(pending)):>8}  ~{estimate / 60:6.1f} min  "
                          f"(cumulative {format_hours(total / 3600)})")
     return lines
