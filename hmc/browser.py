@@ -11,8 +11,9 @@ byte. That needs no network port, no extra Python package and no browser downloa
         browser.screenshot(Path("intro.png"))
 
 :func:`check_site` visits every page of a built HTML site and reports the pages that do not load,
-images with no rendered size, internal links to missing files or ids, error outputs, and formulas
-left as raw TeX or cut off at the column edge.
+images with no rendered size, internal links to missing files or ids, error outputs, formulas left
+as raw TeX or cut off at the column edge, figures without a numbered caption, and tables wider than
+the text column.
 """
 
 from __future__ import annotations
@@ -63,6 +64,35 @@ _INSPECT_JS = r"""
   }
   const describe = el => (el.outerHTML || "").slice(0, 160);
   const visible = el => el.checkVisibility ? el.checkVisibility() : el.offsetParent !== null;
+  const clean = text => (text || "").replace(/\s+/g, " ").trim();
+  // The page's own content (the theme's article), without its navigation bars and sidebars.
+  const content = document.querySelector("article.bd-article, article[role='main'], main") || document.body;
+  // Where an element sits: the heading of its section, for a reader looking for it.
+  const where = el => {
+    const heading = el.closest("section")?.querySelector("h1, h2, h3, h4, h5, h6");
+    return heading ? ` (under "${clean(heading.textContent).replace(/#$/, "").trim().slice(0, 60)}")` : "";
+  };
+  // The width a table may take: the narrowest box it sits in, up to the page's content column
+  // (a scrolling container counts: a reader has to scroll it sideways to read the table).
+  const columnWidth = el => {
+    let width = Infinity;
+    for (let box = el.parentElement; box; box = box.parentElement) {
+      if (box.clientWidth > 0) width = Math.min(width, box.clientWidth);
+      if (box === content) break;
+    }
+    return width;
+  };
+  // Whether a box between the element and the content column scrolls sideways.
+  const scrolls = el => {
+    for (let box = el.parentElement; box && box !== content; box = box.parentElement) {
+      if (["auto", "scroll"].includes(getComputedStyle(box).overflowX)) return true;
+    }
+    return false;
+  };
+  const keyFirst = el => {
+    const rows = Array.from(el.tBodies).flatMap(body => Array.from(body.rows));
+    return rows.length > 0 && rows.every(row => row.cells.length && row.cells[0].tagName === "TH");
+  };
   return {
     url: location.href,
     title: document.title,
@@ -94,6 +124,26 @@ _INSPECT_JS = r"""
       .filter(el => visible(el) && el.scrollWidth > el.parentElement.clientWidth + 2)
       .map(el => `${el.scrollWidth} px in a ${el.parentElement.clientWidth} px column: ` +
                  (el.closest(".math")?.getAttribute("id") || (el.textContent || "").slice(0, 60))),
+    // Every image of the content is a figure: it needs a <figure> with a numbered <figcaption>
+    // (Sphinx with numfig writes "<span class=caption-number>Fig. N </span>" before the text).
+    uncaptioned: Array.from(content.querySelectorAll("img")).map(img => {
+      const name = (img.getAttribute("src") || "").split("/").pop().slice(0, 60) + where(img);
+      const caption = img.closest("figure")?.querySelector("figcaption");
+      const text = caption ? clean((caption.querySelector(".caption-text") || caption).textContent) : "";
+      if (!text) return `${name}: no caption`;
+      if (!caption.querySelector(".caption-number")) return `${name}: caption not numbered: ${text.slice(0, 60)}`;
+      return null;
+    }).filter(Boolean),
+    // A table wider than the text column runs past its edge, unless it scrolls sideways in its box
+    // with its key column first (each body row starts with a header cell, as a pandas index does),
+    // so that a reader scrolling it still sees which row is which.
+    wideTables: Array.from(content.querySelectorAll("table"))
+      .filter(el => visible(el) && !el.parentElement.closest("table"))
+      .map(el => [el, Math.ceil(Math.max(el.scrollWidth, el.getBoundingClientRect().width)), columnWidth(el)])
+      .filter(([el, width, column]) => width > column + 2 && !(scrolls(el) && keyFirst(el)))
+      .map(([el, width, column]) => `${width} px in a ${column} px column` +
+           (scrolls(el) ? ", scrolled without its key column first" : "") + `${where(el)}: ` +
+           clean(el.caption?.textContent || el.tHead?.textContent || el.textContent).slice(0, 60)),
     height: Math.ceil(Math.max(document.documentElement.scrollHeight,
                                document.body ? document.body.scrollHeight : 0)),
   };
@@ -133,6 +183,8 @@ class PageReport:
     failed_requests: list[str] = field(default_factory=list)
     raw_math: list[str] = field(default_factory=list)
     wide_math: list[str] = field(default_factory=list)
+    uncaptioned: list[str] = field(default_factory=list)
+    wide_tables: list[str] = field(default_factory=list)
     height: int = 0
 
     def broken_images(self) -> list[str]:
@@ -339,6 +391,7 @@ class Chromium:
         report.images, report.links, report.errors = seen["images"], seen["links"], seen["errors"]
         report.ids = set(seen["ids"])
         report.raw_math, report.wide_math = seen["rawMath"], seen["wideMath"]
+        report.uncaptioned, report.wide_tables = seen["uncaptioned"], seen["wideTables"]
         report.height = seen["height"]
         urls = {}
         for event in self._events:
@@ -424,13 +477,15 @@ class SiteReport:
     script_errors: list[str] = field(default_factory=list)
     failed_resources: list[str] = field(default_factory=list)
     math_problems: list[str] = field(default_factory=list)
+    figure_problems: list[str] = field(default_factory=list)
+    wide_tables: list[str] = field(default_factory=list)
     n_images: int = 0
     n_links: int = 0
 
     def summary(self) -> str:
         lines = [f"{len(self.pages)} pages, {self.n_images} images, {self.n_links} internal links"]
         for name in ("load_failures", "broken_images", "broken_links", "error_outputs", "script_errors",
-                     "failed_resources", "math_problems"):
+                     "failed_resources", "math_problems", "figure_problems", "wide_tables"):
             problems = getattr(self, name)
             lines.append(f"{name.replace('_', ' ')}: {len(problems)}")
             lines += [f"  {p}" for p in problems]
@@ -450,7 +505,12 @@ def check_site(root: Path, browser: Chromium, pages: list[Path] | None = None) -
     non-zero rendered size; every link to a local file must point to an existing file inside
     ``root`` and, with a ``#fragment``, to an element with that id; no page may show an error
     output (:data:`ERROR_SELECTOR`); every formula must be typeset by MathJax (served from the
-    site itself, so that it works offline) and fit the text column. Uncaught JavaScript exceptions
+    site itself, so that it works offline) and fit the text column; every image of a page's content
+    (the theme's ``article``, else ``main``, else the body) must be a figure with a numbered
+    caption (``<figure>`` with a ``<figcaption>`` holding a ``.caption-number``, as Sphinx writes
+    with ``numfig``); no table may be wider than the box it sits in, up to the text column, unless
+    it scrolls sideways there with its key column first (every body row starting with a header
+    cell, as a pandas index does). Uncaught JavaScript exceptions
     (script errors) and local files the page asked for and did not get (failed resources: scripts,
     styles, images) are reported too. Redirect pages are checked for their target only.
     """
@@ -480,6 +540,8 @@ def check_site(root: Path, browser: Chromium, pages: list[Path] | None = None) -
         report.math_problems += [f"{name}: formula left as TeX: {m!r}" for m in seen.raw_math]
         report.math_problems += [f"{name}: formula wider than the text column (cut off), {m}"
                                  for m in seen.wide_math]
+        report.figure_problems += [f"{name}: figure {f}" for f in seen.uncaptioned]
+        report.wide_tables += [f"{name}: table wider than its column, {t}" for t in seen.wide_tables]
 
     for name, seen in list(report.pages.items()):  # _link_problem may add pages
         for link in seen.links:

@@ -164,11 +164,9 @@ rare_tables.overall_scores(table, methods, labels=labels).style.format("{:.4f}")
 rare_tables.per_dataset_scores(table, order, methods, labels=labels)
 
 # %% [markdown]
-# Macro F1 (all evaluated nodes) per method: one panel per dataset, a grey dot per seed, the black
-# bar the seed mean; the dashed line is the baseline's mean. Everything above it is a gain over the
-# plain ensemble on that dataset.
+# Below: a method above the dashed line (the plain ensemble's mean) gains over it on that dataset.
 
-# %%
+# %% mystnb={"figure": {"caption": "Macro F1 over all evaluated nodes per method, one panel per dataset: a grey dot per seed, the black bar the seed mean, the dashed line the baseline ensemble's mean."}}
 fig = rare_plots.f1_strips(table, order, methods, baseline, labels,
                            title=f"Macro F1 per method (H = {n_members}, {n_seeds} seeds)")
 plt.show()
@@ -192,7 +190,7 @@ rare_tables.bucket_census({name: loaded[name] for name in order})
 # the gain is unbounded: drawn as a triangle at the top (marked ∞), not counted in the median; a gain
 # of 0 sits at the bottom; 0 / 0 (no recall for either) is not drawn (the counts are printed below).
 
-# %%
+# %% mystnb={"figure": {"caption": "Recall by training-frequency bucket: each method's mean recall over the datasets (left) and its recall gain factor over the baseline ensemble, per dataset and as the median over datasets (right)."}}
 gains = recall_gains(table, baseline, others, key="freq")
 fig = rare_plots.bucket_recall_and_gain(table, gains, methods, baseline, labels)
 fig.suptitle(f"Rare nodes (H = {n_members}; weights on the negatives unless named -pos)", y=1.02)
@@ -211,9 +209,11 @@ rare_tables.bucket_means(table, gains, methods, labels).style.format("{:.3f}", n
 # Datasets differ in depth (FunCat trees up to 6 levels, GO graphs deeper); a level counts on the
 # datasets that have it.
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean F1 (left) and recall (right) of each method per node depth, 1 being the top level under the root."}}
 fig = rare_plots.depth_lines(table, methods, baseline, labels)
 plt.show()
+
+# %%
 rare_tables.depth_table(rare_tables.depth_means(table), methods, labels).style.format("{:.3f}", na_rep="-")
 
 # %% [markdown]
@@ -260,7 +260,7 @@ if len(across):
 # test needs at least 2 datasets and 3 methods to be defined at all, and its chi-square approximation
 # is only trustworthy with about 10 or more datasets {cite:p}`demsar2006comparisons`.
 
-# %%
+# %% mystnb={"figure": {"caption": "Average rank of each method on macro F1 over the datasets (1 = best): methods joined by a thick bar are not significantly different at the Nemenyi critical difference (CD)."}}
 result, matrix = friedman_over_datasets(table, "macro_f1", methods, alpha)
 if result is None:
     print(f"The design is too small for the Friedman test: {matrix.shape[0]} dataset(s) x {matrix.shape[1]} "
@@ -338,7 +338,7 @@ rare_sensitivity(tables03, 1).style.hide(axis="index").set_properties(**{"text-a
 # Wall time per method and dataset for all seeds together (training, prediction and scoring), on
 # the device in the table. A row read back from an earlier run keeps the time it took then.
 
-# %%
+# %% mystnb={"figure": {"caption": "Wall time of each method on each dataset, all seeds together: training, prediction and scoring."}}
 cost = rare_tables.wall_times(table)
 fig = rare_plots.cost_bars(cost, methods, "seconds", f"seconds for {n_seeds} seeds ({', '.join(sorted(set(cost.device)))})",
                            f"Wall time per method (H = {n_members})", labels)

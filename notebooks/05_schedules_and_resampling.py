@@ -101,7 +101,7 @@ print(f"{len(method_list)} methods x {len(names)} datasets x {n_seeds} seeds")
 # to omega in every epoch and start again; the global ones fall once, to 1; the mixed loss is a
 # constant `lambda * W0 + (1 - lambda)`.
 
-# %%
+# %% mystnb={"figure": {"caption": "The weight of one loss term with imbalance weight W0 = 3 over two epochs of 20 batches: the per-epoch schedules (top), the global schedules (middle) and the mixed loss (bottom)."}}
 fig = rare_plots.schedule_weights(w0=3.0, n_batches=20, n_epochs=2)
 plt.show()
 
@@ -161,7 +161,7 @@ for name in loaded:
 # right and down (more recall, less precision); the question of the paper's claim 3 is whether a
 # schedule or a mixed loss moves it back up without giving the recall away.
 
-# %%
+# %% mystnb={"figure": {"caption": "Each method's mean macro precision and recall over seeds, one panel per dataset, coloured by family and numbered as in the legend; grey curves join points of equal macro F1."}}
 means = table.groupby(["dataset", "method", "metric"])["value"].mean().unstack("metric").reset_index()
 family = {m: rare_tables.schedule_family(m, BASELINE, WEIGHTED) for m in order}
 fig = rare_plots.precision_recall_plane(means, list(loaded), order, family, rare_tables.SCHEDULE_FAMILIES)
@@ -178,7 +178,7 @@ plt.show()
 # behind claim 1): "inf" where the baseline recalled no node of the bucket and the method did, "-"
 # for 0 / 0. A blank cell is a bucket without evaluated nodes.
 
-# %%
+# %% mystnb={"figure": {"caption": "Mean recall per method (rows) and training-frequency bucket (columns), one heatmap per dataset, each method's gain over the baseline below its recall."}}
 rec = table[table.metric.str.startswith("recall@freq=")]
 rmean = rec.groupby([rec.dataset, rec.method, rec.metric.str.slice(len("recall@freq=")).rename("bucket")])["value"].mean()
 fig = rare_plots.bucket_heatmaps(rmean, list(loaded), order, BASELINE)
@@ -207,7 +207,7 @@ print(f"smallest attainable two-sided p with {n_seeds} seeds: {min(1.0, 2 / 2 **
 # at least 2 datasets, and it has little power with few: with the `quick` profile's two datasets the
 # diagram shows the ranks, not a verdict.
 
-# %%
+# %% mystnb={"figure": {"caption": "The methods across datasets on macro F1: the critical-difference diagram of their average ranks (1 = best; a bar joins methods that do not differ significantly) where the Friedman test is defined, otherwise each method's mean macro F1 per dataset."}}
 matrix = f1.groupby(["dataset", "method"])["value"].mean().unstack("method").reindex(columns=order).dropna()
 if matrix.shape[0] >= 2 and matrix.shape[1] >= 3:
     fn = friedman_nemenyi(matrix)
@@ -244,6 +244,7 @@ spec_epochs = {d: (BENCHMARKS[d].epochs if d in BENCHMARKS else loaded[d].spec.e
 per_dataset = rare_tables.schedule_full_estimate(cost, spec_epochs)
 print(f"this run: {cost.seconds.sum() / 60:.1f} minutes for {len(cost)} (dataset, method) runs on {device}; "
       f"load average now {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+display(per_dataset.style.format({"minutes": "{:.1f}", "ms_per_seed_step": "{:.2f}", "full estimate (hours, this device)": "{:.1f}"}))
 fun_go = select_benchmarks(["fun_go"])
 fun_run = [h for d, h in per_dataset["full estimate (hours, this device)"].items() if d.endswith("_FUN")]
 if fun_run:
@@ -252,11 +253,10 @@ if fun_run:
     print(f"rough full-profile total on this device ({n_fun} FUN + {len(fun_go) - n_fun} GO datasets on disk, "
           f"GO = 3 x FUN): {rough:,.0f} hours, i.e. {rough / 24:,.1f} days; a GPU is the intended device")
 
-# %%
+# %% mystnb={"figure": {"caption": "Wall time of each method on each dataset in minutes, all seeds together: training, prediction and scoring."}}
 fig = rare_plots.cost_bars(cost.assign(minutes=cost.seconds / 60), order, "minutes", f"minutes for all seeds ({device})",
                            "Wall time per method and dataset: training, prediction, scoring")
 plt.show()
-per_dataset.style.format({"minutes": "{:.1f}", "ms_per_seed_step": "{:.2f}", "full estimate (hours, this device)": "{:.1f}"})
 
 # %% [markdown]
 # ## 7. Deviations from the paper's protocol

@@ -159,7 +159,7 @@ kinds = {name: StressKind.from_parameters(name, {k: globals()[k] for k in Stress
 loaded = load_datasets(kinds, required="omniglot")
 data_table(loaded)
 
-# %%
+# %% mystnb={"figure": {"caption": "The long-tailed training split of one dataset (named in the left panel's title): training images per finest class, most frequent first (left), and the hierarchy's nodes per training-frequency bucket (right)."}}
 for name, data in loaded.items():
     display(long_tail_figure(name, data))
     plt.close("all")
@@ -223,11 +223,11 @@ glue("ch07_reference_accuracy", line, display=False)
 # ## 6. The stress tests
 #
 # Each point is the mean over seeds and its bar +- one standard deviation over seeds (with
-# `n_seeds` seeds: under `quick`, two). Left column: macro F1 over all nodes; right column: the
-# finest level's top-1 accuracy. The top row degrades the encoder with all the data, the bottom row
+# `n_seeds` seeds: under `quick`, two). Top row: macro F1 over all nodes; bottom row: the finest
+# level's top-1 accuracy. The left column degrades the encoder with all the data, the right column
 # removes data with the intact encoder.
 
-# %%
+# %% mystnb={"figure": {"caption": "The stress tests on one dataset (named in the title), one line per method with the mean over seeds and a bar of one standard deviation: macro F1 (top) and the finest level's top-1 accuracy (bottom) against the encoder's degradation a with all the data (left) and the training fraction f with the intact encoder (right)."}}
 curves = {metric: stress_curves(table, metric) for metric in ["macro_f1"] + ([f"acc_{finest}"] if finest else [])}
 for data_name in loaded:
     fig = stress_figure(curves, data_name, found)
@@ -251,7 +251,7 @@ stress_table(curves["macro_f1"], found)
 # at the reference cell (left) and at the smallest training fraction (right): there the tail holds
 # one or two images per character.
 
-# %%
+# %% mystnb={"figure": {"caption": "Recall per training-frequency bucket on one dataset (named in the title), mean over seeds, one bar per method: at the reference cell a = 0, f = 100% (left) and at the smallest training fraction (right)."}}
 for data_name in loaded:
     fig, silent = bucket_figure(table, data_name, found, [(0.0, 1.0), (0.0, min(fractions))])
     for (a, f), buckets in silent.items():

@@ -6,13 +6,16 @@ Debian's ``chromium`` where they run as root with apt-get). Screenshots and a te
 ``_build/screenshots/``.
 """
 
+import base64
+import json
 import struct
+import subprocess
 import time
 
 import pytest
 
 from hmc import browser
-from test_notebooks_and_book import ROOT, book_build  # noqa: F401  (the shared session fixture)
+from test_notebooks_and_book import ROOT, VENV, book_build  # noqa: F401  (the shared session fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -91,6 +94,14 @@ def test_every_formula_is_typeset_and_fits_the_column(site):
     assert not site.math_problems, _listing(site.math_problems)
 
 
+def test_every_figure_has_a_numbered_caption(site):
+    assert not site.figure_problems, _listing(site.figure_problems)
+
+
+def test_every_table_fits_the_column(site):
+    assert not site.wide_tables, _listing(site.wide_tables)
+
+
 def test_no_unexpected_script_errors(site):
     unexpected = [e for e in site.script_errors if not any(k in e for k in KNOWN_SCRIPT_ERRORS)]
     assert not unexpected, _listing(unexpected)
@@ -113,11 +124,13 @@ def test_screenshot(name, site, chromium):
     print(f"{page}: {out} ({width}x{height} px)")
 
 
+PIXEL = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                      "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
 def test_checker_finds_planted_problems(chromium, tmp_path):
     """The checks themselves: a tiny site with one of each problem, and one good page."""
-    pixel = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                          "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
-    (tmp_path / "ok.png").write_bytes(pixel)
+    (tmp_path / "ok.png").write_bytes(PIXEL)
     (tmp_path / "good.html").write_text(
         '<html><head><title>Good</title></head><body><p id="here">text</p>'
         '<img src="ok.png" width="10" height="10"><a href="bad.html#top">bad</a><a href="#here">self</a>'
@@ -148,3 +161,99 @@ def test_checker_finds_planted_problems(chromium, tmp_path):
     assert len(report.math_problems) == 2, report.math_problems
     assert "left as TeX: '\\\\(x^2\\\\)'" in report.math_problems[0]
     assert "600 px in a 300 px column" in report.math_problems[1]
+
+
+def _figure(src, caption):
+    """A figure as Sphinx writes it with numfig (``caption``: the figcaption's inner HTML)."""
+    return f'<figure id="f-{src}"><img src="{src}.png"><figcaption><p>{caption}</p></figcaption></figure>'
+
+
+def _table(width, key=False):
+    """A one-row table ``width`` px wide, captioned with its width; with ``key`` its row starts with a
+    header cell (a pandas index)."""
+    head = '<th style="padding:0">row</th>' if key else ""
+    return (f'<table style="border-spacing:0"><caption>{width} px table</caption><tr>{head}<td style="padding:0">'
+            f'<span style="display:inline-block;width:{width}px">cells</span></td></tr></table>')
+
+
+def test_checker_finds_uncaptioned_figures_and_wide_tables(chromium, tmp_path):
+    """A page of figures without a (numbered) caption and of tables wider than their 300 px column
+    (one of them scrolling, but with no key column), and a page of numbered, captioned figures, fitting
+    tables and a wide table that scrolls with its key column first: only the first is reported. Images
+    and tables outside the page's article (the theme's navigation and sidebars) do not count."""
+    for name in ("ok", "bare", "empty", "unnumbered", "captioned", "hidden"):
+        (tmp_path / f"{name}.png").write_bytes(PIXEL)
+    number = '<span class="caption-number">Fig. 1 </span>'
+    column = '<div style="width:300px">{}</div>'
+    nav = f'<nav><img src="ok.png" alt="logo">{_table(2000)}</nav>'
+    (tmp_path / "bad.html").write_text(
+        f'<html><head><title>Bad</title></head><body>{nav}<article class="bd-article">'
+        '<section id="s"><h2>Results</h2>'
+        '<div class="cell_output"><img src="bare.png"></div>'
+        + _figure("empty", number + '<span class="caption-text"> </span>')
+        + _figure("unnumbered", '<span class="caption-text">Recall per bucket.</span>')
+        + column.format(_table(600))
+        + column.format(f'<div style="overflow-x:auto">{_table(450)}</div>')
+        + '</section></article></body></html>')
+    (tmp_path / "good.html").write_text(
+        f'<html><head><title>Good</title></head><body>{nav}<article class="bd-article">'
+        + _figure("captioned", number + '<span class="caption-text">Macro F1 per method.</span>')
+        + column.format(_table(250))
+        + column.format(f'<div style="overflow-x:auto">{_table(280)}</div>')
+        + column.format(f'<div style="overflow-x:auto">{_table(450, key=True)}</div>')  # scrolls, key first
+        + f'<details><summary>more</summary>{_figure("hidden", number + "Hidden but captioned.")}</details>'
+        + '</article></body></html>')
+    report = browser.check_site(tmp_path, chromium)
+    assert sorted(report.pages) == ["bad.html", "good.html"]
+    assert not report.load_failures and not report.broken_images, report.summary()
+    assert len(report.figure_problems) == 3, report.figure_problems
+    assert all(p.startswith("bad.html: figure ") for p in report.figure_problems)
+    bare, empty, unnumbered = report.figure_problems
+    assert "bare.png" in bare and '(under "Results")' in bare and bare.endswith("no caption")
+    assert "empty.png" in empty and empty.endswith("no caption")
+    assert "unnumbered.png" in unnumbered and "caption not numbered: Recall per bucket." in unnumbered
+    assert len(report.wide_tables) == 2, report.wide_tables
+    assert all(p.startswith("bad.html: table wider than its column") for p in report.wide_tables)
+    assert "600 px in a 300 px column" in report.wide_tables[0] and "600 px table" in report.wide_tables[0]
+    assert "450 px in a 300 px column, scrolled without its key column first" in report.wide_tables[1]
+    assert "figure problems: 3" in report.summary() and "wide tables: 2" in report.summary()
+
+
+def test_captions_from_cell_metadata_make_numbered_figures(chromium, tmp_path):
+    """The book's mechanism end to end: a tiny Jupyter Book whose notebook has a figure cell with
+    ``mystnb: figure: caption`` metadata (the caption the notebooks' jupytext headers carry), a cell
+    drawing two figures under one caption, a figure cell without one, and a wide table output. The
+    built page numbers the captioned figures (Fig. 1-3) and the check reports only the uncaptioned
+    figure and the wide table."""
+    png = base64.b64encode(PIXEL).decode()
+    image = {"output_type": "display_data", "metadata": {}, "data": {"image/png": png, "text/plain": "<Figure>"}}
+    wide = {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+            "data": {"text/html": _table(3000), "text/plain": "table"}}
+    stream = {"output_type": "stream", "name": "stdout", "text": "one dataset\n"}
+
+    def cell(outputs, caption=None):
+        metadata = {"mystnb": {"figure": {"caption": caption}}} if caption else {}
+        return {"cell_type": "code", "execution_count": 1, "metadata": metadata, "source": "plot()",
+                "outputs": outputs}
+
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# Page\n\n## Figures"},
+             cell([image], "Macro F1 per method, one dot per seed."),
+             cell([image, stream, image], "For one dataset (its name in the title): recall per bucket."),
+             cell([image]), cell([wide])]
+    notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+    (tmp_path / "page.ipynb").write_text(json.dumps(notebook))
+    (tmp_path / "intro.md").write_text("# Intro\n\nA tiny book.\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: page\n")
+    (tmp_path / "_config.yml").write_text('title: tiny\nonly_build_toc_files: true\n'
+                                          'execute:\n  execute_notebooks: "off"\n')
+    run = subprocess.run([str(VENV / "bin" / "jupyter-book"), "build", "--all", ".", "-W", "-n", "--keep-going"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    html = tmp_path / "_build" / "html"
+    assert run.returncode == 0 and (html / "page.html").is_file(), (run.stdout + run.stderr)[-3000:]
+    text = (html / "page.html").read_text()
+    assert [f"Fig. {n} " in text for n in (1, 2, 3, 4)] == [True, True, True, False]
+    report = browser.check_site(html, chromium)
+    assert not report.figure_problems[1:] and len(report.figure_problems) == 1, report.figure_problems
+    assert report.figure_problems[0].startswith("page.html: figure ") and "no caption" in report.figure_problems[0]
+    assert len(report.wide_tables) == 1 and "3000 px table" in report.wide_tables[0], report.wide_tables

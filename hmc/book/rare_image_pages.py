@@ -155,7 +155,8 @@ def reference_summary(table: pd.DataFrame, found: Mapping[str, str]) -> tuple[pd
 def stress_figure(curves: Mapping[str, pd.DataFrame], data_name: str, found: Mapping[str, str]):
     """Each metric of ``curves`` (:func:`hmc.rare_images_evidence.stress_curves`) against the
     degradation a (all the data) and against the training fraction f (intact encoder), one line per
-    method, mean over seeds with a bar of ± one standard deviation; None when nothing has run."""
+    method, mean over seeds with a bar of ± one standard deviation; one row per metric, the dataset's
+    name as the figure's title; None when nothing has run."""
     if all(c[c.data == data_name].empty for c in curves.values()):
         return None
     order, colors = [r for r in ROLES if r in found], palette()
@@ -180,6 +181,7 @@ def stress_figure(curves: Mapping[str, pd.DataFrame], data_name: str, found: Map
             ax.set_ylabel(metric.replace("_", " "))
     handles = [ax.plot([], [], color=colors[r], marker="o")[0] for r in order]
     legend_below(fig, handles, order, ncol=len(order))
+    fig.suptitle(data_name)
     fig.tight_layout()
     return fig
 
@@ -201,8 +203,8 @@ def stress_table(curve: pd.DataFrame, found: Mapping[str, str]):
 
 def bucket_figure(table: pd.DataFrame, data_name: str, found: Mapping[str, str], conditions):
     """Recall per training-frequency bucket (mean over seeds), one panel per ``(a, f)`` of
-    ``conditions`` that has results, bars per method; None when none has. Also returns the buckets
-    where no method finds any positive, per condition."""
+    ``conditions`` that has results, bars per method, the dataset's name as the figure's title; None
+    when none has. Also returns the buckets where no method finds any positive, per condition."""
     order, colors = [r for r in ROLES if r in found], palette()
     parts = [(a, f, bucket_recall(table[table.data == data_name], a, f)) for a, f in conditions]
     parts = [(a, f, b) for a, f, b in parts if not b.empty]
@@ -225,6 +227,7 @@ def bucket_figure(table: pd.DataFrame, data_name: str, found: Mapping[str, str],
     for h in handles:
         h.remove()
     legend_below(fig, handles, order, ncol=len(order))
+    fig.suptitle(data_name)
     fig.tight_layout()
     return fig, silent
 
