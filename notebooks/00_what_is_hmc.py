@@ -46,16 +46,13 @@ seed = 0  # random seed of the generator and the split
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-import seaborn as sns
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from hmc import Hierarchy
-from hmc.plots import draw_hierarchy
+from hmc.book import hierarchy_pages as pages
+from hmc.book.rare_plots import set_style
 from hmc.synthetic import make_tabular
 
-sns.set_theme(style="whitegrid", context="notebook")
+set_style()
 
 # %% [markdown]
 # ## 1. A hierarchy and the hierarchy constraint
@@ -67,12 +64,9 @@ sns.set_theme(style="whitegrid", context="notebook")
 
 # %%
 small = make_tabular(n_samples=20, depth=3, branching=2, dag_fraction=dag_fraction, seed=seed)
-sample = int(np.argmax(small.y.sum(axis=1)))
-fig, ax = plt.subplots(figsize=(9, 3.2))
-draw_hierarchy(small.hierarchy, ax, highlight=small.y[sample])
-ax.set_title(f"A small synthetic hierarchy; blue = the labels of sample {sample}")
+fig, sample = pages.sample_figure(small.hierarchy, small.y)
 plt.show()
-print("labels of that sample:", [n for n, v in zip(small.hierarchy.nodes, small.y[sample], strict=True) if v])
+print("labels of that sample:", pages.positive_nodes(small.hierarchy, small.y[sample]))
 
 # %% [markdown]
 # ## 2. The dataset as a label matrix
@@ -88,13 +82,7 @@ h = data.hierarchy
 print(h)
 print(f"x: {data.x.shape}, y: {data.y.shape}, mean labels per sample: {data.y.sum(1).mean():.1f}")
 print("every sample satisfies the constraint:", bool(h.is_consistent(data.y).all()))
-order = np.argsort(h.depth, kind="stable")
-fig, ax = plt.subplots(figsize=(9, 3))
-sns.heatmap(data.y[:40][:, order[: min(len(h), 120)]], cmap="Blues", cbar=False, ax=ax,
-            xticklabels=False, yticklabels=False)
-ax.set_xlabel("nodes, by depth (first 120)")
-ax.set_ylabel("40 samples")
-ax.set_title("Label matrix y: 1 = the sample has that node")
+fig = pages.label_matrix_figure(h, data.y, n_samples=40, n_nodes=120)
 plt.show()
 
 # %% [markdown]
@@ -106,22 +94,10 @@ plt.show()
 # that is the long tail the rare-node loss targets.
 
 # %%
-freq = pd.DataFrame({"node": h.nodes, "depth": h.depth, "positives": data.y.sum(axis=0)})
-freq = freq[freq.depth > 0]
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-sns.stripplot(data=freq, x="depth", y="positives", ax=axes[0], size=3, alpha=0.6, jitter=0.25)
-axes[0].set_yscale("symlog", linthresh=1)
-axes[0].set_ylim(bottom=0)
-axes[0].set_title("Positive samples per node (log scale)")
-rare = freq.assign(rare=freq.positives < 5).groupby("depth")["rare"].mean().reset_index()
-sns.barplot(data=rare, x="depth", y="rare", ax=axes[1], color="tab:red")
-axes[1].set_ylim(0, 1)
-axes[1].set_ylabel("share of nodes")
-axes[1].set_title("Nodes with fewer than 5 positive samples")
-fig.tight_layout()
+freq = pages.node_frequencies(h, data.y)
+fig = pages.frequency_figure(freq, rare_below=5)
 plt.show()
-freq.groupby("depth")["positives"].agg(["count", "median", "mean", "min", "max"]).rename(
-    columns={"count": "nodes"})
+pages.depth_summary(freq)
 
 # %% [markdown]
 # ## 4. Hierarchy violations
@@ -134,12 +110,7 @@ freq.groupby("depth")["positives"].agg(["count", "median", "mean", "min", "max"]
 
 # %%
 x_train, x_test, y_train, y_test = train_test_split(data.x, data.y, test_size=0.3, random_state=seed)
-trainable = np.flatnonzero((y_train.sum(0) >= 5) & (y_train.sum(0) < len(y_train)))
-pred = np.zeros_like(y_test)
-pred[:, h.roots] = 1  # the root is always true
-for node in trainable:
-    clf = LogisticRegression(max_iter=500).fit(x_train, y_train[:, node])
-    pred[:, node] = clf.predict(x_test)
+pred, trainable = pages.per_node_predictions(h, x_train, y_train, x_test, min_positives=5)  # the root always 1
 broken = h.violations(pred)
 print(f"per-node classifiers: {len(trainable)} of {len(h) - 1} nodes")
 print(f"test samples with at least one violation: {np.mean(broken > 0):.1%}")
@@ -150,22 +121,8 @@ print(f"test samples with at least one violation: {np.mean(broken > 0):.1%}")
 
 # %%
 example = int(np.argmax(broken))
-parent, child = h.edges
-bad = (pred[example, child] == 1) & (pred[example, parent] == 0)
-first_bad = int(child[bad][0])
-top = next(int(a) for a in h.indices(h.ancestors(first_bad) + [h.nodes[first_bad]]) if h.depth[a] == 1)
-keep = set(h.indices([h.nodes[top], *h.descendants(top)]).tolist())
-branch = Hierarchy([h.nodes[i] for i in sorted(keep)],
-                   [(h.nodes[p], h.nodes[c]) for p, c in zip(parent, child, strict=True) if p in keep and c in keep])
-in_branch = h.indices(branch.nodes)
-bad_nodes = np.zeros(len(h), dtype=np.uint8)
-bad_nodes[child[bad]] = 1
-print(f"sample {example}: {broken[example]} broken edges; predicted nodes:",
-      [n for n, v in zip(h.nodes, pred[example], strict=True) if v])
-fig, ax = plt.subplots(figsize=(11, 3.5))
-draw_hierarchy(branch, ax, highlight=pred[example, in_branch], violated=bad_nodes[in_branch],
-               labels=len(branch) <= 40)
-ax.set_title(f"Test sample {example}, branch {h.nodes[top]!r}: blue = predicted, red = predicted without its parent")
+print(f"sample {example}: {broken[example]} broken edges; predicted nodes:", pages.positive_nodes(h, pred[example]))
+fig = pages.violation_figure(h, pred, example)
 plt.show()
 
 # %% [markdown]
@@ -177,15 +134,8 @@ plt.show()
 # whose predicted labels are not a valid path (chapter 06).
 
 # %%
-repaired = h.propagate(pred)
-rates = pd.DataFrame({
-    "predictions": ["independent per node", "after setting ancestors"],
-    "samples with a violation": [np.mean(h.violations(pred) > 0), np.mean(h.violations(repaired) > 0)],
-})
-fig, ax = plt.subplots(figsize=(6, 2.6))
-sns.barplot(data=rates, y="predictions", x="samples with a violation", ax=ax, color="tab:red")
-ax.set_xlim(0, 1)
-ax.set_title("Share of test samples with a hierarchy violation")
+rates = pages.violation_rates(h, pred)
+fig = pages.violation_rate_figure(rates)
 plt.show()
 rates.style.format({"samples with a violation": "{:.1%}"}).hide(axis="index")
 

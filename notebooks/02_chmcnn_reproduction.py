@@ -51,34 +51,24 @@ results_file = ""  # results CSV; empty for results/PROFILE/02_chmcnn_reproducti
 train = True  # False: train nothing, show the design's finished units (the campaign's pages)
 
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
-import math
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
-import numpy as np
-import seaborn as sns
-import torch
 
-from hmc.book.pages import check_budget, load_benchmarks
-from hmc.data import BENCHMARKS
-from hmc.data.benchmarks import benchmark_names
+from hmc.book import chmcnn_pages
+from hmc.book.pages import (check_budget, load_benchmarks, resolve_device, results_csv, scaled_epochs,
+                            select_benchmarks, units_report)
+from hmc.book.rare_plots import set_style
 from hmc.display_paths import display_path
 from hmc.published import published_auprc
 from hmc.runs.store import coverage
 from hmc.runs.sweep import Unit, read_results, run_sweep
 from hmc.train import METHOD_CHMCNN
 
-sns.set_theme(style="whitegrid", context="notebook")
+# %%
+set_style()
 check_budget(epoch_fraction, n_seeds)
-if device == "auto":
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-results_path = Path(results_file or Path(os.environ.get("HMC_RESULTS_DIR", "results")) / profile
-                    / "02_chmcnn_reproduction.csv")
-names = benchmark_names(available_only=True) if datasets == ["all"] else list(datasets)
-unknown = [n for n in names if n not in BENCHMARKS]
-if unknown:
-    raise ValueError(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}")
+device = resolve_device(device)
+results_path = results_csv(profile, "02_chmcnn_reproduction.csv", results_file)
+names = select_benchmarks(datasets)
 print(f"device: {device}; results table: {display_path(results_path)}")
 
 # %% [markdown]
@@ -95,32 +85,22 @@ design_names = list(names)  # the design's datasets (a page of the campaign's re
 if not train:
     names = [n for n in names if n in set(read_results(results_path).dataset)]
 loaded = load_benchmarks(names, imputation=imputation)
-
-
-def epochs_for(benchmark):
-    """The reference epochs for the dataset, scaled by epoch_fraction (at least one)."""
-    return max(1, round(benchmark.spec.epochs * epoch_fraction))
-
-
 before = read_results(results_path)
 design_datasets = list(loaded) if train else design_names  # read back: the datasets without units count too
 design = [Unit(name, METHOD_CHMCNN, seed) for name in design_datasets for seed in range(n_seeds)]
 for name, benchmark in loaded.items():
     rows = run_sweep([u for u in design if u.dataset == name], results_path, load=loaded.__getitem__,
-                     epochs=epochs_for(benchmark), device=device, progress=False, train=train)
-    done = rows[(rows.dataset == name) & (rows.metric == "au_prc") & (rows.seed < n_seeds)]
-    if len(done):
-        print(f"{name}: {len(done)} seeds, mean AU(PRC) {done.value.mean():.4f}, "
-              f"{done.wall_time_s.sum() / 60:.1f} min on {done.device.iloc[0]}")
+                     epochs=scaled_epochs(benchmark, epoch_fraction), device=device, progress=False, train=train)
+    if line := chmcnn_pages.seeds_line(rows, name, n_seeds):
+        print(line)
+
+# %%
 table = read_results(results_path)
 table = table[table.dataset.isin(list(loaded)) & (table.method == METHOD_CHMCNN) & (table.seed < n_seeds)]
-key = ["dataset", "seed"]
-reused = table[key].drop_duplicates().merge(before[key].drop_duplicates(), how="inner").shape[0]
-print(f"{table[key].drop_duplicates().shape[0]} of the design's {len(design)} (dataset, seed) units: "
-      f"{reused} read back from the results store, {'the others trained in this run' if train else 'none trained'}")
+print(units_report(table, before, len(design), train))
 if not train:
-    cov = coverage(table, design)
-    print("Coverage: " + "; ".join(f"{r.dataset} {r.done} of {r.designed} seeds" for r in cov.itertuples()))
+    print("Coverage: " + "; ".join(f"{r.dataset} {r.done} of {r.designed} seeds"
+                                   for r in coverage(table, design).itertuples()))
 
 # %% [markdown]
 # ## 2. Our AU(PRC) against the published values
@@ -131,18 +111,9 @@ if not train:
 
 # %%
 auprc = table[table.metric == "au_prc"]
-ours = auprc.groupby("dataset", sort=False)["value"].agg(["mean", "std", "count"])
-ours.columns = ["ours (mean)", "ours (std)", "seeds"]
-published = published_auprc([n for n in ours.index if n != "synthetic"])
-comparison = ours.join(published, how="left")
-comparison["ours - C-HMCNN"] = comparison["ours (mean)"] - comparison["C-HMCNN"]
-comparison["within 0.01"] = comparison["ours - C-HMCNN"].abs() <= 0.01
-settings = auprc.groupby("dataset", sort=False)[["epochs", "hidden_dim", "lr"]].first()
-settings["reference epochs"] = [BENCHMARKS[n].epochs if n in BENCHMARKS else np.nan for n in settings.index]
-comparison = comparison.join(settings)
-comparison.style.format({"ours (mean)": "{:.4f}", "ours (std)": "{:.4f}", "C-HMCNN": "{:.3f}",
-                         "HMCN-F": "{:.3f}", "Clus-Ens": "{:.3f}", "ours - C-HMCNN": "{:+.4f}",
-                         "lr": "{:.0e}", "reference epochs": "{:.0f}"}, na_rep="-")
+published = published_auprc([n for n in dict.fromkeys(auprc.dataset) if n != "synthetic"])
+comparison = chmcnn_pages.comparison_table(auprc, published)
+comparison.style.format(chmcnn_pages.COMPARISON_FORMAT, na_rep="-")
 
 # %% [markdown]
 # Everything relative to the published C-HMCNN mean (the vertical line at 0): each grey dot is one of
@@ -150,30 +121,7 @@ comparison.style.format({"ours (mean)": "{:.4f}", "ours (std)": "{:.4f}", "C-HMC
 # green band is +-0.01, the margin of a reproduction.
 
 # %%
-rel = auprc[auprc.dataset.isin(published.index)].copy()
-if rel.empty:  # nothing to compare with (the synthetic fallback): show the raw values
-    fig, ax = plt.subplots(figsize=(8, 2.5))
-    sns.stripplot(data=auprc, y="dataset", x="value", color="0.45", ax=ax)
-    ax.set_xlabel("test AU(PRC)")
-    ax.set_title("AU(PRC) per seed (no published value to compare with)")
-else:
-    order = list(published.index)
-    rel["delta"] = rel.value - rel.dataset.map(published["C-HMCNN"])
-    fig, ax = plt.subplots(figsize=(9, 0.5 * len(order) + 1.8))
-    ax.axvspan(-0.01, 0.01, color="tab:green", alpha=0.15, label="C-HMCNN +- 0.01")
-    ax.axvline(0, color="tab:green", lw=1.2)
-    sns.stripplot(data=rel, y="dataset", x="delta", order=order, color="0.55", size=4, jitter=0.15, ax=ax)
-    y = np.arange(len(order))
-    ax.scatter(comparison.loc[order, "ours - C-HMCNN"], y, marker="|", s=500, color="black",
-               label="ours (mean of seeds)", zorder=3)
-    for method, marker, color in [("HMCN-F", "s", "tab:blue"), ("Clus-Ens", "^", "tab:orange")]:
-        ax.scatter(published[method] - published["C-HMCNN"], y, marker=marker, facecolors="none",
-                   edgecolors=color, s=60, label=f"{method} (published)", zorder=4)
-    ax.set_xlabel("test AU(PRC) minus the published C-HMCNN mean")
-    ax.set_ylabel("")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    ax.set_title("Our C-HMCNN seeds against the published numbers")
-fig.tight_layout()
+fig = chmcnn_pages.published_delta_figure(auprc, published, comparison)
 plt.show()
 
 # %% [markdown]
@@ -184,22 +132,11 @@ plt.show()
 # it took then.
 
 # %%
-n_fit = {name: len(b.x_train) + len(b.x_valid) for name, b in loaded.items()}
-cost = auprc.groupby("dataset", sort=False).agg(seeds=("seed", "size"), epochs=("epochs", "first"),
-                                                device=("device", "first"), seconds=("wall_time_s", "sum"))
-cost["steps"] = [math.ceil(n_fit[n] / 4) * e for n, e in zip(cost.index, cost.epochs)]
-cost["minutes"] = cost.seconds / 60
-cost["steps per second"] = cost.steps / cost.seconds
-cost["ms per step (all seeds)"] = 1000 * cost.seconds / cost.steps
+cost = chmcnn_pages.cost_table(auprc, loaded)
 print(f"total: {cost.seconds.sum() / 60:.1f} minutes for {len(cost)} datasets")
-fig, ax = plt.subplots(figsize=(8, 0.4 * len(cost) + 1.5))
-ax.barh(cost.index, cost.minutes, color="tab:blue")
-ax.invert_yaxis()
-ax.set_xlabel(f"minutes for all seeds ({', '.join(sorted(set(cost.device)))})")
-ax.set_title("Wall time per dataset: training, prediction and scoring")
+fig = chmcnn_pages.cost_figure(cost)
 plt.show()
-cost.drop(columns="seconds").style.format({"minutes": "{:.1f}", "steps per second": "{:.0f}",
-                                          "ms per step (all seeds)": "{:.1f}"})
+cost.drop(columns="seconds").style.format(chmcnn_pages.COST_FORMAT)
 
 # %% [markdown]
 # ## 4. Deviations from the published protocol
@@ -224,12 +161,8 @@ cost.drop(columns="seconds").style.format({"minutes": "{:.1f}", "steps per secon
 #   gradients (checked in the tests), not the same floating-point operation order.
 
 # %%
-off = comparison[~comparison["within 0.01"] & comparison["C-HMCNN"].notna()]
 print(f"imputation: {imputation}; seeds: {n_seeds}; epoch fraction: {epoch_fraction}; device: {device}")
-print(f"within 0.01 of the published C-HMCNN: {int(comparison['within 0.01'].sum())} of "
-      f"{int(comparison['C-HMCNN'].notna().sum())} datasets")
-for name, row in off.iterrows():
-    print(f"  not within 0.01: {name}: ours {row['ours (mean)']:.4f} vs published {row['C-HMCNN']:.3f}")
+print("\n".join(chmcnn_pages.reproduction_lines(comparison)))
 
 # %% [markdown]
 # ## Summary

@@ -88,24 +88,22 @@ root = ""  # the repository to report on; empty for the checkout that holds the 
 profiles_shown = ["smoke", "quick", "full"]  # profiles whose manifests are read, in this order
 
 # %% tags=["hide-input"]
-import json
 import os
-from datetime import timezone
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import nbformat
-import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 from myst_nb import glue
 
 import hmc
 from hmc import profiles as hmc_profiles
-from hmc.provenance import parse_time
+from hmc.book import reproduce_pages as rp
+from hmc.book.rare_plots import set_style
 from hmc.runner import notebook_sources
+from hmc.runs.campaign import Campaign, plan_lines, print_status
 
-sns.set_theme(style="whitegrid", context="notebook")
+# %% tags=["hide-input"]
+set_style()
 repo = Path(root) if root else Path(hmc.__file__).resolve().parents[1]
 # the results tables and manifests: where `python -m hmc run --results` put them, else the repo's
 results_root = (Path(os.environ["HMC_RESULTS_DIR"]) if "HMC_RESULTS_DIR" in os.environ and not root
@@ -124,17 +122,8 @@ print("\n".join(f"  {s}" for s in stems))
 # The table is read from `hmc.profiles.NOTEBOOK_PROFILES`, the one place where profiles are defined.
 
 # %% tags=["hide-input"]
-def _short(value) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-profile_table = pd.DataFrame(
-    [{"notebook": nb, "profile": p,
-      "settings": "; ".join(f"{k} = {_short(v)}" for k, v in settings[p].items()) or "(the notebook's defaults)"}
-     for nb, settings in hmc_profiles.NOTEBOOK_PROFILES.items() for p in hmc_profiles.PROFILE_NAMES]
-).set_index(["notebook", "profile"])
 print(f"default profile: {hmc_profiles.DEFAULT_PROFILE}")
+profile_table = rp.profile_table(hmc_profiles.NOTEBOOK_PROFILES, hmc_profiles.PROFILE_NAMES)
 profile_table.style.set_properties(**{"text-align": "left", "font-size": "0.9em"})
 
 # %% [markdown]
@@ -150,89 +139,28 @@ profile_table.style.set_properties(**{"text-align": "left", "font-size": "0.9em"
 # cell means no run of that notebook under that profile has been recorded.
 
 # %% tags=["hide-input"]
-records = []
-for prof in profiles_shown:
-    for path in sorted((results_root / prof / "manifests").glob("*.json")):
-        m = json.loads(path.read_text())
-        records.append({
-            "notebook": path.stem, "profile": m.get("profile", prof), "status": m.get("status", "?"),
-            "wall_time_s": m.get("wall_time_s"), "device": m.get("device", "?"),
-            "finished": m.get("finished", "?"), "commit": m.get("commit", "?"),
-            "started": m.get("started"), "executed": m.get("executed", ""), "read_back": m.get("read_back"),
-        })
-manifests = pd.DataFrame(records, columns=["notebook", "profile", "status", "wall_time_s", "device", "finished",
-                                           "commit", "started", "executed", "read_back"])
+manifests = rp.read_manifests(results_root, profiles_shown)
 print(f"{len(manifests)} manifests read from results/*/manifests/")
-
-
-def _duration(seconds) -> str:
-    if seconds is None or pd.isna(seconds):
-        return ""
-    seconds = float(seconds)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _device(text: str) -> str:
-    """'cpu: AMD EPYC (2 logical cores, torch threads 2)' -> 'CPU, 2 cores'; 'cuda: NAME' -> 'NAME'."""
-    if text.startswith("cuda:"):
-        return text.split(":", 1)[1].strip()
-    if "logical cores" in text:
-        return f"CPU, {text.split('(', 1)[1].split(' logical', 1)[0]} cores"
-    return text
-
-
-def _read_back(read_back) -> str:
-    """', plus 90 units read back (3.4 h when they ran)' for a run whose sweeps read stored units back."""
-    if not isinstance(read_back, dict):
-        return ""
-    return f", plus {read_back['units']} units read back ({_duration(read_back['wall_time_s'])} when they ran)"
-
-
-times = manifests.assign(cell=[
-    f"{_duration(t)} ({_device(d)})" + _read_back(r) + ("" if s == "ok" else f", {s}")
-    for t, d, s, r in zip(manifests.wall_time_s, manifests.device, manifests.status, manifests.read_back,
-                          strict=True)])
-time_table = (times.pivot(index="notebook", columns="profile", values="cell")
-              .reindex(index=stems, columns=[p for p in profiles_shown if p in set(times.profile)])
-              .fillna(""))
-time_table
+rp.time_table(manifests, stems, profiles_shown)
 
 # %% [markdown]
 # The same wall times as bars, on a log scale (one notebook can take seconds under one profile and
 # hours under another):
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(9, 0.45 * max(len(stems), 4) + 1))
-plotted = manifests.dropna(subset=["wall_time_s"])
-if len(plotted):
-    sns.barplot(data=plotted, y="notebook", x="wall_time_s", hue="profile", order=stems,
-                hue_order=[p for p in profiles_shown if p in set(plotted.profile)], ax=ax, orient="h")
-    ax.set_xscale("log")
-    ax.legend(title="profile", loc="upper left", bbox_to_anchor=(1.01, 1))
-else:
-    ax.text(0.5, 0.5, "no run manifests found", ha="center", va="center", transform=ax.transAxes)
-ax.set_xlabel("wall time of the last run (s, log scale)")
-ax.set_ylabel("")
-ax.set_title("Wall time of `python -m hmc run` per notebook and profile")
-fig.tight_layout()
+fig = rp.wall_time_figure(manifests, stems, profiles_shown)
 plt.show()
 
 # For the introduction (glued): the chapters (this page excluded) with a recorded `quick` run, and
 # what they take from scratch: each run's wall time plus the stored training time of the units it
 # read back from the results tables.
 chapters = [s for s in stems if s != THIS_PAGE]
-quick_runs = manifests[(manifests.profile == "quick") & manifests.notebook.isin(chapters)]
-read_back_s = [r["wall_time_s"] if isinstance(r, dict) else 0.0 for r in quick_runs.read_back]
-quick_total, quick_count = float(quick_runs.wall_time_s.sum() + sum(read_back_s)), len(quick_runs)
-glue("quick_total_min", quick_total / 60, display=False)
-glue("quick_count", quick_count, display=False)
-print(f"quick profile: {quick_count} of {len(chapters)} chapters have a recorded run;")
-print(f"their wall times add up to {_duration(quick_runs.wall_time_s.sum())}, plus {_duration(sum(read_back_s))} "
-      f"of training stored in the results tables they read back: {_duration(quick_total)} from scratch")
+quick = rp.quick_cost(manifests, chapters)
+glue("quick_total_min", quick["total_s"] / 60, display=False)
+glue("quick_count", quick["count"], display=False)
+print(f"quick profile: {quick['count']} of {len(chapters)} chapters have a recorded run;")
+print(f"their wall times add up to {rp.duration(quick['wall_s'])}, plus {rp.duration(quick['read_back_s'])} "
+      f"of training stored in the results tables they read back: {rp.duration(quick['total_s'])} from scratch")
 
 # %% [markdown]
 # ## 3. Training time held in the results tables
@@ -245,31 +173,11 @@ print(f"their wall times add up to {_duration(quick_runs.wall_time_s.sum())}, pl
 # (`units`: the (method, seed) units the table holds for that dataset):
 
 # %% tags=["hide-input"]
-stored = []
-for prof in profiles_shown:
-    for stem in stems:
-        path = results_root / prof / f"{stem}.csv"
-        if not path.is_file():
-            continue
-        table = pd.read_csv(path)
-        if "wall_time_s" not in table:
-            continue
-        key = [c for c in ("dataset", "method", "seed") if c in table]
-        units = table.groupby(key, sort=False).agg(wall_time_s=("wall_time_s", "first"),
-                                                   device=("device", "first")).reset_index()
-        for dataset, group in units.groupby("dataset", sort=False):
-            stored.append({"notebook": stem, "profile": prof, "dataset": dataset, "units": len(group),
-                           "training time": _duration(group.wall_time_s.sum()),
-                           "training_s": group.wall_time_s.sum(),
-                           "device": ", ".join(sorted(set(group.device.astype(str))))})
-stored = pd.DataFrame(stored, columns=["notebook", "profile", "dataset", "units", "training time", "training_s",
-                                       "device"])
+stored = rp.stored_training(results_root, profiles_shown, stems)
 if len(stored):
     display(stored.drop(columns=["training_s", "device"]).set_index(["notebook", "profile", "dataset"]))
-    totals = stored.groupby(["profile", "notebook"], sort=False).agg(
-        training_s=("training_s", "sum"), device=("device", lambda d: ", ".join(sorted(set(d)))))
     display(Markdown("Per notebook and profile, all datasets together, and the device the units trained on:"))
-    display(totals.assign(**{"training time": totals.training_s.map(_duration)})[["training time", "device"]])
+    display(rp.stored_totals(stored))
 else:
     print("no results tables found")
 
@@ -286,49 +194,9 @@ else:
 # own provenance is at its bottom.
 
 # %% tags=["hide-input"]
-status_rows = []
-pages = []  # (page name, executed notebook, source stem): book/<stem>.ipynb, then pages in subfolders (book/full/)
-for stem in stems:
-    if stem != THIS_PAGE:
-        pages.append((stem, repo / "book" / f"{stem}.ipynb", stem))
-pages += [(str(path.relative_to(repo / "book").with_suffix("")), path, path.stem)
-          for path in sorted((repo / "book").glob("*/*.ipynb")) if path.stem in stems]
-for name, page, stem in pages:
-    if not page.is_file():
-        status_rows.append({"page": name, "profile": "", "executed": "", "device": "", "commit": "",
-                            "wall time": "", "status": "not executed", "manifest": ""})
-        continue
-    nb = nbformat.read(page, as_version=4)
-    meta = nb.metadata.get("papermill", {})
-    page_profile = meta.get("parameters", {}).get("profile", "?")
-    page_start, page_end = parse_time(meta.get("start_time")), parse_time(meta.get("end_time"))
-    failed = bool(meta.get("exception")) or any(
-        o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    match = manifests[(manifests.notebook == stem) & (manifests.profile == page_profile)]
-    m = match.iloc[0] if len(match) else None
-    m_start = parse_time(m.started) if m is not None else None
-    same_run = (m is not None and m_start is not None and page_start is not None
-                and abs((page_start - m_start).total_seconds()) < 120)
-    status_rows.append({
-        "page": name,
-        "profile": page_profile,
-        "executed": page_end.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M") if page_end else "?",
-        "device": _device(m.device) if same_run else "",
-        "commit": m.commit if same_run else "",
-        "wall time": (_duration(m.wall_time_s) + _read_back(m.read_back)) if same_run
-                     else _duration(meta.get("duration")),
-        "status": (m.status if same_run else ("failed" if failed else "ok")),
-        "manifest": "this run" if same_run else ("another run" if m is not None else "none"),
-    })
-status = pd.DataFrame(status_rows).set_index("page")
+status = rp.page_status(rp.page_list(repo, stems, THIS_PAGE), manifests)
 # three columns, so that the table fits the page's text column without scrolling sideways
-shown = pd.DataFrame({
-    "run": [f"{r.profile}, {r.executed} UTC" + "".join(f"<br>{x}" for x in (r.device, r.commit and f"commit {r.commit}") if x)
-            for r in status.itertuples()],
-    "wall time": [t.replace(", plus ", "<br>plus ") for t in status["wall time"]],
-    "status": [f"{r.status}<br>manifest: {r.manifest}" if r.manifest else r.status for r in status.itertuples()],
-}, index=status.index)
-shown.style.set_properties(**{"text-align": "left", "font-size": "0.9em"})
+rp.status_columns(status).style.set_properties(**{"text-align": "left", "font-size": "0.9em"})
 
 # %% [markdown]
 # ## 5. The evidence campaign: the papers' protocol, a slice at a time
@@ -353,8 +221,6 @@ shown.style.set_properties(**{"text-align": "left", "font-size": "0.9em"})
 # CPU; the estimates come from the measured cost of finished units of the same kind):
 
 # %% tags=["hide-input"]
-from hmc.runs.campaign import Campaign, plan_lines, print_status
-
 campaign = Campaign(results_root, book=repo / "book")
 print_status(campaign)
 print("\nThe next items of the queue:")
