@@ -62,7 +62,7 @@ set_style()
 # sets every **ancestor** of the nodes it reached: the labelled nodes (blue) always form a set that is
 # closed upwards. That is the hierarchy constraint.
 
-# %%
+# %% mystnb={"figure": {"caption": "A small synthetic hierarchy, drawn level by level from the root, with the labels of one sample in blue: every labelled node's parent is labelled too."}}
 small = make_tabular(n_samples=20, depth=3, branching=2, dag_fraction=dag_fraction, seed=seed)
 fig, sample = pages.sample_figure(small.hierarchy, small.y)
 plt.show()
@@ -75,7 +75,7 @@ print("labels of that sample:", pages.positive_nodes(small.hierarchy, small.y[sa
 # (samples x nodes). Columns are ordered topologically (parents before children), here grouped by
 # depth. Every row is dense at the top and sparse at the bottom.
 
-# %%
+# %% mystnb={"figure": {"caption": "The label matrix y of the first samples of the synthetic dataset over its first nodes in order of depth: a dark cell is a node the sample is labelled with."}}
 data = make_tabular(n_samples=n_samples, depth=depth, branching=branching, dag_fraction=dag_fraction,
                     n_features=n_features, seed=seed)
 h = data.hierarchy
@@ -93,10 +93,15 @@ plt.show()
 # straight decline, and at the deepest levels most nodes have only a handful of positive samples:
 # that is the long tail the rare-node loss targets.
 
-# %%
+# %% mystnb={"figure": {"caption": "Node frequency against depth on the synthetic dataset: the positive samples of each node (left, log scale) and the share of nodes per depth with fewer positives than the threshold in the panel's title (right)."}}
 freq = pages.node_frequencies(h, data.y)
 fig = pages.frequency_figure(freq, rare_below=5)
 plt.show()
+
+# %% [markdown]
+# The same per depth: the number of nodes and their positive samples.
+
+# %%
 pages.depth_summary(freq)
 
 # %% [markdown]
@@ -119,7 +124,7 @@ print(f"test samples with at least one violation: {np.mean(broken > 0):.1%}")
 # One example, drawn on the branch of the hierarchy where it breaks: red nodes are predicted
 # positive although a parent is predicted negative.
 
-# %%
+# %% mystnb={"figure": {"caption": "One test sample's predictions by the independent per-node classifiers, on the branch where they first break the constraint (depths counted from the branch's top node): blue nodes are predicted, red ones predicted although their parent is not."}}
 example = int(np.argmax(broken))
 print(f"sample {example}: {broken[example]} broken edges; predicted nodes:", pages.positive_nodes(h, pred[example]))
 fig = pages.violation_figure(h, pred, example)
@@ -133,10 +138,12 @@ plt.show()
 # (chapter 02). HCAL measures violations with the Hierarchical Violation Rate, the share of samples
 # whose predicted labels are not a valid path (chapter 06).
 
-# %%
+# %% mystnb={"figure": {"caption": "The share of test samples with at least one hierarchy violation, for the independent per-node predictions and after setting every predicted node's ancestors."}}
 rates = pages.violation_rates(h, pred)
 fig = pages.violation_rate_figure(rates)
 plt.show()
+
+# %%
 rates.style.format({"samples with a violation": "{:.1%}"}).hide(axis="index")
 
 # %% [markdown]

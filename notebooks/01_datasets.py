@@ -78,7 +78,7 @@ summary
 # hierarchies most nodes have a handful of positives. GO depths count from the artificial `root`
 # above the three ontologies, so its evaluated nodes start at depth 2.
 
-# %%
+# %% mystnb={"figure": {"caption": "Positive training samples per node against the node's depth (log scale), one panel per dataset family with its datasets pooled: a box per depth."}}
 fig = pages.depth_boxes_figure(nodes)
 plt.show()
 
@@ -86,7 +86,7 @@ plt.show()
 # The share of nodes with fewer than `rare_threshold` positive training samples, per depth: these
 # are the nodes a classifier sees almost never, and the ones the rare-node loss is about.
 
-# %%
+# %% mystnb={"figure": {"caption": "The share of rare nodes (fewer positive training samples than the rare threshold) at each depth, one line per dataset family."}}
 fig = pages.rare_depth_figure(nodes, rare_threshold)
 plt.show()
 
@@ -97,7 +97,7 @@ plt.show()
 # FunCat, a DAG instead of a tree, deeper paths and more labels per sample; its share of rare nodes
 # is far higher.
 
-# %%
+# %% mystnb={"figure": {"caption": "FunCat against GO on the same feature sets: evaluated nodes, labels per training sample and the share of rare nodes per dataset, one bar per family."}}
 per_dataset = pages.fun_go_table(nodes, summary)
 fig = pages.fun_go_figure(per_dataset, rare_threshold)
 plt.show()
@@ -115,14 +115,19 @@ image_sets = pages.load_image_sets(images, seed=seed)
 pages.image_table(image_sets) if image_sets else print("no image hierarchy on disk")
 
 # %% [markdown]
-# A few training images per coarsest class (one row per coarsest class, at most eight rows), and
-# the number of training images per finest class, largest first: the synthetic hierarchy can be
-# made imbalanced on purpose; Omniglot is balanced (15 training drawings per character).
+# A few training images of each hierarchy (one row per coarsest class, at most eight rows):
 
-# %%
+# %% mystnb={"figure": {"caption": "Training images of one image hierarchy (named in the title): a row of images per coarsest class (the first classes only), its name above the row."}}
 for name, data in image_sets.items():
     fig = pages.image_montage(name, data, n_rows=8, per_row=8)
     plt.show()
+
+# %% [markdown]
+# The number of training images per finest class, largest first: the synthetic hierarchy can be
+# made imbalanced on purpose; Omniglot is balanced (15 training drawings per character).
+
+# %% mystnb={"figure": {"caption": "The training images per finest class of one image hierarchy (named in the title), the classes ordered from the largest to the smallest."}}
+for name, data in image_sets.items():
     fig = pages.class_count_figure(name, data)
     plt.show()
 

@@ -120,7 +120,7 @@ comparison.style.format(chmcnn_pages.COMPARISON_FORMAT, na_rep="-")
 # our seeds, the black bar our mean, the open marks the published HMCN-F and Clus-Ens means. The
 # green band is +-0.01, the margin of a reproduction.
 
-# %%
+# %% mystnb={"figure": {"caption": "Our test AU(PRC) per dataset minus the published C-HMCNN mean (the green line at 0, the band the margin of a reproduction): a grey dot per seed, the black bar our mean over seeds, the open marks the published HMCN-F and Clus-Ens means."}}
 fig = chmcnn_pages.published_delta_figure(auprc, published, comparison)
 plt.show()
 
@@ -131,11 +131,13 @@ plt.show()
 # test split, on the device named in the table. A row read back from an earlier run keeps the time
 # it took then.
 
-# %%
+# %% mystnb={"figure": {"caption": "Wall time of each dataset's seeds together, on the device named in the axis label: training, prediction and scoring of the test split."}}
 cost = chmcnn_pages.cost_table(auprc, loaded)
 print(f"total: {cost.seconds.sum() / 60:.1f} minutes for {len(cost)} datasets")
 fig = chmcnn_pages.cost_figure(cost)
 plt.show()
+
+# %%
 cost.drop(columns="seconds").style.format(chmcnn_pages.COST_FORMAT)
 
 # %% [markdown]

@@ -230,9 +230,9 @@ glue("ch07_reference_accuracy", line, display=False)
 # %% mystnb={"figure": {"caption": "The stress tests on one dataset (named in the title), one line per method with the mean over seeds and a bar of one standard deviation: macro F1 (top) and the finest level's top-1 accuracy (bottom) against the encoder's degradation a with all the data (left) and the training fraction f with the intact encoder (right)."}}
 curves = {metric: stress_curves(table, metric) for metric in ["macro_f1"] + ([f"acc_{finest}"] if finest else [])}
 for data_name in loaded:
-    fig = stress_figure(curves, data_name, found)
-    print(f"{data_name}: no finished unit yet" if fig is None else "")
-    if fig is not None:
+    if (fig := stress_figure(curves, data_name, found)) is None:
+        print(f"{data_name}: no finished unit yet")
+    else:
         display(fig)
         plt.close(fig)
 

@@ -195,7 +195,7 @@ for table in vp.sensitivity_tables(top, results_root, hcal_profile):
 # `verdicts_<study>_claims` (the number of claims) and `verdicts_<study>_basis` (how many of them
 # rest on `full` results).
 
-# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The headline verdicts counted per study: a stacked bar per study, a segment per verdict labelled with its number of claims."}}
 counts = vp.verdict_counts(top)
 for name, value in vp.count_glues(counts, top).items():
     glue(name, value, display=False)
@@ -203,6 +203,8 @@ if link.missing:
     print("WARNING: sections not found (links go to the chapter's top): " + "; ".join(link.missing))
 fig = vp.counts_figure(counts)
 plt.show()
+
+# %% tags=["hide-input"] mystnb={"markdown_format": "gfm"}
 display(Markdown(vp.counts_summary(counts)))
 
 # %% [markdown]

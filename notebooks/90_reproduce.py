@@ -147,7 +147,7 @@ rp.time_table(manifests, stems, profiles_shown)
 # The same wall times as bars, on a log scale (one notebook can take seconds under one profile and
 # hours under another):
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The wall time of the last recorded run of each notebook, one bar per profile (log scale): from the start of `python -m hmc run` to the notebook's last cell."}}
 fig = rp.wall_time_figure(manifests, stems, profiles_shown)
 plt.show()
 

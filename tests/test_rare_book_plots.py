@@ -118,8 +118,14 @@ def test_variant_lines_and_cost_ratio_lines():
     fig = rp.cost_ratio_lines(cost, [2, 5], {"time": ({"time_ratio": "run"}, 0.32),
                                              "memory": ({"memory_ratio": "peak"}, 0.34)})
     check(fig, 2)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "paper: 68% less" in labels and "1 / H" in labels
+    assert len(fig.legends) == 2 and not any(ax.get_legend() for ax in fig.axes)  # one per panel, below it
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["run", "paper: 68% less", "1 / H"]
+    fig.canvas.draw()
+    for ax, legend in zip(fig.axes, fig.legends, strict=True):
+        box, label = legend.get_window_extent(), ax.xaxis.label.get_window_extent()
+        assert box.y1 <= label.y0  # below the "H" axis label, not over it
+        assert box.x0 < (ax.bbox.x0 + ax.bbox.x1) / 2 < box.x1  # centred under its own panel
 
 
 def test_schedule_weights():

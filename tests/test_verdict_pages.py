@@ -2,6 +2,7 @@
 headline tables, with the text and counts expected written out by hand."""
 
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -126,6 +127,18 @@ def test_find_section_and_links():
     assert vp.find_section(nb, "nowhere") is None
     assert link("05_x", "Nowhere") == "[chapter 05](05_x.html)"
     assert link.missing == ["05_x: 'Nowhere'"]
+
+
+def test_every_evidence_section_exists():
+    """Each (chapter, title start) of EVIDENCE_AT and STUDIES names a section of the chapter's source (a
+    title start without its number: find_section matches the title after ``N.``)."""
+    import jupytext
+
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    places = {p for claims in vp.EVIDENCE_AT.values() for ps in claims.values() for p in ps}
+    places |= {s["scorecard_at"] for s in vp.STUDIES.values()}
+    missing = [p for p in sorted(places) if vp.find_section(jupytext.read(notebooks / f"{p[0]}.py"), p[1]) is None]
+    assert missing == []
 
 
 def hcal_card(verdicts):

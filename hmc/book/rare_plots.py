@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
+from matplotlib.transforms import blended_transform_factory
 
 from hmc.book.rare_tables import BUCKETS, depth_means, group_means
 
@@ -45,10 +46,14 @@ def grid(n: int, row_height: float, sharex: bool = False, sharey: bool = False, 
     return fig, flat[:n]
 
 
-def legend_below(fig, handles, labels, ncol: int = 3, title: str | None = None) -> None:
-    """One legend for the whole figure, centred below the panels (outside the data)."""
+def legend_below(fig, handles, labels, ncol: int = 3, title: str | None = None, ax=None) -> None:
+    """One legend for the whole figure, centred below the panels (outside the data): it hangs from the
+    figure's bottom edge, so after ``fig.tight_layout()`` it sits below every tick and axis label, and
+    the page's image (saved with ``bbox_inches="tight"``) grows to hold it. With ``ax``, the legend of
+    that panel alone, centred under it (one call per panel, after the layout)."""
+    kwargs = {} if ax is None else {"bbox_transform": blended_transform_factory(ax.transAxes, fig.transFigure)}
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, frameon=False,
-               title=title)
+               title=title, **kwargs)
 
 
 def method_styles(methods: Sequence[str], baseline: str) -> dict[str, dict]:
@@ -197,7 +202,7 @@ def variant_lines(long: pd.DataFrame, y: str, panels: Mapping[str, str], sizes: 
 def cost_ratio_lines(cost: pd.DataFrame, sizes: Sequence[int], claims: Mapping[str, tuple[dict, float]]):
     """Per panel of ``claims`` (title -> ({ratio column: label}, claimed ratio)): MC-dropout's ratios to
     the deep ensemble against H (the band: their range over datasets), the claimed ratio (red dashed)
-    and 1/H (dotted)."""
+    and 1/H (dotted). Each panel's legend below it, under the figure's axis labels."""
     mc = cost[cost.variant == "mc_dropout"]
     hh = np.linspace(min(sizes), max(sizes), 50)
     fig, axes = grid(len(claims), 3.4, sharey=True)
@@ -212,8 +217,11 @@ def cost_ratio_lines(cost: pd.DataFrame, sizes: Sequence[int], claims: Mapping[s
         _h_axis(ax, sizes)
         ax.set_ylim(0, max(1.1, float(long.ratio.max()) * 1.05 if len(long) else 1.1))
         ax.set(ylabel="MC-dropout / ensemble", title=title)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
+        if ax.get_legend() is not None:  # seaborn's legend of the measures: replaced by the one below
+            ax.get_legend().remove()
     fig.tight_layout()
+    for ax in axes:
+        legend_below(fig, *ax.get_legend_handles_labels(), ncol=1, ax=ax)
     return fig
 
 

@@ -43,8 +43,8 @@ EVIDENCE_AT = {
         3: [("05_schedules_and_resampling", "AU(PRC) and macro precision"), ("05_schedules_and_resampling", "Significance")],
         4: [("04_ensembles_and_dropout", "Claim 4: time and peak memory"), ("04_ensembles_and_dropout", "Evidence for claims 2")],
         5: [("05_schedules_and_resampling", "AU(PRC) and macro precision"), ("05_schedules_and_resampling", "Significance"),
-            ("07_rare_nodes_images", "8. The verdicts")],
-        6: [("07_rare_nodes_images", "6. The stress tests"), ("07_rare_nodes_images", "8. The verdicts")],
+            ("07_rare_nodes_images", "The verdicts")],
+        6: [("07_rare_nodes_images", "The stress tests"), ("07_rare_nodes_images", "The verdicts")],
     },
     "hcal": {
         1: [("06_hcal", "HCAL against the baselines")],
