@@ -80,7 +80,7 @@ from IPython.display import display
 
 from hmc.book import rare_plots, rare_tables
 from hmc.book.pages import (cap_fit_rows, check_budget, load_benchmarks, resolve_device, results_csv, scaled_epochs,
-                            select_benchmarks, units_report)
+                            key_first, select_benchmarks, units_report)
 from hmc.data import BENCHMARKS
 from hmc.display_paths import display_path
 from hmc.rare_evidence import (CLAIMS, RARE_BUCKETS, chapter_methods, claims_evidence, friedman_over_datasets,
@@ -292,8 +292,8 @@ for number, text in CLAIMS.items():
 print(f"H = {n_members}; {len(order)} dataset(s); {n_seeds} seeds; epoch fraction {epoch_fraction}; "
       f"profile {profile!r}" + ("  (a pipeline check, not the paper's protocol)" if profile != "full" else ""))
 with pd.option_context("display.max_colwidth", 200):
-    display(evidence.style.format({"value": "{:.4g}", "p": "{:.3g}", "p_holm": "{:.3g}",
-                                   "min_p": "{:.3g}", "n": "{:.0f}"}, na_rep="-").hide(axis="index"))
+    display(evidence.set_index("claim").style.format({"value": "{:.4g}", "p": "{:.3g}", "p_holm": "{:.3g}",
+                                                      "min_p": "{:.3g}", "n": "{:.0f}"}, na_rep="-"))
 
 # %% [markdown]
 # **The verdicts of claims 1 and 2 from this table**, by the scorecard's rules (`hmc.scorecard`, the
@@ -321,7 +321,7 @@ for number in (1, 2):
 # recall 0, the method's not) and the undefined ones (0 / 0):
 
 # %%
-bucket_table(table).style.format({"largest finite gain": "{:.2f}"}, na_rep="-").hide(axis="index")
+bucket_table(table).set_index("bucket").style.format({"largest finite gain": "{:.2f}"}, na_rep="-")
 
 # %% [markdown]
 # **Sensitivity of claim 1 to the study's choices**: the verdict under each other reading of "rare",
@@ -330,7 +330,7 @@ bucket_table(table).style.format({"largest finite gain": "{:.2f}"}, na_rep="-").
 # every gate; `flips` marks a reading that changes any of them.
 
 # %%
-rare_sensitivity(tables03, 1).style.hide(axis="index").set_properties(**{"text-align": "left"})
+key_first(rare_sensitivity(tables03, 1), 2).style.set_properties(**{"text-align": "left"})
 
 # %% [markdown]
 # ## 6. What it cost, and the `full` profile

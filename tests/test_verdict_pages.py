@@ -239,11 +239,13 @@ def test_hcal_card_without_results(tmp_path):
 def test_sensitivity_tables_use_each_claims_headline_basis(monkeypatch, tmp_path):
     monkeypatch.setattr(hmc.scorecard, "read_chapter_tables", lambda root, profile: {"03": profile})
     monkeypatch.setattr(hmc.scorecard, "rare_sensitivity",
-                        lambda tables, number, where: pd.DataFrame({"reading": [f"{number} {where}"]}))
-    monkeypatch.setattr(hmc.scorecard, "bucket_table", lambda t: pd.DataFrame({"largest finite gain": [1.234]}))
+                        lambda tables, number, where: pd.DataFrame({"choice": ["c"], "alternative": ["a"],
+                                                                    "reading": [f"{number} {where}"]}))
+    monkeypatch.setattr(hmc.scorecard, "bucket_table", lambda t: pd.DataFrame({"bucket": ["b"], "largest finite gain": [1.234]}))
     monkeypatch.setattr(hmc.claims.headline, "hcal_designs", lambda results, manifest: {})
     monkeypatch.setattr(hmc.hcal_evidence, "hcal_sensitivity",
-                        lambda res, number, hist, design: pd.DataFrame({"rows": [len(res)], "no_history": [hist is None]}))
+                        lambda res, number, hist, design: pd.DataFrame({"choice": ["c"], "alternative": ["a"], "rows": [len(res)],
+                                                                  "no_history": [hist is None]}))
     top = pd.DataFrame({"study": ["rare"] * 6, "claim": [1, 2, 3, 4, 5, 6],
                         "basis": ["full", "full", "quick", "quick (pipeline check)", "full", "quick"]})
     (tmp_path / "quick").mkdir()
@@ -254,9 +256,9 @@ def test_sensitivity_tables_use_each_claims_headline_basis(monkeypatch, tmp_path
                             f"Rare-node claim 1: {hmc.scorecard.CLAIMS[1]} (results/full)",
                             f"Rare-node claim 4: {hmc.scorecard.CLAIMS[4]} (results/quick)",
                             f"Rare-node claim 5: {hmc.scorecard.CLAIMS[5]} (results/full)"]
-    assert [t.data.reading[0] for t in tables[1:4]] == ["1 results/full", "4 results/quick", "5 results/full"]
+    assert [t.data.reading.iloc[0] for t in tables[1:4]] == ["1 results/full", "4 results/quick", "5 results/full"]
     assert captions[4:] == [f"HCAL claim {k}: {s} (results/quick)" for k, s in HCAL_CLAIMS.items()]
-    assert tables[4].data["rows"][0] == 2 and bool(tables[4].data["no_history"][0])
+    assert tables[4].data["rows"].iloc[0] == 2 and bool(tables[4].data["no_history"].iloc[0])
     (tmp_path / "quick" / "06_hcal.csv").unlink()
     assert len(vp.sensitivity_tables(top, tmp_path, "quick")) == 4  # no HCAL table anywhere
 
@@ -291,3 +293,14 @@ def test_counts_figure():
     widths = [p.get_width() for p in ax.patches if p.get_width()]
     assert sorted(widths) == [1, 1, 1, 2]  # rare: 1 + 2; HCAL: 1 + 1
     assert sorted(t.get_text() for t in ax.texts) == ["1", "1", "1", "2"]
+
+
+def test_key_first_makes_the_first_column_the_row_headers():
+    from hmc.book.pages import key_first
+
+    frame = pd.DataFrame({"choice": ["rare", "factor"], "verdict": ["partly", "reproduced"]})
+    keyed = key_first(frame)
+    assert keyed.index.name == "choice" and keyed.index.tolist() == ["rare", "factor"]
+    assert keyed.columns.tolist() == ["verdict"]
+    assert key_first(frame, 2).index.names == ["choice", "verdict"]
+    assert "<th id=\"T_" in keyed.style.to_html() and ">rare</th>" in keyed.style.to_html()

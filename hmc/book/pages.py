@@ -145,3 +145,10 @@ def trained_in_run(table: pd.DataFrame, before: pd.DataFrame) -> set[tuple[str, 
     merged = units.merge(before[key].drop_duplicates(), how="left", indicator=True)
     fresh = merged.groupby(["dataset", "method"])["_merge"].apply(lambda s: bool((s == "left_only").all()))
     return {k for k, v in fresh.items() if v}
+
+
+def key_first(frame: pd.DataFrame, n: int = 1) -> pd.DataFrame:
+    """``frame`` with its first ``n`` columns as the index (they must name each row once): shown as the
+    row headers of a table, which stay its first columns when a wide table scrolls sideways (the
+    book's browser check accepts a wide table only so)."""
+    return frame.set_index(list(frame.columns[:n]))

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from docutils.nodes import make_id
 
+from hmc.book.pages import key_first
 from hmc.book.rare_plots import WIDTH, legend_below
 from hmc.book.verdict_text import COLOURS, SYMBOLS, badge, md_escape, one_line, rows_text, split_top
 from hmc.claims.gates import VERDICTS
@@ -341,9 +342,9 @@ def sensitivity_tables(top: pd.DataFrame, results_root: str | Path, hcal_profile
         prof = headline_profile[number]
         table = rare_sensitivity(tables_for[prof], number, where=f"results/{prof}")
         if number == 1:
-            out.append(bucket_table(tables_for[prof]["03"]).style.format({"largest finite gain": "{:.2f}"}, na_rep="-")
-                       .hide(axis="index").set_caption(f"Rare-node claim 1, every bucket (results/{prof})"))
-        out.append(table.style.hide(axis="index").set_properties(**{"text-align": "left"})
+            out.append(key_first(bucket_table(tables_for[prof]["03"]))
+                       .style.format({"largest finite gain": "{:.2f}"}, na_rep="-").set_caption(f"Rare-node claim 1, every bucket (results/{prof})"))
+        out.append(key_first(table, 2).style.set_properties(**{"text-align": "left"})
                    .set_caption(f"Rare-node claim {number}: {CLAIMS[number]} (results/{prof})"))
     source = "full" if (results_root / "full" / "06_hcal.csv").is_file() else hcal_profile
     src = results_root / source / "06_hcal.csv"
@@ -353,7 +354,7 @@ def sensitivity_tables(top: pd.DataFrame, results_root: str | Path, hcal_profile
         hist = pd.read_csv(hist) if hist.is_file() else None
         design = hcal_designs(res, results_root / source / "manifests" / "06_hcal.json")
         for number in HCAL_CLAIMS:
-            out.append(hcal_sensitivity(res, number, hist, design).style.hide(axis="index")
+            out.append(key_first(hcal_sensitivity(res, number, hist, design), 2).style
                        .set_properties(**{"text-align": "left"})
                        .set_caption(f"HCAL claim {number}: {HCAL_CLAIMS[number]} (results/{source})"))
     return out
