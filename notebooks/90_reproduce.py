@@ -201,14 +201,15 @@ rp.status_columns(status).style.set_properties(**{"text-align": "left", "font-si
 # %% [markdown]
 # ## 5. The evidence campaign: the papers' protocol, a slice at a time
 #
-# The `full` design of chapters 02 to 05 costs far more than a working session of a 2-core CPU, so
-# it is earned as a campaign: one queue of work items (a dataset, a method and five seeds), ordered
-# so that each CPU hour decides as many claims as it can (first the rare-node claims 1 and 2 on four
-# FunCat datasets: baseline, focal-bma, focal-gmu at H = 2 with 10 seeds; then the other methods of
-# those claims; claim 4; claims 3 and 5; C-HMCNN on GO; the rare-node design on GO). Each run
-# advances it by a time budget and stops cleanly; training checkpoints every epoch, so a kill loses
-# at most one; every finished unit is one file of the results store (`results/full/units/`), and
-# after each item the `book/full/` pages and the verdicts page are re-executed from the store.
+# The `full` design of chapters 02 to 07 costs far more than a working session of a 2-core CPU, so
+# it is earned as a campaign: one queue of work items (a dataset, a method and its seeds), ordered
+# so that each CPU hour decides as many claims as it can (the rare-node claims 1 and 2 on four
+# FunCat datasets: baseline, focal-bma, focal-gmu at H = 2 with 10 seeds; HCAL against its flat and
+# C-HMCNN baselines on all of Omniglot, one seed per item; chapter 07's stress tests; HCAL's
+# ablations; the other rare-node methods and claims; C-HMCNN and the rare-node design on GO). Each
+# run advances it by a time budget and stops cleanly; training checkpoints every epoch, so a kill
+# loses at most one; every finished unit is stored (`results/full/units/`; chapter 06 in its results
+# table), and after each item its chapter's `book/full/` page and the verdicts page are re-executed.
 #
 # ```bash
 # make campaign BUDGET=150m          # or: .venv/bin/python -m hmc campaign --budget 150m --threads 1
