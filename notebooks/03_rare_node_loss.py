@@ -14,25 +14,17 @@
 # %% [markdown]
 # # The rare-node loss: imbalance and uncertainty-focal weighting
 #
-# **Overview.** Xu et al. {cite:p}`xu2026rarenodes` train C-HMCNN {cite:p}`giunchiglia2020chmcnn`
-# as an ensemble of H networks and weight each term of its loss twice: by a node-wise *imbalance
-# weight* (large for nodes with few training examples) and by a *focal factor* `m + u^k`, where `u`
-# is the ensemble's uncertainty about that node for that sample. They report that this raises the
-# recall of rare nodes "up to a factor of five" with significant F1 gains (claim 1), and that two of
-# the uncertainty measures, BMA and GMU, work best (claim 2). This chapter trains, with one ensemble
-# size H for every method, on the same data, seeds and budget:
-#
-# | method (role) | loss | imbalance weight on | focal factor |
-# |---|---|---|---|
-# | `baseline` | plain MCLoss of the H members | - | - |
-# | `imbalance-neg` | MCLoss x W | the y = 0 terms (what the reference code does) | - |
-# | `imbalance-pos` | MCLoss x W | the y = 1 terms (the paper's stated intent) | - |
-# | `focal-<measure>` | MCLoss x W (m + u^k) | the y = 0 terms | `u` = one of six measures |
-#
-# and reports AU(PRC), macro precision/recall/F1 (averaged over all evaluated nodes, and over the
-# nodes with test positives), recall and F1 per training-frequency bucket and per depth, paired
-# Wilcoxon tests against the baseline with Holm's correction, and Friedman + Nemenyi ranks
-# {cite:p}`demsar2006comparisons`. It ends with the evidence table for claims 1 and 2 that the
+# **Overview.** Xu et al. {cite:p}`xu2026rarenodes` train C-HMCNN {cite:p}`giunchiglia2020chmcnn` as an
+# ensemble of H networks and weight each loss term by a node-wise *imbalance weight* (large for nodes
+# with few training examples) and a *focal factor* `m + u^k`, `u` the ensemble's uncertainty about that
+# node for that sample ({ref}`methods §2 <methods-rare-weights>`, {ref}`§4 <methods-rare-focal>`). They
+# report rare-node recall raised "up to a factor of five" with significant F1 gains (claim 1), and BMA
+# and GMU as the best of the uncertainty measures (claim 2). This chapter trains nine methods at one
+# ensemble size H, on the same data, seeds and budget: the plain ensemble, imbalance weighting on the y =
+# 0 terms (`imbalance-neg`, what the reference code does) or on the y = 1 terms (`imbalance-pos`, the
+# paper's stated intent), and focal weighting (weights on the y = 0 terms) with each of the
+# {ref}`six uncertainty measures <methods-rare-measures>`. It scores them as in
+# {ref}`methods §10 <methods-rare-evaluation>` and ends with the evidence for claims 1 and 2 that the
 # claims scorecard re-derives from this chapter's results file.
 #
 # **Prerequisites.**
@@ -43,18 +35,10 @@
 # | Precision, recall, F1 per node; macro averages | necessary | a node never predicted has precision 0 |
 # | Wilcoxon signed-rank, Friedman tests | helpful | {cite:t}`demsar2006comparisons` |
 #
-# *Time to run:* `smoke` about half a minute (two datasets, 200 fitting rows, one epoch); `quick`
-# (three FunCat datasets, 3 seeds, one epoch, all nine methods at H = 2) a few minutes on a laptop CPU; `full`
-# (every FUN and GO benchmark on disk, 10 seeds, the reference epochs) is meant for a GPU: section 6
-# estimates its cost from this run's measured times. Finished (dataset, method, seed) units are read
-# back from the results table on a rerun.
-#
-# *The six uncertainty measures* (all per node, binary, from the members' sigmoid outputs before the
-# MCM, no gradient through them): `bbma` = 1 - |2 p̄ - 1| (margin of the model average), `bma` =
-# entropy of the model average, `aleatoric` = mean entropy of the members, `js` and `kl` = mean pairwise
-# Jensen-Shannon and Kullback-Leibler divergences between members (`js` is the reference code's default
-# for tabular data), `gmu` = gated margin uncertainty (`hmc.losses`). The names `bma`/`bbma` are this
-# study's mapping: the paper's exact definitions were not available.
+# *Time to run:* `smoke` about half a minute (two datasets, 200 fitting rows, one epoch); `quick` (three
+# FunCat datasets, 3 seeds, one epoch, nine methods at H = 2) a few minutes on a laptop CPU; `full`
+# (every FUN and GO benchmark on disk, 10 seeds, the reference epochs) is meant for a GPU (section 6
+# estimates it). Finished (dataset, method, seed) units are read back from the results table on a rerun.
 
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
@@ -105,19 +89,16 @@ print(f"device: {device}; results table: {display_path(results_path)}; H = {n_me
 rare_tables.method_settings(methods)
 
 # %% [markdown]
-# The table lists every method as the results file names it (`hmc.rare_nodes` grammar: `-H2` is
-# H = 2) with its settings. All of them, the baseline included, sum the weighted terms over
-# members, batch and nodes (the reference's reduction), so the methods differ by their weights only;
-# the weight floor omega and the focal floor m are the reference's 0.25; weights are class-wise (K nodes).
+# The methods as the results file names them (`-H2`: H = 2). All, the baseline included, sum their
+# weighted terms over members, batch and nodes (the reference's reduction), so they differ by their
+# weights only; the floors omega and m are the reference's 0.25, the weights class-wise.
 
 # %% [markdown]
 # ## 1. Training: every method, seed and dataset
 #
-# C-HMCNN's per-dataset settings (hidden width, learning rate, epochs) from chapter 02's table, Adam
-# with L2 weight decay 1e-5, batch 4, dropout 0.7, training on train + valid, evaluation on test. The
-# H members of a seed are the members of one batched network (member 0 of seed s is C-HMCNN seed s),
-# and all seeds of a method are trained together. The imbalance weights and the frequency buckets
-# below count the positives of the train + valid rows (the rows the final model is fitted on).
+# Chapter 02's per-dataset settings and protocol ({ref}`methods §9 <methods-rare-training>`); the H
+# members of a seed (member 0 of seed s is C-HMCNN seed s) and all seeds of a method are trained as one
+# batched network.
 
 # %%
 design_names = list(names)  # the design's datasets (a page of the campaign's results loads those with units)
@@ -148,11 +129,10 @@ order = [d for d in loaded if d in set(table.dataset)]
 # %% [markdown]
 # ## 2. Overall scores
 #
-# Mean over the datasets of each method's seed mean (left), and per dataset mean +- std over the
-# seeds (below). AU(PRC) is the micro average precision of chapter 02; the macro scores threshold
-# the MCM output at 0.5. "All nodes" averages over every evaluated node, as the paper does: a node
-# with no test positive counts with recall 0 and, unless it is never predicted, F1 0, which is why
-# macro F1 is low on datasets with many nodes. "Nodes with test positives" leaves those nodes out.
+# Mean over the datasets of each method's seed mean, then per dataset mean +- std over the seeds. "All
+# nodes" counts a node with no test positive with recall 0, as the paper does (hence the low macro F1 on
+# large hierarchies); "nodes with test positives" leaves it out
+# ({ref}`methods §10 <methods-rare-evaluation>`).
 
 # %%
 print(f"mean over {len(order)} dataset(s): {', '.join(order)}; H = {n_members}, "
@@ -164,7 +144,7 @@ rare_tables.overall_scores(table, methods, labels=labels).style.format("{:.4f}")
 rare_tables.per_dataset_scores(table, order, methods, labels=labels)
 
 # %% [markdown]
-# Below: a method above the dashed line (the plain ensemble's mean) gains over it on that dataset.
+# A method above the dashed line gains over the plain ensemble on that dataset.
 
 # %% mystnb={"figure": {"caption": "Macro F1 over all evaluated nodes per method, one panel per dataset: a grey dot per seed, the black bar the seed mean, the dashed line the baseline ensemble's mean."}}
 fig = rare_plots.f1_strips(table, order, methods, baseline, labels,
@@ -174,21 +154,17 @@ plt.show()
 # %% [markdown]
 # ## 3. Rare nodes: recall and F1 per training-frequency bucket and per depth
 #
-# The paper does not define "rare". The study's buckets count each node's positives among the
-# training (train + valid) rows: 0, 1-5, 6-20, 21-100 and more than 100. First, how many evaluated
-# nodes fall in each bucket, and how many of them have at least one test positive (a node without
-# test positives has recall 0 for every method, so it lowers a bucket's mean recall equally for all).
+# The study's buckets of training (train + valid) positives: 0, 1-5, 6-20, 21-100, more than 100 (the
+# paper defines no "rare"). How many evaluated nodes fall in each, and how many have a test positive
+# (without one, a node has recall 0 for every method):
 
 # %%
 rare_tables.bucket_census({name: loaded[name] for name in order})
 
 # %% [markdown]
-# Left: mean recall per bucket (the mean over datasets of each dataset's seed mean; a bucket counts
-# only on the datasets that have it). Right: the recall gain factor, a method's mean recall divided
-# by the baseline's, per dataset (dots) and its median over datasets (line); the dashed lines mark
-# no gain (1) and claim 1's factor of five. Where the baseline's recall is 0 and the method's is not,
-# the gain is unbounded: drawn as a triangle at the top (marked ∞), not counted in the median; a gain
-# of 0 sits at the bottom; 0 / 0 (no recall for either) is not drawn (the counts are printed below).
+# Right: dashed lines at no gain (1) and at claim 1's factor of five; an unbounded gain (baseline recall
+# 0, the method's not) is a triangle at the top (∞), left out of the median; 0 / 0 is not drawn (counts
+# below). A bucket counts only on the datasets that have it.
 
 # %% mystnb={"figure": {"caption": "Recall by training-frequency bucket: each method's mean recall over the datasets (left) and its recall gain factor over the baseline ensemble, per dataset and as the median over datasets (right)."}}
 gains = recall_gains(table, baseline, others, key="freq")
@@ -198,16 +174,14 @@ plt.show()
 print(rare_tables.gain_counts(gains))
 
 # %% [markdown]
-# The same numbers as a table: mean recall and F1 per bucket, averaged over the datasets, and the
-# largest finite recall gain per bucket over the datasets (with the dataset where it occurred).
+# Mean recall and F1 per bucket over the datasets, and the largest finite recall gain per bucket with the
+# dataset where it occurred:
 
 # %%
 rare_tables.bucket_means(table, gains, methods, labels).style.format("{:.3f}", na_rep="-")
 
 # %% [markdown]
-# Per depth (1 = the top level under the root): mean F1 and recall over the nodes of each level.
-# Datasets differ in depth (FunCat trees up to 6 levels, GO graphs deeper); a level counts on the
-# datasets that have it.
+# A level counts on the datasets that have it (FunCat trees reach 6 levels, GO graphs more).
 
 # %% mystnb={"figure": {"caption": "Mean F1 (left) and recall (right) of each method per node depth, 1 being the top level under the root."}}
 fig = rare_plots.depth_lines(table, methods, baseline, labels)
@@ -219,11 +193,9 @@ rare_tables.depth_table(rare_tables.depth_means(table), methods, labels).style.f
 # %% [markdown]
 # ## 4. Significance against the baseline
 #
-# **Per dataset, over seeds.** For each dataset, each method's seed-paired macro F1 differences to the
-# baseline go into a two-sided Wilcoxon signed-rank test; the p-values of all other methods of a
-# dataset are Holm-adjusted together. With n seeds the smallest p-value the exact test can give is
-# 2 / 2^n: 0.25 for 3 seeds, 0.002 for 10. Below 6 seeds no result can be significant at 0.05, and
-# the table then only shows the direction of the differences.
+# **Per dataset, over seeds.** Two-sided Wilcoxon signed-rank tests of the seed-paired macro F1
+# differences, Holm over the methods of a dataset. Below 6 seeds nothing can be significant at 0.05 (the
+# smallest p is 2 / 2^n): the table then only shows the direction of the differences.
 
 # %%
 per = wilcoxon_per_dataset(table, "macro_f1", baseline, others)
@@ -237,10 +209,8 @@ if len(per):
           f"{int((per.mean_diff > 0).sum())} with a higher mean macro F1 than the baseline")
 
 # %% [markdown]
-# **Across datasets, over per-dataset means.** The same test with datasets as the pairs (each
-# dataset's seed mean), one Holm family per metric. With N datasets the smallest p is 2 / 2^N: at
-# least 6 datasets are needed for a two-sided p below 0.05, and the `full` profile's FUN and GO
-# benchmarks give 15.
+# **Across datasets, over per-dataset means.** One Holm family per metric; a p below 0.05 needs at least
+# 6 datasets (the `full` profile has 15).
 
 # %%
 across_metrics = ["au_prc", "macro_f1", "macro_f1_pos", "macro_recall", *[f"recall@freq={b}" for b in RARE_BUCKETS]]
@@ -253,12 +223,8 @@ if len(across):
     display(diff.style.format("{:+.4f}", na_rep="-").set_caption("mean difference to the baseline, across datasets"))
 
 # %% [markdown]
-# **Ranks of all methods (Friedman + Nemenyi).** Per dataset, the methods are ranked by their seed
-# mean macro F1 (1 = best); the Friedman test asks whether the average ranks differ more than chance
-# allows, and the Nemenyi critical difference (CD) says which pairs of methods differ. In the
-# critical-difference diagram, methods joined by a thick bar are not significantly different. The
-# test needs at least 2 datasets and 3 methods to be defined at all, and its chi-square approximation
-# is only trustworthy with about 10 or more datasets {cite:p}`demsar2006comparisons`.
+# **Ranks of all methods (Friedman + Nemenyi)** on macro F1; the test needs at least 2 datasets and 3
+# methods, and about 10 datasets to be trustworthy.
 
 # %% mystnb={"figure": {"caption": "Average rank of each method on macro F1 over the datasets (1 = best): methods joined by a thick bar are not significantly different at the Nemenyi critical difference (CD)."}}
 result, matrix = friedman_over_datasets(table, "macro_f1", methods, alpha)
@@ -278,12 +244,10 @@ else:
 # %% [markdown]
 # ## 5. Evidence for claims 1 and 2
 #
-# One row per statement, computed by `hmc.rare_evidence.claims_evidence` from this chapter's results
-# table (the claims scorecard calls the same function on the same CSV). `value` is the number behind
-# the statement (a gain factor, a difference in macro F1, or an average rank, as `detail` says); `p`
-# and `p_holm` are the raw and Holm-adjusted p-values of the test named in `test`; `min_p` is the
-# smallest p that test could give with its n pairs. A row whose `min_p` exceeds 0.05 cannot support
-# or refute a claim of significance.
+# One row per statement, from `hmc.rare_evidence.claims_evidence` (the scorecard calls it on the same
+# CSV): `value` is the number behind it (a gain factor, a difference in macro F1 or an average rank, as
+# `detail` says), `p` and `p_holm` the raw and Holm-adjusted p of the test in `test`, `min_p` the
+# smallest p that test could give with its n pairs: above 0.05, the row cannot decide significance.
 
 # %%
 evidence = claims_evidence(table, n_members, measures, alpha)
@@ -296,12 +260,10 @@ with pd.option_context("display.max_colwidth", 200):
                                                       "min_p": "{:.3g}", "n": "{:.0f}"}, na_rep="-"))
 
 # %% [markdown]
-# **The verdicts of claims 1 and 2 from this table**, by the scorecard's rules (`hmc.scorecard`, the
-# functions chapter 05 and the verdicts page call). A rule's outcome counts only when the evidence can
-# decide it: trained for the paper's epochs on real data (budget), a baseline whose compared metric is
-# not 0 in the buckets or datasets the rule uses (baseline), and for the significance part a design
-# whose smallest Holm-adjusted p is below 0.05 (significance). Otherwise the claim is
-# **inconclusive**, with the reasons; claim 2's size part is chapter 04's.
+# **The verdicts of claims 1 and 2 from this table**, by the scorecard's rules (`hmc.scorecard`, also
+# called by chapter 05 and the verdicts page): **inconclusive**, with the reasons, unless the gates
+# (budget, baseline, significance: {ref}`methods §12 <methods-rare-gates>`) pass. Claim 2's size part is
+# chapter 04's.
 
 # %%
 from hmc.scorecard import bucket_table, claim_outcome, rare_sensitivity  # noqa: E402  (the claims' rules)
@@ -316,18 +278,17 @@ for number in (1, 2):
     print(f"  strength: {row['strength']}\n  paper:    {row['paper']}\n  ours:     {row['ours']}\n")
 
 # %% [markdown]
-# **Claim 1, bucket by bucket.** The paper does not define "rare"; the study reads it as the buckets
-# 1-5 and 6-20. Every bucket, with its largest finite recall gain, the unbounded gains (baseline
-# recall 0, the method's not) and the undefined ones (0 / 0):
+# **Claim 1, bucket by bucket** ("rare" read as the buckets 1-5 and 6-20): the largest finite recall
+# gain, the unbounded gains (baseline recall 0, the method's not) and the undefined ones (0 / 0):
 
 # %%
 bucket_table(table).set_index("bucket").style.format({"largest finite gain": "{:.2f}"}, na_rep="-")
 
 # %% [markdown]
-# **Sensitivity of claim 1 to the study's choices**: the verdict under each other reading of "rare",
-# of the factor that counts as five, of unbounded gains and of which methods are the paper's. "Could
-# be" lists the verdicts the undecided parts still allow, the next columns drop the budget gate, then
-# every gate; `flips` marks a reading that changes any of them.
+# **Sensitivity of claim 1 to the study's choices**: the verdict under each other reading of "rare", of
+# the factor that counts as five, of unbounded gains and of which methods are the paper's. "Could be"
+# lists the verdicts the undecided parts still allow, the next columns drop the budget gate, then every
+# gate; `flips` marks a reading that changes any of them.
 
 # %%
 key_first(rare_sensitivity(tables03, 1), 2).style.set_properties(**{"text-align": "left"})
@@ -335,8 +296,7 @@ key_first(rare_sensitivity(tables03, 1), 2).style.set_properties(**{"text-align"
 # %% [markdown]
 # ## 6. What it cost, and the `full` profile
 #
-# Wall time per method and dataset for all seeds together (training, prediction and scoring), on
-# the device in the table. A row read back from an earlier run keeps the time it took then.
+# On the device in the table; a row read back from an earlier run keeps the time it took then.
 
 # %% mystnb={"figure": {"caption": "Wall time of each method on each dataset, all seeds together: training, prediction and scoring."}}
 cost = rare_tables.wall_times(table)
@@ -346,12 +306,11 @@ plt.show()
 print(f"total: {cost.seconds.sum() / 60:.1f} minutes")
 
 # %% [markdown]
-# The `full` profile is the paper-scale design: every FUN and GO benchmark on disk (`datasets =
-# ["fun_go"]`: 15, `expr_GO` lacks its training file), 10 seeds, the reference epochs, the same nine
-# methods at H = 2, and the statistics above with 10 seeds per dataset (smallest per-dataset p
-# 0.002) and 15 datasets (smallest across-datasets p 6e-5). Its cost on this run's device, scaled
-# from the measured seconds per (unit, epoch) of the datasets run here (the per-unit time of the
-# seeds trained together; 10 seeds in one batch cost less per seed on a GPU, more on a busy CPU):
+# The `full` profile: every FUN and GO benchmark on disk (`datasets = ["fun_go"]`: 15, `expr_GO` lacks
+# its training file), 10 seeds, the reference epochs, the nine methods at H = 2 (smallest p 0.002 per
+# dataset, 6e-5 across datasets). Its cost on this device, scaled from the measured seconds per (unit,
+# epoch) of the datasets run here (the per-unit time of the seeds trained together; 10 seeds in one batch
+# cost less per seed on a GPU, more on a busy CPU):
 
 # %%
 spec_epochs = {d: BENCHMARKS[d].epochs if d in BENCHMARKS else loaded[d].spec.epochs for d in set(cost.dataset)}
@@ -363,33 +322,29 @@ estimate.style.format({"s per epoch, all methods": "{:.1f}", "full: hours for 10
 # %% [markdown]
 # ## 7. Deviations from the paper's protocol
 #
-# Named here so that every number above can be read with them in mind:
-#
-# - **Budget.** `quick` and `smoke` train about 1% of the reference epochs (one epoch per dataset) and
-#   3 (smoke: 2) seeds instead of 10; `smoke` also fits on only the first 200 rows of train + valid.
-#   Their numbers check the pipeline, not the paper, and none of their tests can reach significance.
-#   After so short a training the plain ensemble predicts almost no node above 0.5, so its recall
-#   (and with it every gain factor's denominator) is 0 in most buckets. `quick` uses three FunCat
-#   datasets (cellcycle, spo, derisi): a GO dataset (4,000+ outputs per member) costs several times
-#   more per step than a laptop budget of a few minutes allows. Only `full` tests the claims.
+# - **Budget.** `quick` and `smoke` train about 1% of the reference epochs (one epoch per dataset) with 3
+#   (smoke: 2) seeds instead of 10, and `smoke` fits on the first 200 rows of train + valid only: a
+#   pipeline check, whose tests cannot reach significance. After so short a training the plain ensemble
+#   predicts almost no node above 0.5, so its recall (every gain factor's denominator) is 0 in most
+#   buckets. `quick` uses three FunCat datasets (cellcycle, spo, derisi): a GO dataset (4,000+ outputs
+#   per member) costs several times more per step than a laptop budget of a few minutes allows. Only
+#   `full` tests the claims.
 # - **Subsets of `full`.** A `full` run on a CPU may cover fewer datasets, seeds or measures than the
-#   design of section 6 (15 datasets, 10 seeds, six measures): the reference epochs per dataset, but
-#   fewer units. The line at the end of this section prints what this run used; its p-values and
-#   the scorecard's verdicts rest on that many seeds and datasets only.
-# - **Ensemble size.** One H for all methods (the parameter `n_members`, here the reference default
-#   2); the paper's sweep over H in {2, 5, 10} and claim 2's "gains grow with the ensemble size" are
-#   chapter 04's.
-# - **Baseline.** The plain ensemble of H members with the summed MCLoss (`baseline-H2`), not the
-#   single C-HMCNN of chapter 02 (`chmcnn`, the mean over terms): every method here sums its terms,
-#   so the methods differ by their weights only. With Adam the scale of the loss mostly cancels, but
-#   the L2 weight decay then weighs relatively less than in C-HMCNN.
-# - **Weight target.** The reference code puts the imbalance weights on the y = 0 terms; the focal
-#   methods follow it (`focal-*`), and `imbalance-pos` shows the stated intent.
+#   design of section 6 (15 datasets, 10 seeds, six measures), at the reference epochs: its p-values and
+#   the scorecard's verdicts rest on the seeds and datasets that the line below prints.
+# - **Ensemble size.** One H for all methods (`n_members`, here the reference default 2); the paper's
+#   sweep over H in {2, 5, 10} and claim 2's "gains grow with the ensemble size" are chapter 04's.
+# - **Baseline.** The plain ensemble of H members with the summed MCLoss (`baseline-H2`), not chapter
+#   02's single C-HMCNN (`chmcnn`, the mean over terms), so that the methods differ by their weights
+#   only. With Adam the scale of the loss mostly cancels, but the L2 weight decay then weighs relatively
+#   less than in C-HMCNN.
+# - **Weight target.** The reference code weights the y = 0 terms; the focal methods follow it
+#   (`focal-*`), and `imbalance-pos` shows the stated intent.
 # - **Measures.** `bma`/`bbma` are our reading of the paper's names; `js` is the reference default.
 # - **Rare nodes and counts.** The frequency buckets are the study's (the paper defines no "rare");
 #   counts use train + valid, the rows the final model is fitted on.
-# - **Imputation.** `trainvalid` fits the imputer and scaler on train + valid only; the reference
-#   fills each split with its own column means (`per_split`).
+# - **Imputation.** `trainvalid` fits the imputer and scaler on train + valid only; the reference fills
+#   each split with its own column means (`per_split`).
 
 # %%
 print(f"imputation: {imputation}; seeds: {n_seeds}; epoch fraction: {epoch_fraction}; H: {n_members}; "
@@ -398,16 +353,11 @@ print(f"imputation: {imputation}; seeds: {n_seeds}; epoch fraction: {epoch_fract
 # %% [markdown]
 # ## Summary
 #
-# - Nine methods at one ensemble size: the plain ensemble, imbalance weighting on the negatives (the
-#   reference code) and on the positives (the stated intent), and focal weighting with each of six
-#   uncertainty measures, all on the same seeds, data and budget, written as tidy rows to
-#   `results/<profile>/03_rare_node_loss.csv`.
-# - Section 3 shows where the weighting acts (recall per training-frequency bucket and depth, and
-#   the gain factor behind claim 1); sections 4 and 5 say whether the differences are significant,
-#   and whether the design could have shown it at all.
-# - The evidence table for claims 1 and 2 is recomputed from the CSV by `hmc.rare_evidence`, so
-#   the scorecard and this chapter cannot disagree.
+# Nine methods at one ensemble size on the same seeds, data and budget, as tidy rows in
+# `results/<profile>/03_rare_node_loss.csv`. Section 3 shows where the weighting acts, sections 4 and 5
+# whether the differences are significant and whether the design could have shown it; the evidence is
+# recomputed from the CSV by `hmc.rare_evidence`, so the scorecard and this chapter cannot disagree.
 #
-# **What's next:** chapter 04 varies the ensemble size and replaces the ensemble by MC-dropout
-# (claims 2 and 4); chapter 05 tests schedules, the mixed loss and LPROS (claims 3 and 5) and
-# collects the verdicts.
+# **What's next:** chapter 04 varies the ensemble size and replaces the ensemble by MC-dropout (claims 2
+# and 4); chapter 05 tests schedules, the mixed loss and LPROS (claims 3 and 5) and collects the
+# verdicts.

@@ -15,30 +15,27 @@
 # # Ensemble size and MC-dropout: what the focal weighting gains, and what the cheap variant costs
 #
 # **Overview.** The focal weighting of the rare-node loss {cite:p}`xu2026rarenodes` multiplies every
-# C-HMCNN {cite:p}`giunchiglia2020chmcnn` loss term by `m + u^k`, where `u` is an uncertainty
-# computed from H networks. This chapter varies H and the way the H networks are produced, and
-# tests two statements of the paper:
+# C-HMCNN {cite:p}`giunchiglia2020chmcnn` loss term by `m + u^k`, `u` an uncertainty computed from H
+# networks ({ref}`methods §4 <methods-rare-focal>`). This chapter varies H and the way the H networks are
+# made (a deep ensemble or MC-dropout: {ref}`methods §5 <methods-rare-members>`), and tests two
+# statements of the paper:
 #
-# - **claim 2, size part**: the gains of the focal weighting over the unweighted baseline "grow with
-#   the ensemble size";
-# - **claim 4**: MC-dropout (one network, H stochastic passes per step) instead of a deep ensemble
-#   (H networks) cuts training time by ~68% and memory by ~66%, for ~6% lower F1.
+# - **claim 2, size part**: the gains of the focal weighting over the unweighted baseline "grow with the
+#   ensemble size";
+# - **claim 4**: MC-dropout (one network, H stochastic passes per step) instead of a deep ensemble (H
+#   networks) cuts training time by ~68% and memory by ~66%, for ~6% lower F1.
 #
-# For every dataset, seed and H in {2, 5, 10} it trains three variants: the plain ensemble
-# (`baseline-H<H>`: MCLoss summed over H members, no weights), the focal ensemble
-# (`focal-<measure>-H<H>`) and focal MC-dropout (`mcdropout-<measure>-H<H>`). It reports macro F1
-# (over all evaluated nodes, and over nodes with test positives), AU(PRC), and, measured in the same
-# run on the same device, the training time and the peak memory of both focal variants.
+# For every dataset, seed and H in {2, 5, 10} it trains the plain ensemble (`baseline-H<H>`: MCLoss
+# summed over H members, no weights), the focal ensemble (`focal-<measure>-H<H>`) and focal MC-dropout
+# (`mcdropout-<measure>-H<H>`), and measures the training time and peak memory of both focal variants in
+# the same run on the same device.
 #
-# **Which focal variant.** Imbalance weights on the y = 0 terms (`weight_target="negatives"`, the
-# reference code's), class-wise K, exponent k = 2, floor m = 0.25, summed reduction, and one
-# uncertainty measure, **GMU** (gated margin uncertainty) by default. Why GMU: claim 2 names BMA and
-# GMU as the best measures, and of those two GMU is the one that reads the spread between the H
-# members (the unbiased standard deviation of their outputs), so it is the measure whose signal
-# depends on H and on how the members were made (independent networks or dropout masks of one
-# network); `bbma` only sees the members' mean. Only one measure fits the `quick` budget: nine
-# trainings per dataset are already the chapter's cost (chapter 03 compares the measures at one H).
-# Set `measure = "bbma"` to run the other one.
+# **Which focal variant.** Chapter 03's: weights on the y = 0 terms (the reference code's), class-wise K,
+# k = 2, m = 0.25, summed, and one measure, **GMU** by default. Of the two measures claim 2 names best
+# (BMA and GMU), GMU is the one that reads the spread between the H members, so its signal depends on H
+# and on how the members were made; `bbma` only sees the members' mean. Only one measure fits the `quick`
+# budget (nine trainings per dataset already; chapter 03 compares the measures at one H): set
+# `measure = "bbma"` to run the other one.
 #
 # **Prerequisites.**
 #
@@ -48,19 +45,11 @@
 # | Chapter 03 (imbalance weights, focal weighting, the measures) | necessary | |
 # | Deep ensembles, MC-dropout | helpful | H networks trained side by side, or H dropout masks of one network |
 #
-# *Time to run:* `smoke` about half a minute (100 fitting rows, H in {2, 3}); `quick` (cellcycle_FUN,
-# 3 seeds, one epoch) three to four minutes on an idle 2-core laptop CPU (measured while writing:
-# 6.6 minutes on a shared machine at load average 6, of which 2.8 minutes of CPU time); `full` (every
-# FUN and GO dataset, 10 seeds, the reference epochs) is a GPU job, estimated in section 6 from this run's
-# measured times.
-# Finished (dataset, method, seed) units are read back from the results table on a rerun, and so are
-# the cost measurements of section 4 (`measure_costs = True` takes them again, both variants in one
-# run on one device).
-#
-# *How the members are trained* (`hmc.rare_nodes`): a deep ensemble is S x H members of one batched
-# model (stacked weights, one fused Adam step), member 0 of seed s being C-HMCNN seed s; MC-dropout is
-# one network per seed whose batch is passed H times per step with independent dropout masks, and
-# whose prediction is the mean of H passes with dropout on.
+# *Time to run:* `smoke` about half a minute (100 fitting rows, H in {2, 3}); `quick` (cellcycle_FUN, 3
+# seeds, one epoch) three to four minutes on an idle 2-core laptop CPU (measured while writing: 6.6
+# minutes on a shared machine at load average 6, of which 2.8 minutes of CPU time); `full` (every FUN and
+# GO dataset, 10 seeds, the reference epochs) is a GPU job, estimated in section 6. Finished units, and
+# the cost measurements of section 4, are read back on a rerun.
 
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
@@ -114,15 +103,9 @@ pd.DataFrame([{"variant": v, **{f"H = {h}": METHODS[v, h] for h in sizes}} for v
 # %% [markdown]
 # ## 1. Training: every variant, H, dataset and seed
 #
-# Settings per dataset as in chapter 02 (the reference hidden width, learning rate and epochs, Adam with
-# weight decay 1e-5, batch 4, dropout 0.7, fit on train + valid, evaluation on test), scaled by
-# `epoch_fraction`. A dataset that is not on disk is listed with the command that fetches it; with none
-# on disk the chapter runs on a synthetic hierarchy (`hmc.synthetic.make_benchmark`).
-#
-# *Threads.* Every run uses the same fixed number of torch CPU threads (`num_threads`, 1 by default):
-# the library's `"auto"` lets the ensemble switch between 1 and all threads but keeps MC-dropout at all
-# threads, and on a loaded 2-core machine that alone made one MC-dropout run 25 times slower than with
-# one thread (measured while writing this chapter); a time comparison needs the same setting for both.
+# Chapter 02's settings per dataset, scaled by `epoch_fraction`
+# ({ref}`methods §9 <methods-rare-training>`). Every run uses the same fixed number of torch CPU threads
+# (`num_threads`), which a fair time comparison needs ({ref}`methods §11 <methods-rare-costs>`).
 
 # %%
 loaded = load_benchmarks(names)
@@ -149,14 +132,10 @@ print(units_report(table, before))
 # %% [markdown]
 # ## 2. F1 and AU(PRC) against H
 #
-# Test macro F1 at threshold 0.5 over all evaluated nodes (`macro_f1`, the paper's average, which
-# counts a node without test positives as F1 = 0) and over nodes with test positives only
-# (`macro_f1_pos`), and the micro AU(PRC); mean and standard deviation over the seeds.
-#
-# **Read the `quick` and `smoke` numbers as a pipeline check, not as the paper's experiment:** they
-# train a small fraction of the reference epochs (one epoch in `quick`), after which most nodes are
-# still predicted negative and macro F1 is close to 0. Only `full` tests claim 2 and the F1 part of
-# claim 4.
+# Mean and standard deviation over the seeds of macro F1 over all evaluated nodes (`macro_f1`, the
+# paper's average) and over nodes with test positives (`macro_f1_pos`), and of the micro AU(PRC). **Read
+# the `quick` and `smoke` numbers as a pipeline check:** after one epoch most nodes are still predicted
+# negative and macro F1 is close to 0. Only `full` tests claim 2 and the F1 part of claim 4.
 
 # %%
 METRICS = rare_tables.ENSEMBLE_METRICS
@@ -165,8 +144,7 @@ summary = scores.groupby(["dataset", "metric", "variant", "H"])["value"].agg(["m
 summary.style.format("{:.4f}", na_rep="-")
 
 # %% [markdown]
-# Each panel: a metric against H, one line per variant; a point is the mean over the datasets of
-# the seed's value, the band the standard deviation over seeds.
+# One panel per metric, one line per variant.
 
 # %% mystnb={"figure": {"caption": "Macro F1 (all nodes and nodes with test positives) and AU(PRC) against the ensemble size H for the plain and focal deep ensembles and focal MC-dropout: the mean over datasets, with a band of one standard deviation over seeds."}}
 fig = rare_plots.variant_lines(scores, "value", METRICS, sizes,
@@ -179,11 +157,9 @@ plt.show()
 # ## 3. Claim 2, size part: does the focal gain grow with H?
 #
 # The gain at H is the focal ensemble's value minus the plain ensemble's at the same H, seed by seed
-# (seed s of both shares member 0's initialisation and the data order), then averaged over seeds and
-# datasets. MC-dropout's gain over the same plain ensemble is shown beside it. The Wilcoxon
-# signed-rank test pairs the (dataset, seed) blocks of the focal and the plain ensemble at each H,
-# Holm-adjusted over the H values; with `quick`'s 3 blocks the smallest possible two-sided p is 0.25,
-# so only `full` can reach significance.
+# (seed s of both shares member 0's initialisation and the data order), then averaged; MC-dropout's gain
+# over the same plain ensemble beside it. The Wilcoxon test pairs the (dataset, seed) blocks at each H,
+# Holm over the H values: with `quick`'s 3 blocks its smallest two-sided p is 0.25.
 
 # %%
 gains = rare_tables.focal_gains(scores)
@@ -206,39 +182,11 @@ plt.show()
 # %% [markdown]
 # ## 4. Claim 4: time and peak memory, deep ensemble against MC-dropout
 #
-# Both focal variants at each H, in this run, on this device, with the same thread count:
-#
-# - **training time** from the sweep: the wall time of the run that trained all seeds of the variant
-#   together (sum of the units' `wall_time_s`: training plus test prediction and scoring);
-#   comparable when both variants were trained in this run (column `trained_this_run`);
-# - **ms per step**, measured here: median over interleaved blocks of 10 training steps (the variants
-#   take turns, so a change in the machine's load hits both), `cost_steps` steps each;
-# - **peak memory**, measured here for each variant on its own: the most bytes torch's allocator held
-#   during the set-up (model, optimiser, data on the device) and `memory_steps` training steps
-#   (`hmc.memory.allocator_peak`: CPU from the profiler's memory events, CUDA from its peak counter);
-#   also the training state (parameters, gradients, Adam's moments) and, on CPU, the increase of the
-#   process's resident-set high-water mark (the operating system's view, indicative only).
-#
-# The measurements are taken once and committed: a re-execution reads the cost table back (when it
-# covers every dataset, H and variant of the run), so `make book` never changes claim 4's verdict;
-# `-p measure_costs True` measures again on this run's device and replaces the table.
-#
-# The cost table, one row per (dataset, H, variant), read by chapter 05's scorecard:
-#
-# | column | meaning |
-# |---|---|
-# | `dataset`, `H`, `variant`, `method` | the run (`variant`: `ensemble` or `mc_dropout`, both focal) |
-# | `n_seeds`, `epochs`, `steps` | seeds trained side by side; epochs and steps of one run |
-# | `device`, `threads` | where it ran; torch CPU threads |
-# | `train_wall_s` | wall time of the sweep's run of all seeds (training, test prediction, scoring), seconds |
-# | `trained_this_run` | whether that run happened in this notebook run (else its rows were read back) |
-# | `ms_per_step` | median ms per training step of all seeds together, interleaved blocks, this run |
-# | `peak_alloc_mib` | allocator peak over set-up and `memory_steps` steps, MiB |
-# | `state_mib`, `n_parameters` | training state (4 copies of the parameters), MiB; parameters of all members |
-# | `peak_rss_mib` | resident-set high-water increase over the same work, MiB (CPU only; indicative) |
-# | `time_ratio`, `step_time_ratio` | `train_wall_s`, `ms_per_step` over the ensemble's at the same dataset and H |
-# | `memory_ratio`, `state_ratio`, `rss_ratio` | the same for `peak_alloc_mib`, `state_mib`, `peak_rss_mib` |
-# | `alloc_method`, `load_avg` | how the allocator peak was read; 1-minute load average before the measurement |
+# Both focal variants at each H, in one run, on one device, with the same thread count: the sweep's
+# training time, the ms per training step and the allocator's peak memory
+# ({ref}`methods §11 <methods-rare-costs>` says how each is measured, and what each column of this table
+# means). The table, which chapter 05's scorecard reads, is committed and read back, so re-executing the
+# page never changes claim 4's verdict; `-p measure_costs True` measures again.
 
 # %%
 expected = {(name, h, v) for name in loaded for h in sizes for v in ("ensemble", "mc_dropout")}
@@ -258,11 +206,9 @@ else:
 cost.drop(columns=["alloc_method", "device", "threads"]).style.format(rare_tables.COST_FORMATS, na_rep="-")
 
 # %% [markdown]
-# MC-dropout's time and memory as a fraction of the deep ensemble's at the same H. The paper's claim
-# is a fraction of about 0.32 of the time (68% less) and 0.34 of the memory (66% less), for an H it
-# does not state here. The dotted curve 1/H is what a cost proportional to the number of networks
-# would give: the training state follows it exactly (H networks against one); time and activations
-# do not, since MC-dropout still runs H passes.
+# The paper claims a fraction of about 0.32 of the time (68% less) and 0.34 of the memory (66% less), for
+# an H it does not state here. The training state follows 1/H exactly (H networks against one); time and
+# activations do not, since MC-dropout still runs H passes.
 
 # %% mystnb={"figure": {"caption": "MC-dropout's training time (left) and memory (right) as a fraction of the focal deep ensemble's against H (band: the range over datasets), beside the paper's claimed fraction (red, dashed) and 1/H (dotted)."}}
 CLAIM_TIME, CLAIM_MEMORY = 1 - 0.68, 1 - 0.66
@@ -277,10 +223,9 @@ plt.show()
 # %% [markdown]
 # ## 5. Claim 4, F1 part: what MC-dropout gives up
 #
-# MC-dropout's macro F1 and AU(PRC) against the focal deep ensemble at the same H: the difference
-# and the relative change (the paper: about 6% lower F1; whether relative or in points is not stated
-# in the material available to us, so both are given). Relative changes are left empty where the
-# ensemble's value is 0. Paired Wilcoxon over the (dataset, seed) blocks, Holm-adjusted over H.
+# Against the focal deep ensemble at the same H: the difference and the relative change (the paper: about
+# 6% lower F1, relative or in points is not stated in the material available to us), the latter empty
+# where the ensemble's value is 0. Paired Wilcoxon over the (dataset, seed) blocks, Holm over H.
 
 # %%
 mc_f1 = pd.concat({metric: rare_tables.paired_by_h(scores, METHODS, "focal ensemble", "focal MC-dropout", metric, sizes)
@@ -294,15 +239,13 @@ mc_f1[["ensemble", "MC-dropout", "difference", "relative change", "n", "p", "p (
 # %% [markdown]
 # ## 6. The `full` profile: design and cost
 #
-# `full` runs every FUN and GO benchmark on disk (`datasets = ["fun_go"]`: 15 in the study's copy of
-# the data, where `expr_GO`'s training file is missing), 10 seeds, the reference epochs (epoch fraction
-# 1), H in {2, 5, 10}, the same three variants: 15 x 9 = 135 (dataset, method) runs of 10 seeds. That
-# is a GPU job. The estimate below scales this run's per-seed training time per step to the full
-# design, assuming a step costs in proportion to a network's parameters (`F h + h^2 + h C` for F
-# features, hidden width h and C nodes), which holds for a memory-bound CPU at batch 4 (measured while
-# writing: derisi_GO's step costs about what its 4.3 times larger network predicts against
-# cellcycle_FUN's). It is an estimate for *this* device; a GPU runs these small steps in nearly
-# constant time, so there the estimate is a loose upper bound.
+# Every FUN and GO benchmark on disk (`datasets = ["fun_go"]`: 15, `expr_GO`'s training file is missing),
+# 10 seeds, epoch fraction 1, H in {2, 5, 10}, the three variants: 135 (dataset, method) runs of 10
+# seeds, a GPU job. The estimate scales this run's per-seed time per step, assuming a step costs in
+# proportion to a network's parameters (`F h + h^2 + h C` for F features, hidden width h and C nodes),
+# which holds for a memory-bound CPU at batch 4 (measured while writing: derisi_GO's step costs about
+# what its 4.3 times larger network predicts against cellcycle_FUN's). It is an estimate for *this*
+# device; a GPU runs these small steps in nearly constant time, so there it is a loose upper bound.
 
 # %%
 full_names = select_benchmarks(["fun_go"])
@@ -323,19 +266,17 @@ else:
 # %% [markdown]
 # ## 7. Deviations from the paper's protocol
 #
-# Named here so that every number above can be read with them in mind:
-#
-# - **Budget.** `quick` cuts further than the other rare-node chapters: one dataset (cellcycle_FUN)
-#   and one epoch (`epoch_fraction = 0.01`) instead of three datasets and 5% of the epochs. Measured
-#   while writing, on a loaded 2-core CPU: one step of all nine trainings (3 seeds, H up to 10) costs
-#   about 0.4 s on cellcycle_FUN and 2.2 s on derisi_GO (4,120 nodes), so the full design would
-#   take hours there. `smoke` also keeps only 100 fitting rows and H in {2, 3}. Their numbers check the pipeline, not the paper.
-# - **Measure and weights.** One measure (`measure`, GMU by default), weights on the y = 0 terms
-#   (the reference code's), summed reduction; the paper's exact measure definitions were not available
+# - **Budget.** `quick` cuts further than chapter 03: one dataset (cellcycle_FUN) instead of three, and
+#   one epoch (`epoch_fraction = 0.01`, not the 5% first planned). Measured while writing, on a loaded
+#   2-core CPU: one step of all nine trainings (3 seeds, H up to 10) costs about 0.4 s on cellcycle_FUN
+#   and 2.2 s on derisi_GO (4,120 nodes), so the full design would take hours there. `smoke` also keeps
+#   only 100 fitting rows and H in {2, 3}. Their numbers check the pipeline, not the paper.
+# - **Measure and weights.** One measure (`measure`, GMU by default), weights on the y = 0 terms (the
+#   reference code's), summed reduction; the paper's exact measure definitions were not available
 #   (chapter 03).
-# - **MC-dropout in training.** Our MC-dropout passes each batch H times through one network with
-#   independent masks and applies the same focal loss to the H outputs; the reference's exact
-#   arrangement (e.g. whether the loss sums over the H passes) was not available.
+# - **MC-dropout in training.** Each batch passes H times through one network with independent masks, and
+#   the same focal loss applies to the H outputs; the reference's exact arrangement (e.g. whether the
+#   loss sums over the H passes) was not available.
 # - **Time and memory.** Measured on this run's device (printed above), with a fixed thread count; the
 #   paper's hardware is not stated in the material available to us. CPU memory is the torch allocator's
 #   peak, the analogue of a GPU's allocated-memory peak, not the process's total; the times of a shared
@@ -347,17 +288,13 @@ else:
 # ## 8. Evidence for claims 2 (size part) and 4
 #
 # **Claim 2, size part**: the focal gain in macro F1 (all nodes) over the plain ensemble at each H,
-# averaged over the datasets of this run; the scorecard's rule (chapter 05) asks whether it is larger
-# at the largest H than at the smallest.
-#
-# **Claim 4** by its one rule, `hmc.scorecard.claim4_table` (the function the scorecard of chapter 05
-# and the verdicts page call on the same tables, so the three cannot disagree): per H, the median over
-# the datasets of the time cut `1 - ms_per_step(MC) / ms_per_step(ensemble)`, of the memory cut from
-# the allocator peak, and of the relative macro-F1 drop `1 - F1(MC) / F1(ensemble)`; a part holds when
-# the cut is at least the claimed one less 10 points (68% and 66%) or the drop at most the claimed 6%
-# plus 10 points (the claim is a saving: a larger saving or a smaller drop counts). Then the verdict
-# of `hmc.scorecard.claim_outcome` with its gates: the F1 part scores trained models and counts only at
-# the paper's epochs, so a `quick` run decides nothing.
+# averaged over the datasets; the scorecard's rule asks whether it is larger at the largest H than at the
+# smallest. **Claim 4** by its one rule, `hmc.scorecard.claim4_table`
+# ({ref}`methods §11 <methods-rare-costs>`): per H, the median over the datasets of the time cut (from ms
+# per step), the memory cut (allocator peak) and the relative macro-F1 drop; a part holds when the cut is
+# at least the claimed one (68%, 66%) less 10 points, or the drop at most the claimed 6% plus 10 points.
+# Then the verdict with its gates ({ref}`methods §12 <methods-rare-gates>`): the F1 part scores trained
+# models and counts only at the paper's epochs, so a `quick` run decides nothing.
 
 # %%
 from hmc.scorecard import claim4_table, claim_outcome  # noqa: E402  (the claim's rule, shared with the scorecard)
@@ -380,18 +317,14 @@ print(f"strength: {claim4_row['strength']}")
 # %% [markdown]
 # ## Summary
 #
-# - The figures of sections 2 and 3 show the focal ensemble's F1 and its gain over the plain ensemble
-#   at H = 2, 5 and 10, beside focal MC-dropout; the `full` profile makes them a test of claim 2's
-#   size part.
-# - Section 4 measures both variants' training time and peak memory in one run on one device. The
-#   training state of MC-dropout is 1/H of the ensemble's by construction, so expect the memory cut to
-#   grow with H, and the time cut to stay below 1 - 1/H, since MC-dropout still runs H passes per
-#   step; a single "~66% less memory" can then hold at one H only. The figure shows by how much on
-#   this run's device.
-# - Section 8 applies claim 4's one rule (`hmc.scorecard.claim4_table`) to the two result tables
-#   `04_ensembles_and_dropout.csv` and `04_ensembles_and_dropout_cost.csv`, exactly as chapter 05's
-#   scorecard and the verdicts page do; the cost table is read back, so re-executing the page never
-#   changes the verdict.
+# - Sections 2 and 3 show the focal ensemble's F1 and its gain over the plain ensemble at H = 2, 5 and
+#   10, beside focal MC-dropout; under `full` they test claim 2's size part.
+# - Section 4 measures both variants' time and peak memory in one run on one device. MC-dropout's
+#   training state is 1/H of the ensemble's by construction, so expect the memory cut to grow with H and
+#   the time cut to stay below 1 - 1/H (MC-dropout still runs H passes per step): a single "~66% less
+#   memory" can then hold at one H only.
+# - Section 8 applies claim 4's rule to `04_ensembles_and_dropout.csv` and its `_cost.csv` exactly as
+#   chapter 05's scorecard and the verdicts page do.
 #
-# **What's next:** chapter 05 turns to schedules, the mixed loss and LPROS, and collects the verdicts
-# of every claim in the scorecard.
+# **What's next:** chapter 05 turns to schedules, the mixed loss and LPROS, and collects the verdicts of
+# every claim in the scorecard.

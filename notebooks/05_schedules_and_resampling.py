@@ -14,18 +14,20 @@
 # %% [markdown]
 # # Schedules, the mixed loss and LPROS resampling
 #
-# **Overview.** Imbalance weighting (chapter 03) buys recall on rare nodes with precision. The
-# rare-node paper {cite:p}`xu2026rarenodes` tries three ways to get the precision back, and this
-# chapter runs them all on one footing, a single C-HMCNN network per seed with the reference settings:
+# **Overview.** Imbalance weighting (chapter 03) buys recall on rare nodes with precision. The rare-node
+# paper {cite:p}`xu2026rarenodes` tries three ways to get the precision back, and this chapter runs them
+# all on one footing, a single C-HMCNN network per seed with the reference settings:
 #
 # - a **scheduler** that moves each batch's weights from the imbalance weights `W0` towards the
 #   unweighted loss, restarting every epoch (`lin`, `exp`, `alt`), and the same over the whole run
-#   (`global-*`, ending at weight 1), since "towards the unweighted loss" reads that way too;
-# - the **mixed loss** `lambda * mean(W * BCE) + (1 - lambda) * mean(BCE)` for lambda in {0.25, 0.5, 0.75};
-# - **LPROS** (label-path random oversampling), alone and combined with the weighted loss;
+#   (`global-*`, ending at weight 1), since "towards the unweighted loss" reads that way too
+#   ({ref}`methods §6 <methods-rare-schedules>`);
+# - the **mixed loss** `lambda * mean(W * BCE) + (1 - lambda) * mean(BCE)` for lambda in {0.25, 0.5,
+#   0.75} ({ref}`methods §7 <methods-rare-mixed>`);
+# - **LPROS** (label-path random oversampling), alone and with the weighted loss
+#   ({ref}`methods §8 <methods-rare-lpros>`);
 #
-# against the unweighted baseline and plain imbalance weighting. It reports AU(PRC), macro precision,
-# recall and F1, recall per training-frequency bucket and the paper's paired tests, and it ends
+# against the unweighted baseline and plain imbalance weighting, scored as in chapter 03, and it ends
 # with the **claims scorecard** of the whole rare-node study (chapters 03 to 05).
 #
 # **Prerequisites.**
@@ -36,11 +38,11 @@
 # | Chapter 03 (imbalance weights, rare-node metrics) | necessary | weights `W0`, buckets, the tests |
 # | Wilcoxon signed-rank, Holm, Friedman/Nemenyi | helpful | {cite:p}`demsar2006comparisons`; `hmc.stats` |
 #
-# *Time to run:* `smoke` (a small synthetic hierarchy) about half a minute; `quick` (13 methods on
-# 2 FunCat datasets, 3 seeds, one epoch) about 3 minutes of CPU time on a 2-core laptop (5.5 minutes
-# measured on a shared 2-core machine at load average 5); `full` (every FunCat and GO dataset, 10
-# seeds, the reference epochs) is a GPU-sized run, estimated in section 6 from the measured times.
-# Finished (dataset, method, seed) units are kept in the results table and read back on a rerun.
+# *Time to run:* `smoke` (a small synthetic hierarchy) about half a minute; `quick` (13 methods on 2
+# FunCat datasets, 3 seeds, one epoch) about 3 minutes of CPU time on a 2-core laptop (5.5 minutes
+# measured on a shared 2-core machine at load average 5); `full` (every FunCat and GO dataset, 10 seeds,
+# the reference epochs) is a GPU-sized run, estimated in section 6 from the measured times. Finished
+# (dataset, method, seed) units are kept in the results table and read back on a rerun.
 
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
@@ -93,13 +95,10 @@ print(f"{len(method_list)} methods x {len(names)} datasets x {n_seeds} seeds")
 # %% [markdown]
 # ## 1. What the schedules and the mixed loss do to a weight
 #
-# Every method here is one network per seed (H = 1), MCLoss summed over the batch's terms (the
-# reference's reduction), weights on the **negative** terms (`weight_target="negatives"`, the
-# reference code's indexing; chapter 03 compares it with the positives), class-wise balanced
-# weights (K = number of nodes) rescaled to the floor omega = 0.25. The figure follows one loss term
-# whose imbalance weight is `W0 = 3` through two epochs of 20 batches: the per-epoch schedules fall
-# to omega in every epoch and start again; the global ones fall once, to 1; the mixed loss is a
-# constant `lambda * W0 + (1 - lambda)`.
+# Every method is one network per seed (H = 1) with chapter 03's summed, class-wise weights on the
+# negative terms and floor omega = 0.25 (section 7). The per-epoch schedules fall to omega in every epoch
+# and start again, the global ones fall once, to 1; the mixed loss is a constant
+# `lambda * W0 + (1 - lambda)`.
 
 # %% mystnb={"figure": {"caption": "The weight of one loss term with imbalance weight W0 = 3 over two epochs of 20 batches: the per-epoch schedules (top), the global schedules (middle) and the mixed loss (bottom)."}}
 fig = rare_plots.schedule_weights(w0=3.0, n_batches=20, n_epochs=2)
@@ -108,12 +107,10 @@ plt.show()
 # %% [markdown]
 # ## 2. Training: every method, dataset and seed
 #
-# Settings per dataset are chapter 02's (the reference hidden width, learning rate and epochs; Adam,
-# L2 weight decay 1e-5, batch 4, dropout 0.7, fit on train + valid, score on test), with the
-# profile's share of the epochs. LPROS (budget S = 0.1) clones rows of rare label paths; each seed
-# draws its own clones, and the imbalance weights and frequency buckets still come from the original
-# rows. With no benchmark on disk the chapter runs on a synthetic hierarchy
-# (`hmc.synthetic.make_benchmark`) so that it still runs end to end.
+# Chapter 02's settings per dataset with the profile's share of the epochs
+# ({ref}`methods §9 <methods-rare-training>`). LPROS (budget S = 0.1) draws its own clones for each seed;
+# the imbalance weights and frequency buckets still come from the original rows. With no benchmark on
+# disk the chapter runs on a synthetic hierarchy.
 
 # %%
 loaded = load_benchmarks(names, synthetic_samples=synthetic_samples)
@@ -140,9 +137,9 @@ print(units_report(table, before).replace("results store", "results table"))
 # %% [markdown]
 # ## 3. AU(PRC) and macro precision, recall and F1
 #
-# Mean and standard deviation over the seeds, on test, at threshold 0.5 over **all** evaluated nodes
-# (never predicted positive: precision 0; no test positive: recall 0, hence the small macro F1). `quick`
-# trains one epoch instead of the reference's 100-odd and 3 seeds instead of 10: a pipeline check.
+# Mean and standard deviation over the seeds, at threshold 0.5 over **all** evaluated nodes (hence the
+# small macro F1: {ref}`methods §10 <methods-rare-evaluation>`). `quick` trains one epoch instead of the
+# reference's 100-odd and 3 seeds instead of 10: a pipeline check.
 
 # %%
 LABELS = {"au_prc": "AU(PRC)", "macro_precision": "macro P", "macro_recall": "macro R", "macro_f1": "macro F1"}
@@ -156,10 +153,9 @@ for name in loaded:
               f"0.5 (macro F1 {base_f1:.4f}): gains against it are infinite or undefined; a pipeline check only.")
 
 # %% [markdown]
-# Where each method lands in the precision/recall plane (mean over the seeds; grey curves: equal
-# macro F1 if precision and recall were those of every node). Imbalance weighting moves a model
-# right and down (more recall, less precision); the question of the paper's claim 3 is whether a
-# schedule or a mixed loss moves it back up without giving the recall away.
+# Imbalance weighting moves a model right and down (more recall, less precision); claim 3 asks whether a
+# schedule or a mixed loss moves it back up without giving the recall away. The grey curves assume that
+# every node has the plotted precision and recall.
 
 # %% mystnb={"figure": {"caption": "Each method's mean macro precision and recall over seeds, one panel per dataset, coloured by family and numbered as in the legend; grey curves join points of equal macro F1."}}
 means = table.groupby(["dataset", "method", "metric"])["value"].mean().unstack("metric").reset_index()
@@ -171,12 +167,10 @@ plt.show()
 # %% [markdown]
 # ## 4. Recall per training-frequency bucket
 #
-# Nodes are grouped by their number of positive training rows (train + valid, before LPROS):
-# 0, 1-5, 6-20, 21-100, more than 100. The colour is a method's mean recall in the bucket (mean
-# over the seeds of the mean over the bucket's evaluated nodes); the second line of a cell is its
-# gain over the baseline, the ratio of the two seed means (`hmc.metrics.recall_gain`, the number
-# behind claim 1): "inf" where the baseline recalled no node of the bucket and the method did, "-"
-# for 0 / 0. A blank cell is a bucket without evaluated nodes.
+# Chapter 03's buckets (positive train + valid rows, before LPROS). A cell's colour is the seed mean of
+# the bucket's mean recall; its second line the gain over the baseline, the ratio of the two seed means
+# (`hmc.metrics.recall_gain`): "inf" where the baseline recalled no node of the bucket and the method
+# did, "-" for 0 / 0. A blank cell is a bucket without evaluated nodes.
 
 # %% mystnb={"figure": {"caption": "Mean recall per method (rows) and training-frequency bucket (columns), one heatmap per dataset, each method's gain over the baseline below its recall."}}
 rec = table[table.metric.str.startswith("recall@freq=")]
@@ -187,11 +181,10 @@ plt.show()
 # %% [markdown]
 # ## 5. Significance
 #
-# **Per dataset, over seeds.** Paired Wilcoxon signed-rank test of each method against the
-# baseline, and against plain imbalance weighting, on macro F1; Holm's correction over the methods
-# of each family (`hmc.stats.paired_wilcoxon`). With n seeds the smallest two-sided p is 2 / 2^n
-# (0.25 for 3 seeds): below 6 seeds no difference can be significant at 0.05, and the table then
-# only shows the direction of the differences.
+# **Per dataset, over seeds.** Paired Wilcoxon tests on macro F1 of each method against the baseline, and
+# against plain imbalance weighting, Holm over the methods of each family (`hmc.stats.paired_wilcoxon`).
+# Below 6 seeds nothing can be significant at 0.05: the table then only shows the direction of the
+# differences.
 
 # %%
 f1 = table[table.metric == "macro_f1"]
@@ -202,10 +195,8 @@ display(wide.style.format("{:+.4f}", subset=mean_cols, na_rep="-")
 print(f"smallest attainable two-sided p with {n_seeds} seeds: {min(1.0, 2 / 2 ** n_seeds):.4f}")
 
 # %% [markdown]
-# **Across datasets.** Friedman test over the per-dataset mean macro F1 of all methods, with the
-# Nemenyi critical difference (CD): methods joined by a bar do not differ significantly. It needs
-# at least 2 datasets, and it has little power with few: with the `quick` profile's two datasets the
-# diagram shows the ranks, not a verdict.
+# **Across datasets.** Friedman test over the per-dataset mean macro F1, with the Nemenyi critical
+# difference; with the `quick` profile's two datasets it shows the ranks, not a verdict.
 
 # %% mystnb={"figure": {"caption": "The methods across datasets on macro F1: the critical-difference diagram of their average ranks (1 = best; a bar joins methods that do not differ significantly) where the Friedman test is defined, otherwise each method's mean macro F1 per dataset."}}
 matrix = f1.groupby(["dataset", "method"])["value"].mean().unstack("method").reindex(columns=order).dropna()
@@ -223,19 +214,17 @@ plt.show()
 # %% [markdown]
 # ## 6. What it cost, and the `full` design
 #
-# Measured time per (dataset, method): all its seeds trained together, plus prediction and scoring
-# (the results table's `wall_time_s` is each seed's share). A row read back from an earlier run
-# keeps the time it took then. These runs shared a 2-core CPU with other work: read the times as
-# upper bounds.
+# Measured time per (dataset, method): all its seeds together, plus prediction and scoring (the results
+# table's `wall_time_s` is each seed's share); a row read back keeps the time it took then. These runs
+# shared a 2-core CPU with other work: read the times as upper bounds.
 #
-# **The `full` profile** runs the 13 methods on every FunCat and GO dataset on disk (8 FUN and 7 GO
-# in the study's copy: `expr_GO` lacks its training file), 10 seeds (0-9), the reference epochs per
-# dataset, on one device; 195 (dataset, method) runs of 10 seeds. The estimate below scales this
-# run's measured seconds per seed and step to the reference epochs and 10 seeds, per dataset run here
-# (linear in seeds: batched seeds cost less, so it is an upper bound for this device). For the
-# datasets not run here the last line extrapolates roughly: a FunCat dataset as the mean of those
-# run here, a GO dataset as three of them (a GO step cost about three times a FunCat step on this
-# CPU, measured while writing the chapter: derisi_GO against cellcycle_FUN, 4,116 against 499 nodes).
+# **The `full` profile** runs the 13 methods on every FunCat and GO dataset on disk (8 FUN and 7 GO:
+# `expr_GO` lacks its training file), 10 seeds, the reference epochs, on one device: 195 (dataset,
+# method) runs of 10 seeds. The estimate scales this run's seconds per seed and step to the reference
+# epochs and 10 seeds (linear in seeds: batched seeds cost less, so it is an upper bound for this
+# device). The last line extrapolates roughly to the datasets not run here: a FunCat dataset as the mean
+# of those run, a GO dataset as three of them (measured while writing: a derisi_GO step, 4,116 nodes,
+# cost about three times a cellcycle_FUN step, 499 nodes).
 
 # %%
 n_fit = {name: len(b.x_train) + len(b.x_valid) for name, b in loaded.items()}
@@ -261,52 +250,43 @@ plt.show()
 # %% [markdown]
 # ## 7. Deviations from the paper's protocol
 #
-# Named here so that every number above is read with them in mind:
-#
-# - **Epochs, seeds, datasets.** `quick` trains **one epoch** (`epoch_fraction = 0.01`, not the 5%
-#   first planned for the rare-node chapters) on 2 FunCat datasets (not `derisi_GO`: its 4,116
-#   nodes make a GO epoch about three times as slow as a FunCat one) with 3 seeds, so that the
-#   chapter's 13 methods fit in the `quick` budget. After one epoch the baseline predicts almost no
-#   positive at 0.5, so macro scores are near 0 and gains against it are often infinite. `smoke`
-#   runs a small synthetic hierarchy. Only `full` (10 seeds, the reference epochs, every FunCat and GO
-#   dataset) tests the paper.
-# - **Single networks.** The scheduler, mixed-loss and LPROS variants are one network per seed
-#   (H = 1) without the focal term, as the paper defines them; their "weighted loss" is plain
-#   imbalance weighting (`imbalance-neg`). The paper's focal ensembles are chapters 03 and 04.
-# - **Weight target.** All weights sit on the negative terms, as the reference code does
+# - **Epochs, seeds, datasets.** `quick` trains **one epoch** (`epoch_fraction = 0.01`, not the 5% first
+#   planned for the rare-node chapters) on 2 FunCat datasets (not `derisi_GO`: its 4,116 nodes make an
+#   epoch about three times as slow) with 3 seeds, so that the 13 methods fit the `quick` budget. After
+#   one epoch the baseline predicts almost no positive at 0.5, so macro scores are near 0 and gains
+#   against it are often infinite. `smoke` runs a small synthetic hierarchy. Only `full` (10 seeds, the
+#   reference epochs, every FunCat and GO dataset) tests the paper.
+# - **Single networks.** The scheduler, mixed-loss and LPROS variants are one network per seed (H = 1)
+#   without the focal term, as the paper defines them; their "weighted loss" is plain imbalance weighting
+#   (`imbalance-neg`). The paper's focal ensembles are chapters 03 and 04.
+# - **Weight target.** All weights sit on the negative terms, as in the reference code
 #   (`weight_target="negatives"`); the positives variant is in chapter 03.
-# - **Reduction.** Every method sums its terms (the reference's reduction) instead of C-HMCNN's
-#   mean, so that the methods differ by their weights only; Adam is insensitive to the loss scale,
-#   but the fixed L2 weight decay (1e-5) weighs less against a summed loss.
-# - **Schedule ends.** The per-epoch schedules end at the uniform floor omega = 0.25 (as in
-#   the reference code), not at weight 1: a uniform weight, i.e. the unweighted loss up to scale; the
-#   global schedules end at 1. With one epoch (`quick`) the two families differ only in that end.
-# - **Imputation.** Features are imputed and scaled with train + valid statistics (chapter 02's
-#   clean protocol), not the reference's per-split means.
+# - **Reduction.** Every method sums its terms (the reference's reduction) instead of C-HMCNN's mean, so
+#   that the methods differ by their weights only; Adam is insensitive to the loss scale, but the fixed
+#   L2 weight decay (1e-5) weighs less against a summed loss.
+# - **Schedule ends.** The per-epoch schedules end at the uniform floor omega = 0.25 (as in the reference
+#   code), not at weight 1: the unweighted loss up to scale; the global schedules end at 1. With one
+#   epoch (`quick`) the two families differ only in that end.
+# - **Imputation.** Features are imputed and scaled with train + valid statistics (chapter 02's clean
+#   protocol), not the reference's per-split means.
 
 # %% [markdown]
 # ## 8. The claims scorecard of the rare-node study
 #
 # One row per claim of the paper (listed in {doc}`methods_rare_nodes`), built by `hmc.scorecard` from the
-# results tables of chapters 03, 04 and 05 **of the same profile** (`results/<profile>/`). A chapter
-# whose table is missing leaves its claims "not tested here", with the reason. The verdict rules
-# were fixed before any number was seen and are not tuned to them. First the conventions every
-# rule uses, then the rule of each claim:
+# results tables of chapters 03, 04 and 05 **of the same profile** (`results/<profile>/`); a chapter
+# whose table is missing leaves its claims "not tested here", with the reason. The rules, fixed before
+# any number was seen, and the conventions they share:
 
 # %%
 display(Markdown("**Conventions**\n\n" + "\n".join(f"- {text}" for text in RULE_CONVENTIONS)
                  + "\n\n**Rules**\n\n" + "\n".join(f"- **Claim {k}.** {rule}" for k, rule in VERDICT_RULES.items())))
 
 # %% [markdown]
-# Before a rule's outcome counts, the evidence must be able to decide it (the "Gates" convention
-# above): a part that scores trained models needs the paper's epochs on real data, a reference whose
-# compared metric is not 0, and, where the rule asks for significance, a design that can reach it.
-# Otherwise the claim is **inconclusive**, with the reasons. The `quick` and `smoke` profiles train
-# about 1% of the paper's epochs: their verdicts check the pipeline from results to verdict and are
-# all inconclusive; the study's verdicts come from the `full` profile (the verdicts page, where each
-# claim's strongest evidence is used). Beside each verdict: what the rule alone says on the numbers
-# (gates ignored), the evidence strength (data, seeds, epochs against the paper's, smallest
-# attainable p, the effect with its 95% bootstrap interval) and the paper's own figure.
+# A rule's outcome counts only when its gates pass ({ref}`methods §12 <methods-rare-gates>`); otherwise
+# the claim is **inconclusive**, with the reasons. All `quick` and `smoke` verdicts are; the study's come
+# from the `full` profile (the verdicts page). `rule alone` is what the rule says on the numbers, gates
+# ignored.
 
 # %%
 card = scorecard_from_results(results_dir, profile)
@@ -331,14 +311,13 @@ display(strength.set_index("claim").style.format(
 # %% [markdown]
 # ## Summary
 #
-# - Section 3 places the schedules, the mixed losses and LPROS between the baseline and plain
-#   imbalance weighting in the precision/recall plane, per dataset; section 4 shows where their
-#   recall goes, bucket by bucket; section 5 tests the differences.
-# - The scorecard above turns the tables of chapters 03 to 05 into one verdict per claim, with the
-#   numbers and tests behind it, the rule that produced it, the gates that say whether the evidence
-#   can decide it, and its evidence strength; with `quick` results every claim is inconclusive: the
-#   run checks the pipeline only.
+# - Section 3 places the schedules, the mixed losses and LPROS between the baseline and plain imbalance
+#   weighting in the precision/recall plane; section 4 shows where their recall goes, bucket by bucket;
+#   section 5 tests the differences.
+# - The scorecard turns the tables of chapters 03 to 05 into one verdict per claim, with the numbers and
+#   tests behind it, its rule, its gates and its evidence strength; with `quick` results every claim is
+#   inconclusive.
 #
-# **What's next:** claim 6 (the loss on convolutional encoders, with a degraded encoder and limited
-# data) and the vision half of claim 5 are chapter 07's; the `full` profile of chapters 03 to 05 is the run whose
-# scorecard is the study's.
+# **What's next:** claim 6 (the loss on convolutional encoders, with a degraded encoder and limited data)
+# and the vision half of claim 5 are chapter 07's; the `full` profile of chapters 03 to 05 is the run
+# whose scorecard is the study's.

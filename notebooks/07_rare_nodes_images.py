@@ -14,23 +14,20 @@
 # %% [markdown]
 # # The rare-node loss on images: a degraded encoder and scarce data
 #
-# **Overview.** Half of the rare-node paper {cite:p}`xu2026rarenodes` is about images. There the
-# ensemble is cheap: one shared convolutional encoder feeds H C-HMCNN heads
-# {cite:p}`giunchiglia2020chmcnn` (reference: 20 heads, each `Linear(F, F) -> ReLU -> Dropout(0.7) ->
-# Linear(F, C)`), and the focal factor `m + u^k` of chapter 03 takes its uncertainty `u` from the
-# heads (measure `bbma`, k = 1). The paper makes two claims about it:
+# **Overview.** Half of the rare-node paper {cite:p}`xu2026rarenodes` is about images. There the ensemble
+# is cheap: one shared convolutional encoder feeds H C-HMCNN heads {cite:p}`giunchiglia2020chmcnn`, and
+# the focal factor `m + u^k` of chapter 03 takes its uncertainty `u` from the heads (measure `bbma`, k =
+# 1; {ref}`methods §13 <methods-rare-stress>`). The paper makes two claims about it:
 #
-# - **claim 6**: the loss helps convolutional networks *when the encoder is suboptimal or the data
-#   are limited*, tested by two stress tests: a degraded encoder, every weight tensor
-#   `theta = (1 - a) theta_pretrained + a theta_random` with a in {0, 0.25, 0.5, 0.75}, and training
-#   on a fraction (100%, 25%, 10%) of the data;
-# - **claim 5, vision half**: weighted loss + LPROS, best on the gene-product datasets (chapter 05),
-#   *was worse on the vision dataset*.
+# - **claim 6**: the loss helps convolutional networks *when the encoder is suboptimal or the data are
+#   limited*, tested by two stress tests: a degraded encoder (degradation a in {0, 0.25, 0.5, 0.75}) and
+#   training on a fraction (100%, 25%, 10%) of the data;
+# - **claim 5, vision half**: weighted loss + LPROS, best on the gene-product datasets (chapter 05), *was
+#   worse on the vision dataset*.
 #
-# This chapter runs both stress tests for four methods on the same encoder, data and seeds: the
-# baseline heads (plain MCLoss), imbalance weighting, the focal loss (bbma, k = 1, with the weights)
-# and LPROS with the weighted loss; it draws each metric against the stress, one line per method,
-# shows the recall of rare nodes per training-frequency bucket, and ends with the two verdicts.
+# This chapter runs both stress tests for four methods on the same encoder, data and seeds: the baseline
+# heads (plain MCLoss), imbalance weighting, the focal loss (bbma, k = 1, with the weights) and LPROS
+# with the weighted loss, and ends with the two verdicts.
 #
 # **Prerequisites.**
 #
@@ -40,14 +37,12 @@
 # | Chapter 05 (LPROS) | helpful | the resampling of claim 5 |
 # | Chapter 01 (the image hierarchies) | helpful | Omniglot's levels |
 #
-# *Time to run:* `smoke` seconds (the committed sample of Omniglot at 12 px, 1 epoch); `quick` about
-# five minutes on a busy 2-core CPU with one torch thread (pretraining the encoder, about 45 s, is
-# cached; then 48 trainings of 1-5 s: 5 evaluation alphabets at 16 px, 10 heads, 10 epochs, 2 seeds);
-# `full` (all 20 evaluation alphabets at 28 px, 20 heads, 20 epochs, batch 128, 10 seeds, and CIFAR-100
-# and FGVC-Aircraft where their files are on disk) costs a few CPU minutes per unit, 240 units per
-# dataset: the evidence campaign (`python -m hmc campaign`) trains them a slice at a time, and the
-# `full` page shows whatever part of the design it has finished. Finished units are read back from
-# the results store on a rerun.
+# *Time to run:* `smoke` seconds (the committed sample of Omniglot at 12 px, 1 epoch); `quick` about five
+# minutes on a busy 2-core CPU with one torch thread (the encoder's pretraining, about 45 s, is cached;
+# then 48 trainings of 1-5 s); `full` (the reference settings on all 20 evaluation alphabets at 28 px, 10
+# seeds, and CIFAR-100 and FGVC-Aircraft where their files are on disk) costs a few CPU minutes per unit,
+# 240 units per dataset, which the evidence campaign (`python -m hmc campaign`) trains a slice at a time;
+# the `full` page shows the part it has finished. Finished units are read back on a rerun.
 
 # %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
 profile = "quick"  # run profile (set by `python -m hmc run --profile`)
@@ -123,10 +118,10 @@ print(f"device: {device} (torch threads {torch.get_num_threads()}); results: {os
 method_table(roles)
 
 # %% [markdown]
-# The methods as the results file names them (the grammar of `hmc.rare_nodes`: `-H10` is H = 10
-# heads, `-k1` the focal exponent 1). All four sum their weighted terms over heads, batch and nodes,
-# so they differ by their weights only; LPROS adds clones of the rows of rare label paths (budget 10%
-# of the training rows) and keeps the weights of the original rows.
+# The methods as the results file names them (`-H10`: H = 10 heads, `-k1`: focal exponent 1). All four
+# sum their weighted terms over heads, batch and nodes, so they differ by their weights only; LPROS adds
+# clones of the rows of rare label paths (budget 10% of the training rows) and keeps the weights of the
+# original rows.
 #
 # ## 1. The setting, and how it differs from the paper's
 #
@@ -139,19 +134,16 @@ method_table(roles)
 # | training | Adam lr 1e-3, wd 1e-4, 20 epochs, batch 128 | the same under `full`; `quick`: 10 epochs, batch 32 |
 # | stress | a in {0, 0.25, 0.5, 0.75}; fractions such as 100%, 25%, 10% | the same (stratified, seeded fractions, at least one image per class) |
 #
-# Every row of the results names the encoder it used and the SHA-256 of its weights. Section 7
-# lists every deviation.
+# Every row of the results names the encoder it used and the SHA-256 of its weights. Section 9 lists
+# every deviation.
 
 # %% [markdown]
 # ## 2. The data
 #
-# Omniglot's official split has 30 *background* alphabets (964 characters) and 20 *evaluation*
-# alphabets (659 characters) with no character or alphabet in common. The encoder is pretrained on
-# the background ones (section 3); the stress tests train and test on the evaluation ones, split by
-# drawing (drawings 0-14 of every character for training, 15-19 for test). The training split is
-# then made long-tailed (a fixed draw, the same for every seed and method) so that the hierarchy has
-# rare nodes; the test split stays balanced. A dataset whose files are not on disk is listed and
-# left out (Omniglot is required).
+# The encoder is pretrained on Omniglot's 30 *background* alphabets; the stress tests train on drawings
+# 0-14 and test on drawings 15-19 of the 20 *evaluation* alphabets, whose training split a fixed draw
+# makes long-tailed while the test split stays balanced ({ref}`methods §13 <methods-rare-stress>`). A
+# dataset whose files are not on disk is listed and left out (Omniglot is required).
 
 # %%
 kinds = {name: StressKind.from_parameters(name, {k: globals()[k] for k in StressKind.PARAMETERS}, device=device,
@@ -167,14 +159,9 @@ for name, data in loaded.items():
 # %% [markdown]
 # ## 3. The pretrained encoder
 #
-# ImageNet weights cannot be downloaded here, so the encoder is pretrained on data disjoint from the
-# evaluation hierarchy: a Conv-4 (four blocks of 3x3 convolution, batch norm, ReLU and 2x2 max-pool,
-# then global average pooling; F = its width) with a softmax layer over the background characters,
-# trained with Adam on drawings 0-14 and scored on drawings 15-19 of the same characters. The weights
-# are kept beside the results that use them (`results/<profile>/encoders/`, committed) with their
-# SHA-256 and the command that made them, and every load checks the checksum (`hmc.encoders`).
-# Where the ImageNet ResNet-18 file is on disk, `encoder = "resnet18"` (or `"auto"`) uses it instead,
-# through the same code.
+# ImageNet weights cannot be downloaded here: a Conv-4 is pretrained on the background characters, or
+# ImageNet's ResNet-18 is used where its file is on disk. The weights are committed with their SHA-256,
+# checked at every load ({ref}`methods §13 <methods-rare-stress>`).
 
 # %%
 encoders, table_of_encoders, left_out = encoder_table(kinds, loaded, required="omniglot")
@@ -184,13 +171,9 @@ table_of_encoders
 # %% [markdown]
 # ## 4. Training: both stress tests, every method and seed
 #
-# One unit is a (condition, method, seed): the condition is a degradation `a` with all the data, or
-# a training fraction `f` with the intact encoder (the cell a = 0, f = 1 serves both tests). A unit
-# builds the encoder (pretrained weights interpolated towards a random initialisation drawn from the
-# seed), draws its stratified fraction of the training rows from the seed, trains the whole network
-# (encoder and heads; CIFAR-100 and Aircraft with random crops, flips and small rotations, Omniglot
-# without) and scores the test split; the results store keeps one file per unit under its
-# full configuration, encoder name and checksum included (`hmc.rare_images.run_stress_sweep`).
+# One unit is a (condition, method, seed): a degradation `a` with all the data, or a training fraction
+# `f` with the intact encoder (the cell a = 0, f = 1 serves both tests). How a unit builds, trains and
+# stores its network: {ref}`methods §13 <methods-rare-stress>`.
 
 # %%
 design = stress_design(list(loaded), list(roles.values()), range(n_seeds), degradations, fractions)
@@ -208,9 +191,9 @@ found = method_roles(table) if len(table) else {}
 # %% [markdown]
 # ## 5. The intact encoder with all the data
 #
-# Per level, the top-1 accuracy of the argmax of the level's node scores (mean +- std over seeds)
-# beside chance (always answering the largest test class), and the macro F1 over all nodes at 0.5
-# (the paper's average), at a = 0, f = 1.
+# At a = 0, f = 1: per level, the top-1 accuracy of the argmax of the level's node scores (mean +- std
+# over seeds) beside chance (always answering the largest test class), and the macro F1 over all nodes at
+# 0.5 (the paper's average).
 
 # %%
 summary, line = reference_summary(table, found)
@@ -222,10 +205,7 @@ glue("ch07_reference_accuracy", line, display=False)
 # %% [markdown]
 # ## 6. The stress tests
 #
-# Each point is the mean over seeds and its bar +- one standard deviation over seeds (with
-# `n_seeds` seeds: under `quick`, two). Top row: macro F1 over all nodes; bottom row: the finest
-# level's top-1 accuracy. The left column degrades the encoder with all the data, the right column
-# removes data with the intact encoder.
+# The bars span one standard deviation over `n_seeds` seeds (under `quick`, two).
 
 # %% mystnb={"figure": {"caption": "The stress tests on one dataset (named in the title), one line per method with the mean over seeds and a bar of one standard deviation: macro F1 (top) and the finest level's top-1 accuracy (bottom) against the encoder's degradation a with all the data (left) and the training fraction f with the intact encoder (right)."}}
 curves = {metric: stress_curves(table, metric) for metric in ["macro_f1"] + ([f"acc_{finest}"] if finest else [])}
@@ -237,8 +217,8 @@ for data_name in loaded:
         plt.close(fig)
 
 # %% [markdown]
-# The same numbers as a table (mean over seeds of the macro F1), with each method's difference to
-# the baseline heads at that level:
+# The same numbers as a table (mean over seeds of the macro F1), with each method's difference to the
+# baseline heads at that level:
 
 # %%
 stress_table(curves["macro_f1"], found)
@@ -246,10 +226,9 @@ stress_table(curves["macro_f1"], found)
 # %% [markdown]
 # ## 7. Rare nodes: recall per training-frequency bucket
 #
-# The recall of the nodes of each training-frequency bucket (their positives among the rows the unit
-# was trained on, before LPROS; the study's buckets, since the paper defines no "rare"), mean over seeds,
-# at the reference cell (left) and at the smallest training fraction (right): there the tail holds
-# one or two images per character.
+# A node's bucket counts its positives among the rows the unit was trained on, before LPROS (the study's
+# buckets: the paper defines no "rare"); at the smallest fraction the tail holds one or two images per
+# character.
 
 # %% mystnb={"figure": {"caption": "Recall per training-frequency bucket on one dataset (named in the title), mean over seeds, one bar per method: at the reference cell a = 0, f = 100% (left) and at the smallest training fraction (right)."}}
 for data_name in loaded:
@@ -265,14 +244,10 @@ for data_name in loaded:
 # %% [markdown]
 # ## 8. The verdicts: claim 6 and the vision half of claim 5
 #
-# The rules were fixed before any number was seen (`hmc.rare_images_evidence`, whose docstring states
-# them): claim 6 asks, per dataset and stress test, whether the focal loss beats the baseline heads in
-# macro F1 significantly (one-sided Wilcoxon over seeds, Holm over the stressed levels) at more than
-# half of the stressed levels; claim 5's vision half asks whether LPROS + the weighted loss is
-# significantly *worse* than the weighted loss alone at a = 0, f = 1. A verdict needs the paper's
-# budget (20 epochs, 20 heads, real data), enough seeds for significance to be reachable at all, a
-# baseline whose macro F1 is not 0 and an intact-encoder accuracy above chance; where one of these
-# fails the verdict reads *inconclusive* and the reason says which. The verdicts page lists the same
+# By rules fixed before any number was seen (`hmc.rare_images_evidence`; each is printed with its
+# verdict, and {ref}`methods §13 <methods-rare-stress>` explains them). A verdict needs the paper's
+# budget, enough seeds for significance, a baseline whose macro F1 is not 0 and an intact-encoder
+# accuracy above chance, else it reads *inconclusive* with the reason. The verdicts page lists the same
 # rows (`hmc.rare_images_evidence.claims_evidence_07`).
 
 # %%
@@ -294,18 +269,18 @@ evidence[["claim", "verdict", "rule_verdict", "reason"]].set_index("claim")
 # - **Encoder.** Pretrained here on Omniglot's background alphabets (a Conv-4, not an ImageNet ResNet);
 #   the degradation interpolates from these weights to a random initialisation drawn from the run seed
 #   (all floating tensors, the batch-norm statistics included). The whole network is fine-tuned.
-# - **Head initialisation.** The heads' output biases start at each node's training log-odds (the
-#   prior initialisation of focal-loss detectors): with the default initialisation the first steps of
-#   Adam at lr 1e-3 spend the small encoder on pushing every score towards the prior, its features
-#   collapse and the character accuracy stays at chance (measured; `hmc.rare_images.train_rare_images`).
-# - **Budget.** `quick` trains 10 heads (the reference: 20) for 10 epochs (20) with batch 32 (128: with
-#   a few hundred images per unit, batch 128 leaves too few steps) on 5 of the 20 evaluation alphabets
-#   at 16 px, with 2 seeds (the study: 10): its verdicts are inconclusive by construction and its curves
+# - **Head initialisation.** The heads' output biases start at each node's training log-odds (the prior
+#   initialisation of focal-loss detectors): with the default initialisation the first steps of Adam at
+#   lr 1e-3 spend the small encoder on pushing every score towards the prior, its features collapse and
+#   the character accuracy stays at chance (measured; `hmc.rare_images.train_rare_images`).
+# - **Budget.** `quick` trains 10 heads (the reference: 20) for 10 epochs (20) with batch 32 (128: with a
+#   few hundred images per unit, batch 128 leaves too few steps) on 5 of the 20 evaluation alphabets at
+#   16 px, with 2 seeds (the study: 10): its verdicts are inconclusive by construction and its curves
 #   show what the numbers look like, not the paper's effect. Only `full` can decide.
-# - **Fractions.** Stratified per character, seeded per run seed, at least one image per character (so
-#   at 10% the tail classes keep one image, not none).
-# - **LPROS.** Applied to the rows of a unit's fraction (path counts of the fraction), the weights
-#   from those rows before the clones, as in chapter 05.
+# - **Fractions.** Stratified per character, seeded per run seed, at least one image per character (so at
+#   10% the tail classes keep one image, not none).
+# - **LPROS.** Applied to the rows of a unit's fraction (path counts of the fraction), the weights from
+#   those rows before the clones, as in chapter 05.
 
 # %%
 print(f"this page: {time.time() - started:.0f} s")
@@ -314,14 +289,14 @@ settings_used(units)
 # %% [markdown]
 # ## Summary
 #
-# - One shared encoder with H stacked C-HMCNN heads, trained with the plain, imbalance-weighted and
-#   focal losses of chapter 03 and with LPROS + weights, under a degraded encoder (a = 0 to 0.75) and
-#   on 100%, 25% and 10% of a long-tailed training split, written as tidy rows to
-#   `results/<profile>/07_rare_nodes_images.csv`, each naming its encoder and the checksum of its weights.
-# - Section 6 draws each metric against the stress, one line per method; section 7 the recall of the
-#   rare nodes; section 8 the verdicts for claim 6 and the vision half of claim 5, with their gates.
+# - One shared encoder with H stacked C-HMCNN heads, trained with the plain, imbalance-weighted and focal
+#   losses of chapter 03 and with LPROS + weights, under a degraded encoder (a = 0 to 0.75) and on 100%,
+#   25% and 10% of a long-tailed training split, as tidy rows in
+#   `results/<profile>/07_rare_nodes_images.csv`, each naming its encoder and the checksum of its
+#   weights.
+# - Section 6 draws each metric against the stress, section 7 the recall of the rare nodes, section 8 the
+#   verdicts with their gates.
 #
-# **What's next:** the `full` design (the reference settings, 240 units per dataset) is in the
-# evidence campaign's queue (`python -m hmc campaign plan`), right after the first rare-node tier;
-# its page in the `full` part of the book reads whatever the campaign has finished, with how much
-# of the design that is.
+# **What's next:** the `full` design (the reference settings, 240 units per dataset) is in the evidence
+# campaign's queue (`python -m hmc campaign plan`), right after the first rare-node tier; its page in the
+# `full` part of the book reads whatever the campaign has finished, with how much of the design that is.
