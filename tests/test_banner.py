@@ -19,7 +19,7 @@ def test_full_page_of_images_that_trains_nothing():
     values = {"datasets": ["omniglot", "cifar100", "aircraft"], "image_size": 28, "n_heads": 20, "epochs": 20,
               "n_seeds": 10, "train": False}
     assert banner.banner_lines("full", values, "2026-12-06", "full/07_rare_nodes_images.html") == [
-        "Profile `full`: the papers' protocol.",
+        "Profile `full`: the papers' protocol, with the deviations this page names.",
         "Budget of this run: 3 datasets (omniglot, cifar100, aircraft); 10 seeds; 20 epochs per run; 20 heads; "
         "28 px images; nothing trained by this page: it shows the finished units of the design.",
         "Executed on 2026-12-06.",
@@ -58,3 +58,12 @@ def test_executed_date_is_the_utc_date():
 def test_benchmarks_are_counted_as_benchmarks():
     assert banner.budget_items({"benchmarks": ["cellcycle_FUN", "cellcycle_GO"], "images": ["synthetic"]}) == [
         "2 benchmarks (cellcycle_FUN, cellcycle_GO)", "image hierarchies: synthetic"]
+
+
+def test_a_backbone_other_than_the_papers_is_named():
+    values = {"datasets": ["omniglot"], "n_seeds": 5, "epochs": 30, "image_size": 28, "backbone": "conv4",
+              "width": 64}
+    assert banner.budget_items(values) == [
+        "1 dataset (omniglot)", "5 seeds", "30 epochs per run", "28 px images",
+        "a Conv-4 backbone of width 64, not the paper's ResNet-18"]
+    assert banner.budget_items({"backbone": "resnet18", "width": 64}) == []

@@ -318,8 +318,11 @@ def test_every_claim_from_quick_reads_inconclusive_under_the_committed_results()
         history = pd.read_csv(path.with_name("06_hcal_history.csv"))
         design = hcal_designs(results, path.parent / "manifests" / "06_hcal.json")
         hcal = hcal_evidence.hcal_scorecard(results, history, design=design)
-        assert (hcal.verdict == "inconclusive").all(), hcal[["claim", "verdict"]]
-        assert (hcal.reasons.str.len() > 0).all()
+        # full holds part of the design (the campaign's units so far): a claim whose methods are not
+        # all there is not tested yet; none may read more than inconclusive
+        assert set(hcal.verdict) <= {"inconclusive", "not tested here"}, hcal[["claim", "verdict"]]
+        inconclusive = hcal[hcal.verdict == "inconclusive"]
+        assert (inconclusive.reasons.str.len() > 0).all()
 
 
 # ------------------------------------------------------------------------------------- the pages agree
@@ -334,7 +337,7 @@ def page_verdicts(stem):
                 found = re.findall(r'<td id="T_\w+_row(\d+)_col1"[^>]*>([^<]*)</td>', out.get("data", {}).get("text/html", ""))
                 if found:
                     return {int(r) + 1: v.strip() for r, v in found}
-            if stem.startswith("06") and "for row in card.itertuples" in cell.source:
+            if stem.startswith("06") and "verdict_report(" in cell.source:
                 found = re.findall(r"^Claim (\d+): .*\n\s+verdict:\s+(.+)$", out.get("text", ""), re.M)
                 if found:
                     return {int(c): v.strip() for c, v in found}

@@ -174,7 +174,7 @@ RARE_HTML = ('<td id="T_ab_row0_col0" class="data">1</td><td id="T_ab_row0_col1"
 def test_chapter_verdicts():
     rare = page(code("x = 1", html(RARE_HTML)), code("card = scorecard_from_results(t)", html(RARE_HTML)))
     assert vp.chapter_verdicts(rare, "rare") == {1: "reproduced", 2: "inconclusive"}
-    hcal = page(code("for row in card.itertuples():\n    print(row)",
+    hcal = page(code("print(hp.verdict_report(card, used, design, CONVENTIONS, 5, 30, profile))",
                      stream("Claim 1: HCAL is better\n  verdict:  partly\nClaim 2: fewer\n  verdict:  not reproduced\n")))
     assert vp.chapter_verdicts(hcal, "hcal") == {1: "partly", 2: "not reproduced"}
     assert vp.chapter_verdicts(hcal, "rare") == {}
@@ -182,7 +182,7 @@ def test_chapter_verdicts():
 
 def test_agreement():
     shown = page(md("## 9. The claims scorecard"),
-                 code("for row in card.itertuples():", stream("Claim 1: a\n  verdict:  partly\nClaim 2: b\n  verdict:  partly\n")))
+                 code("print(hp.verdict_report(card))", stream("Claim 1: a\n  verdict:  partly\nClaim 2: b\n  verdict:  partly\n")))
     pages = {"06_hcal": shown}
     link = vp.SectionLinks(pages)
     where = ('[ch.&nbsp;06&nbsp;§9](06_hcal.html#the-claims-scorecard "chapter 06, section 9: The claims scorecard") '

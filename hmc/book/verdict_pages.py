@@ -225,8 +225,8 @@ def verdict_table(key: str, card: pd.DataFrame, link: SectionLinks, drop_lead: s
 def chapter_verdicts(page, key: str) -> dict[int, str]:
     """The verdicts the chapter page showing study ``key``'s scorecard displays, ``{claim: verdict}``:
     for ``rare`` the second column of the HTML table of the cell calling ``scorecard_from_results(``, for
-    ``hcal`` the ``verdict:`` lines printed by the cell looping ``for row in card.itertuples``; {} when
-    not found."""
+    ``hcal`` the ``verdict:`` lines printed by the cell calling ``verdict_report(``
+    (:func:`hmc.book.hcal_pages.verdict_report`); {} when not found."""
     for cell in page.cells:
         if cell.cell_type != "code":
             continue
@@ -236,7 +236,7 @@ def chapter_verdicts(page, key: str) -> dict[int, str]:
                 found = re.findall(r'<td id="T_\w+_row(\d+)_col1"[^>]*>([^<]*)</td>', html)
                 if found:
                     return {int(row) + 1: v.strip() for row, v in found}
-            if key == "hcal" and "for row in card.itertuples" in cell.source:
+            if key == "hcal" and "verdict_report(" in cell.source:
                 found = re.findall(r"^Claim (\d+): .*\n\s+verdict:\s+(.+)$", out.get("text", ""), re.M)
                 if found:
                     return {int(c): v.strip() for c, v in found}

@@ -16,12 +16,12 @@ import time
 PROFILE_MEANING = {
     "smoke": "a check that the page runs: seconds, tiny data; its numbers mean nothing",
     "quick": "a few minutes on a laptop CPU; not the papers' budget, so its numbers decide no claim",
-    "full": "the papers' protocol",
+    "full": "the papers' protocol, with the deviations this page names",
 }
 """What each profile means, in one phrase."""
 
 BUDGET_PARAMETERS = ("datasets", "benchmarks", "images", "n_samples", "n_seeds", "epoch_fraction", "epochs",
-                     "n_members", "ensemble_sizes", "n_heads", "image_size", "train")
+                     "n_members", "ensemble_sizes", "n_heads", "image_size", "backbone", "width", "train")
 """The parameters that :func:`budget_items` reads (the runner passes only these to the banner cell)."""
 
 DATASET_SELECTIONS = {"all": "every benchmark on disk", "fun_go": "every FUN and GO benchmark on disk"}
@@ -47,8 +47,9 @@ def _share(fraction: float) -> str:
 def budget_items(values: dict) -> list[str]:
     """The run's budget as short phrases, from whichever of these parameters ``values`` holds:
     ``datasets``, ``benchmarks``, ``images``, ``n_samples``, ``n_seeds``, ``epoch_fraction``,
-    ``epochs``, ``n_members``, ``ensemble_sizes``, ``n_heads``, ``image_size``; and ``train=False``
-    (a page that trains nothing and shows the finished units)."""
+    ``epochs``, ``n_members``, ``ensemble_sizes``, ``n_heads``, ``image_size``, ``backbone`` (with
+    ``width``: named when it is not the paper's ResNet-18); and ``train=False`` (a page that trains
+    nothing and shows the finished units)."""
     items = []
     if isinstance(values.get("datasets"), list):
         items.append(_names(values["datasets"]))
@@ -72,6 +73,8 @@ def budget_items(values: dict) -> list[str]:
         items.append(_count(values["n_heads"], "head"))
     if isinstance(values.get("image_size"), int):
         items.append(f"{values['image_size']} px images")
+    if values.get("backbone") == "conv4":
+        items.append(f"a Conv-4 backbone of width {values.get('width', 64)}, not the paper's ResNet-18")
     if values.get("train") is False:
         items.append("nothing trained by this page: it shows the finished units of the design")
     return items
