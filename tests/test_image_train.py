@@ -691,3 +691,33 @@ def test_default_backbone_builds_the_same_model_as_before():
 def test_invalid_backbone_and_robustness_settings_raise(kwargs):
     with pytest.raises(ValueError):
         ImageRunConfig("hcal", 1, **kwargs)
+
+
+# ------------------------------------------------------------------------------------- memory format
+@pytest.mark.parametrize("backbone, options", [("conv4", {"width": 8}), ("resnet18", {})])
+def test_the_channels_last_network_matches_nchw_to_float_rounding(backbone, options):
+    """A run's network lives in channels-last (image_train.MEMORY_FORMAT); the same weights in the
+    default NCHW layout give the same outputs and gradients to float32 rounding."""
+    import copy
+
+    data = _data("three")
+    run = image_train._Run(data, ImageRunConfig("hcal", 1, backbone=backbone, **BASE, **options), torch.device("cpu"))
+    fast = run.model.eval()
+    conv = next(p for p in fast.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    plain = copy.deepcopy(fast).to(memory_format=torch.contiguous_format)
+    x = (_test_view(data.x_test, 8) - run.mean) / run.std
+
+    def loss_and_grads(model, inp):
+        model.zero_grad()
+        out = model(inp)
+        outs = [o for o in (out if isinstance(out, (list, tuple)) else [out]) if isinstance(o, torch.Tensor)]
+        sum(o.square().mean() for o in outs).backward()
+        return outs, [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    out_a, grad_a = loss_and_grads(plain, x)
+    out_b, grad_b = loss_and_grads(fast, image_train._network_input(x))
+    for a, b in zip(out_a, out_b, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    for a, b in zip(grad_a, grad_b, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
