@@ -87,8 +87,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from hmc.book import hcal_pages as hp
-from hmc.book import hcal_plots as hplots
+from hmc.book import hcal_pages as hp, hcal_plots as hplots
+from hmc.book.pages import key_first
 from hmc.book.rare_plots import set_style
 from hmc.claims.design import image_design
 from hmc.display_paths import display_path
@@ -291,7 +291,7 @@ print(hp.verdict_report(card, used_protocols, design, HCAL_CONVENTIONS, n_seeds,
 # %%
 sensitivity = pd.concat({f"claim {k}": hcal_sensitivity(results, k, history, design) for k in card.claim},
                         names=["claim", "row"]).reset_index(level="row", drop=True).reset_index()
-sensitivity.drop(columns=["detail"]).style.hide(axis="index").set_properties(**{"text-align": "left"})
+key_first(sensitivity.drop(columns=["detail"]), 3).style.set_properties(**{"text-align": "left"})
 
 # %% [markdown]
 # ## 8. Deviations from the paper's protocol

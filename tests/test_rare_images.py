@@ -382,7 +382,7 @@ def test_pretrained_spec_key_changes_with_every_setting():
 
 
 # ------------------------------------------------------------------------------------- the campaign
-def test_chapter_07_full_design_is_in_the_campaign_queue_after_the_first_rare_node_tier():
+def test_chapter_07_full_design_is_in_the_campaign_queue_after_the_first_rare_node_tier_and_hcal():
     from hmc.runs.campaign import STRESS_CHAPTER, build_queue, stress_values
 
     queue = build_queue()
@@ -398,7 +398,8 @@ def test_chapter_07_full_design_is_in_the_campaign_queue_after_the_first_rare_no
         [(0.0, 1.0), (0.25, 1.0), (0.5, 1.0), (0.75, 1.0), (0.0, 0.25), (0.0, 0.1)]}
     tiers = [i.tier for i in queue]
     assert tiers == sorted(tiers)  # the queue runs tier after tier
-    assert {i.tier for i in items} == {2} and {i.chapter for i in queue if i.tier == 1} == {"03_rare_node_loss"}
+    assert {i.tier for i in items} == {3} and {i.chapter for i in queue if i.tier == 1} == {"03_rare_node_loss"}
+    assert {i.chapter for i in queue if i.tier == 2} == {"06_hcal"}  # HCAL against its baselines in between
 
 
 def test_the_campaign_trains_chapter_07_items_through_the_one_sweep(tiny, tmp_path):
