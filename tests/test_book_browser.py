@@ -21,11 +21,15 @@ pytestmark = pytest.mark.slow
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
-#: name -> (page, required): pages photographed for a reader's look; a missing optional page skips.
+#: name -> (page, required): pages photographed for a reader's look (every chapter page, quick and
+#: full, at the browser's 1280 px width); a missing optional page skips.
 SHOTS = {
     "intro": ("book/intro.html", True),
-    "verdicts": ("book/80_verdicts.html", False),
-    "full_02_chmcnn_reproduction": ("book/full/02_chmcnn_reproduction.html", False),
+    **{stem: (f"book/{stem}.html", False) for stem in (
+        "00_what_is_hmc", "01_datasets", "02_chmcnn_reproduction", "03_rare_node_loss", "04_ensembles_and_dropout",
+        "05_schedules_and_resampling", "06_hcal", "07_rare_nodes_images", "80_verdicts", "90_reproduce")},
+    **{f"full_{stem}": (f"book/full/{stem}.html", False) for stem in (
+        "02_chmcnn_reproduction", "03_rare_node_loss", "06_hcal", "07_rare_nodes_images")},
 }
 
 #: Uncaught script errors that come from the toolchain, not from the book, and change nothing a
