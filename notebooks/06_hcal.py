@@ -150,8 +150,7 @@ for name, data in loaded.items():
 units = [(name, label, seed) for name in loaded for label in methods for seed in range(n_seeds)]
 results, history = run_image_sweep(units, results_path, history_path, load=loaded.__getitem__,
                                    checkpoint_dir=checkpoints, embeddings_dir=embeddings_dir, progress=False,
-                                   on_unit_done=hp.checkpoint_cleanup(checkpoints, keep_checkpoints), train=train,
-                                   **settings)
+                                   keep_checkpoints=keep_checkpoints, train=train, **settings)
 shown = hp.shown_methods(results, methods)  # the methods with results, in the design's order
 main_methods, ablations = hp.method_groups(shown)
 hplots.show_tables([hp.coverage_table(results, list(loaded), methods, n_seeds).style.set_caption(

@@ -112,16 +112,6 @@ def test_data_table_counts_classes_per_level_and_the_splits():
     assert (row.train, row.validation, row.test, row.image) == (7, 2, 3, "1x4x4")
 
 
-def test_checkpoint_cleanup_deletes_the_finished_units_checkpoint_unless_kept(tmp_path):
-    ckpt = tmp_path / "omniglot" / "hcal" / "seed1.pt"
-    ckpt.parent.mkdir(parents=True)
-    ckpt.write_bytes(b"x")
-    assert hp.checkpoint_cleanup(tmp_path, keep=True) is None
-    hp.checkpoint_cleanup(tmp_path, keep=False)(pd.DataFrame({"dataset": ["omniglot"], "method": ["hcal"], "seed": [1]}))
-    assert not ckpt.exists()
-
-
-# ------------------------------------------------------------------------------- what the page shows
 def test_shown_methods_keep_the_design_order_of_those_with_results():
     shown = hp.shown_methods(_scores(), ["flat", "mmoe", "hcal-noagg", "hcal", "hcal-dwa"])
     assert shown == ["flat", "hcal-noagg", "hcal"]

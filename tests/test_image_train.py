@@ -418,7 +418,7 @@ def test_sweep_trains_writes_and_reads_back_without_training(tmp_path, monkeypat
         return _sweep_data(name)
 
     kw = {"load": load, "epochs": 1, "checkpoint_dir": ckpt, "progress": False, "on_unit_done": done.append,
-          "embeddings_dir": emb, **SWEEP}
+          "embeddings_dir": emb, "keep_checkpoints": True, **SWEEP}
     results, histories = run_image_sweep(units, results_csv, history_csv, **kw)
     assert loads == ["two", "three"] and len(done) == 3  # the duplicate unit runs once
     assert list(results.columns) == list(RESULT_COLUMNS)
@@ -721,3 +721,14 @@ def test_the_channels_last_network_matches_nchw_to_float_rounding(backbone, opti
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     for a, b in zip(grad_a, grad_b, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_sweep_deletes_a_units_checkpoint_once_its_rows_are_written_unless_kept(tmp_path):
+    results_csv, history_csv = _paths(tmp_path)
+    ckpt = tmp_path / "ckpt"
+    kw = {"load": _sweep_data, "epochs": 1, "checkpoint_dir": ckpt, "progress": False, **SWEEP}
+    run_image_sweep([("two", "flat", 0)], results_csv, history_csv, **kw)
+    assert not checkpoint_path(ckpt, "two", "flat", 0).exists()
+    run_image_sweep([("two", "flat", 1)], results_csv, history_csv, keep_checkpoints=True, **kw)
+    assert checkpoint_path(ckpt, "two", "flat", 1).exists()
+    assert set(pd.read_csv(results_csv).seed) == {0, 1}

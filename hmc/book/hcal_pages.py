@@ -25,7 +25,7 @@ from hmc.book.pages import mean_std_cell, results_csv
 from hmc.data.images import IMAGE_HIERARCHIES
 from hmc.errors import DatasetMissingError
 from hmc.hcal_evidence import BASELINES, level_table, weight_balance
-from hmc.image_train import METHOD_LABELS, checkpoint_path, method_config
+from hmc.image_train import METHOD_LABELS, method_config
 
 _ROBUST = re.compile(r"robust_(acc_.+|full_path)@(.+)")
 KEY = ["dataset", "method", "seed"]
@@ -103,20 +103,6 @@ def data_table(loaded: Mapping) -> pd.DataFrame:
         "train": len(d.x_train), "validation": 0 if d.x_val is None else len(d.x_val), "test": len(d.x_test),
         "image": "x".join(map(str, d.image_shape)), "split": d.split} for name, d in loaded.items()]
     return pd.DataFrame(rows).set_index("dataset")
-
-
-def checkpoint_cleanup(checkpoints: str | Path, keep: bool) -> Callable[[pd.DataFrame], None] | None:
-    """The sweep's ``on_unit_done``: after a unit's rows are written, delete its checkpoint
-    (:func:`hmc.image_train.checkpoint_path`), since the results table now marks it finished; None
-    (nothing deleted) when ``keep``."""
-    if keep:
-        return None
-
-    def done(rows: pd.DataFrame) -> None:
-        first = rows.iloc[0]
-        checkpoint_path(checkpoints, first.dataset, first.method, int(first.seed)).unlink(missing_ok=True)
-
-    return done
 
 
 # ------------------------------------------------------------------------------- what the page shows

@@ -162,7 +162,7 @@ class HcalUnits:
     def run(self, units, stop_at: float, threads: int) -> None:
         """Train the units (:func:`hmc.runs.image_sweep.run_image_sweep` with ``full``'s settings), pausing at
         ``stop_at`` (:class:`hmc.checkpoint.TrainingPaused`); each unit's checkpoint is removed once its
-        rows are written."""
+        rows are written (:func:`~hmc.runs.image_sweep.run_image_sweep`)."""
         import torch
 
         from hmc.runs.image_sweep import run_image_sweep
@@ -174,12 +174,6 @@ class HcalUnits:
         try:
             run_image_sweep(units, self.csv, history, load=self.data, checkpoint_dir=self.checkpoints,
                             embeddings_dir=embeddings, progress=sys.stderr.isatty(), stop_at=stop_at,
-                            on_unit_done=self._remove_checkpoint, **self.settings)
+                            **self.settings)
         finally:
             torch.set_num_threads(previous)
-
-    def _remove_checkpoint(self, rows: pd.DataFrame) -> None:
-        from hmc.image_train import checkpoint_path
-
-        first = rows.iloc[0]
-        checkpoint_path(self.checkpoints, first.dataset, first.method, int(first.seed)).unlink(missing_ok=True)

@@ -101,6 +101,7 @@ def run_image_sweep(
     embeddings_dir: str | os.PathLike | None = None,
     stop_at: float | None = None,
     train: bool = True,
+    keep_checkpoints: bool = False,
     **common,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train the unfinished units of a sweep, one at a time, resumably; return the units' results and histories.
@@ -142,6 +143,9 @@ def run_image_sweep(
     train
         False: train nothing, only read back the finished units (a page that shows whatever part of
         the design the evidence campaign has finished).
+    keep_checkpoints
+        Keep a unit's checkpoint once its rows are written (by default it is deleted then: the
+        results table marks the unit finished, and a ResNet-18's checkpoint is about 90 MB).
     common
         Shared :class:`ImageRunConfig` settings (:func:`method_config`); ``seed`` comes from the units.
 
@@ -197,6 +201,8 @@ def run_image_sweep(
             torch.cuda.empty_cache()
         _replace_unit_rows(history_csv, history, unit, (*SWEEP_KEY, *history_columns(data.n_levels)))
         _replace_unit_rows(results_csv, rows, unit, RESULT_COLUMNS)
+        if not keep_checkpoints:
+            checkpoint_path(checkpoint_dir, *unit).unlink(missing_ok=True)
         if on_unit_done is not None:
             on_unit_done(rows)
     history_table = read_results(history_csv, (*SWEEP_KEY, "epoch", "split"))
