@@ -304,3 +304,12 @@ def test_key_first_makes_the_first_column_the_row_headers():
     assert keyed.columns.tolist() == ["verdict"]
     assert key_first(frame, 2).index.names == ["choice", "verdict"]
     assert "<th id=\"T_" in keyed.style.to_html() and ">rare</th>" in keyed.style.to_html()
+
+
+def test_levels_text_names_each_level_finest_first_with_its_classes():
+    from types import SimpleNamespace
+
+    from hmc.book.pages import levels_text
+
+    data = SimpleNamespace(level_names=("character", "alphabet"), class_names=(["a"] * 3, ["x"]))
+    assert levels_text(data) == "3 character -> 1 alphabet"

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from hmc.book.pages import levels_text
 from hmc.book.rare_plots import WIDTH, grid, legend_below
 from hmc.display_paths import display_paths_in
 from hmc.errors import DatasetMissingError
@@ -174,8 +175,7 @@ def image_table(image_sets: Mapping[str, object]) -> pd.DataFrame:
     images, image size (C x H x W) and the split's description."""
     rows = []
     for name, data in image_sets.items():
-        levels = " -> ".join(f"{len(c)} {n}" for n, c in zip(data.level_names, data.class_names, strict=True))
-        rows.append({"dataset": name, "levels (finest first)": levels, "train images": len(data.y_train),
+        rows.append({"dataset": name, "levels (finest first)": levels_text(data), "train images": len(data.y_train),
                      "test images": len(data.y_test), "image size": "x".join(map(str, data.x_train.shape[1:])),
                      "split": data.split})
     return pd.DataFrame(rows, columns=["dataset", "levels (finest first)", "train images", "test images",

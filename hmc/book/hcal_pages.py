@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hmc.book.pages import mean_std_cell, results_csv
+from hmc.book.pages import levels_text, mean_std_cell, results_csv
+from hmc.claims.design import PAPER_EPOCHS
 from hmc.data.images import IMAGE_HIERARCHIES
 from hmc.errors import DatasetMissingError
 from hmc.hcal_evidence import BASELINES, level_table, weight_balance
@@ -33,8 +34,10 @@ PROTOCOL_TITLES = {"authors": "authors' protocol: epoch selected on the TEST set
                    "last": "last epoch (no selection)",
                    "validation": "epoch selected on the validation split"}
 """How a table or figure names each model-selection protocol."""
-REFERENCE_EPOCHS = {"cifar100": "500 (CIFAR-100)", "aircraft": "1000 (Aircraft)"}
-"""The paper's training epochs per dataset (none for the datasets it did not use)."""
+PAPER_NAMES = {"cifar100": "CIFAR-100", "aircraft": "Aircraft"}
+REFERENCE_EPOCHS = {d: f"{e} ({PAPER_NAMES[d]})" for d, e in PAPER_EPOCHS.items()}
+"""The paper's training epochs per dataset (:data:`hmc.claims.design.PAPER_EPOCHS`; none for the
+datasets it did not use), as the settings table shows them."""
 
 
 # ------------------------------------------------------------------------------- set-up
@@ -98,9 +101,7 @@ def load_hierarchies(load: Callable, datasets: Sequence[str]) -> dict:
 def data_table(loaded: Mapping) -> pd.DataFrame:
     """Per dataset: its levels (finest first, with their numbers of classes), split sizes, image shape
     and how the split was made."""
-    rows = [{"dataset": name, "levels (finest first)": " -> ".join(
-        f"{len(c)} {n}" for n, c in zip(d.level_names, d.class_names)),
-        "train": len(d.x_train), "validation": 0 if d.x_val is None else len(d.x_val), "test": len(d.x_test),
+    rows = [{"dataset": name, "levels (finest first)": levels_text(d), "train": len(d.x_train), "validation": 0 if d.x_val is None else len(d.x_val), "test": len(d.x_test),
         "image": "x".join(map(str, d.image_shape)), "split": d.split} for name, d in loaded.items()]
     return pd.DataFrame(rows).set_index("dataset")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from hmc.book.pages import mean_std_cell
+from hmc.book.pages import levels_text, mean_std_cell
 from hmc.book.rare_plots import grid, legend_below
 from hmc.data.image_subsets import node_targets
 from hmc.encoders import describe as describe_encoder
@@ -94,9 +94,7 @@ def data_table(loaded: Mapping[str, object]) -> pd.DataFrame:
     rows = []
     for name, data in loaded.items():
         counts = np.bincount(data.y_train[:, 0].numpy(), minlength=len(data.class_names[0]))
-        rows.append({"dataset": name, "levels (finest first)": " -> ".join(
-            f"{len(c)} {n}" for n, c in zip(data.level_names, data.class_names, strict=True)),
-            "train": len(data.x_train), "test": len(data.x_test), "image": "x".join(map(str, data.image_shape)),
+        rows.append({"dataset": name, "levels (finest first)": levels_text(data), "train": len(data.x_train), "test": len(data.x_test), "image": "x".join(map(str, data.image_shape)),
             f"train images per {data.level_names[0]}": f"{counts.min()}-{counts.max()} (median {np.median(counts):g})"})
     return pd.DataFrame(rows).set_index("dataset")
 
