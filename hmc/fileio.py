@@ -63,6 +63,27 @@ def locked(path: str | os.PathLike) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def try_locked(path: str | os.PathLike) -> Iterator[bool]:
+    """The lock of :func:`locked` if no other process holds it: yields True while held, or False at
+    once (nothing held) when another process has it. The operating system releases it when its
+    process ends, however it ends."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def check_writable(folder: str | os.PathLike, what: str, advice: str = "") -> None:
     """Create ``folder`` if needed, write and remove a probe file in it; PermissionError naming it if that fails.
 

@@ -98,8 +98,8 @@ def test_each_method_trains_and_reports_history(key, method, options, epochs_see
     expected = {
         "flat": np.full(m, 1 / m),
         "mmoe": np.ones(m),
-        # MCLoss is the mean over all nodes: level k carries C_k / n_nodes of it
-        "chmcnn": np.array(data.n_classes) / sum(data.n_classes),
+        # MCLoss summed over the nodes: level k's mean node loss counts C_k times
+        "chmcnn": np.array(data.n_classes, dtype=float),
     }
     if method == "hcal":  # softmax of the losses / gamma at every step: each step's weights sum to 1
         assert np.allclose(weights.sum(axis=1), 1.0) and (weights > 0).all()
@@ -109,6 +109,21 @@ def test_each_method_trains_and_reports_history(key, method, options, epochs_see
     assert np.array_equal(losses[0::2], losses[1::2])
     assert result.device == "cpu" and result.pretrained_used is False
     assert result.level_names == data.level_names and result.image_size == 8
+
+
+def test_the_chmcnn_loss_is_mcloss_summed_over_nodes_and_averaged_over_the_batch():
+    """The total of a batch is n_nodes x the mean of MCLoss over batch x nodes (CHMCNNHeads.loss, the
+    C-HMCNN reference's reduction), and its levels' weighted losses add up to it."""
+    from hmc.image_train import _Run
+
+    data = _data("three")
+    run = _Run(data, ImageRunConfig("chmcnn", 1, **BASE), torch.device("cpu"))
+    x = (data.x_train[:6].float() / 255 - torch.tensor(data.mean).view(1, -1, 1, 1)) / torch.tensor(data.std).view(1, -1, 1, 1)
+    logits = run.model(x)
+    total, losses, weights = run._losses(logits, data.y_train[:6], None)
+    n_nodes = sum(data.n_classes)
+    assert torch.allclose(total, run.model.loss(logits, data.y_train[:6]) * n_nodes, rtol=1e-12, atol=0)
+    assert torch.allclose((weights * losses).sum(), total.detach(), rtol=1e-12, atol=0)
 
 
 def test_evaluation_matches_a_hand_computation():

@@ -328,6 +328,33 @@ def test_the_campaign_stores_finished_items_and_skips_them_next_time(tmp_path):
     assert rows[0]["done"] == 4 and rows[0]["total"] == 4 and rows[0]["left_h"] == 0
 
 
+def test_an_item_another_process_trains_is_skipped_and_the_next_one_runs(tmp_path):
+    from hmc.fileio import try_locked
+    from hmc.runs.campaign import run_campaign
+
+    campaign = _SyntheticCampaign.make(tmp_path, epochs=1)
+    held = campaign.claim_path(campaign.queue[0])
+    held.parent.mkdir(parents=True)
+    # the other campaign process: a child holding the item's lock with flock, as try_locked takes it
+    child = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+                              "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(600)", str(held)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "held"
+        with try_locked(held) as claimed:
+            assert claimed is False
+        with open(tmp_path / "log.txt", "w") as out:
+            summary = run_campaign(campaign, 600, threads=1, pages=False, out=out)
+    finally:
+        child.kill()
+        child.wait()
+    assert "another campaign process is running it" in (tmp_path / "log.txt").read_text()
+    assert summary["items"] == 1 and summary["units"] == 2
+    assert [campaign.done_seeds(item) for item in campaign.queue] == [[], [0, 1]]
+    with try_locked(held) as claimed:  # the lock went with the process that held it
+        assert claimed is True
+
+
 def test_a_table_cut_mid_row_is_reported_with_its_line(stored):
     path, _ = stored
     text = path.read_text()

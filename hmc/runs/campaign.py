@@ -15,7 +15,10 @@ seed at a time with the kind that its notebook builds from the same ``full`` par
 pretrained encoder is made once, by the first of its items, into ``results/full/encoders/`` (committed
 with the results, so every machine looks its units up under the same SHA-256). Within an item
 training checkpoints every epoch (``<checkpoints>/...``), so a kill loses at most one epoch, and the
-run pauses at an epoch boundary when the budget ends (overrun at most one epoch).
+run pauses at an epoch boundary when the budget ends (overrun at most one epoch). Several local
+campaign processes may share the queue (two one-thread processes fill this project's 2-core CPU):
+each holds a lock on the item it trains (:meth:`Campaign.claim_path`) and skips the items that
+another holds.
 
 The order maximises claims decided per CPU hour (:func:`build_queue`):
 
@@ -56,6 +59,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from hmc.fileio import locked, try_locked
 from hmc.runs.hcal_campaign import CHAPTER as HCAL_CHAPTER
 from hmc.runs.hcal_campaign import HcalUnits, hcal_items
 from hmc.runs.store import DamagedResult, ResultStore, store_for
@@ -288,6 +292,13 @@ class Campaign:
     def checkpoint_path(self, item: WorkItem, seeds: list[int]) -> Path:
         """Where :func:`hmc.runs.sweep.run_sweep` keeps the per-epoch checkpoint of these seeds of the item."""
         return self.checkpoints / item.chapter / item.dataset / item.method / f"seeds{'-'.join(map(str, seeds))}.pt"
+
+    def claim_path(self, item: WorkItem) -> Path:
+        """The lock file that a local run holds while it trains ``item`` (:func:`hmc.fileio.try_locked`):
+        campaign processes sharing the checkpoints folder (on one machine, or on machines sharing a
+        file system with working ``flock``) skip an item another one is training."""
+        name = re.sub(r"[^A-Za-z0-9_.@-]+", "_", item.label())
+        return self.checkpoints / "claims" / f"{name}.lock"
 
     def checkpoint_share(self, item: WorkItem, seeds: list[int]) -> float:
         """The share of the item's epochs already in its checkpoints (0 when there is none or it is
@@ -549,16 +560,21 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
                 summary["stopped"] = (f"next item {item.label()} needs about {estimate / 60:.0f} min, "
                                       f"{left / 60:.0f} min of the budget left")
                 break
-            print(f"[{time.strftime('%H:%M:%S')}] {item.label()} ({_seeds(len(pending))}; {item.claims}): about "
-                  f"{estimate / 60:.1f} min (from {how}); {left / 60:.0f} min of the budget left", file=out,
-                  flush=True)
-            t0 = time.time()
-            try:
-                sweep([Unit(item.dataset, item.method, s) for s in pending], item)
-            except TrainingPaused as paused:
-                summary["stopped"] = f"budget reached during {item.label()} ({paused})"
-                print(summary["stopped"], file=out, flush=True)
-                break
+            with try_locked(campaign.claim_path(item)) as claimed:
+                if not claimed:
+                    print(f"[{time.strftime('%H:%M:%S')}] {item.label()}: another campaign process is running it; "
+                          f"next item", file=out, flush=True)
+                    continue
+                print(f"[{time.strftime('%H:%M:%S')}] {item.label()} ({_seeds(len(pending))}; {item.claims}): about "
+                      f"{estimate / 60:.1f} min (from {how}); {left / 60:.0f} min of the budget left", file=out,
+                      flush=True)
+                t0 = time.time()
+                try:
+                    sweep([Unit(item.dataset, item.method, s) for s in pending], item)
+                except TrainingPaused as paused:
+                    summary["stopped"] = f"budget reached during {item.label()} ({paused})"
+                    print(summary["stopped"], file=out, flush=True)
+                    break
             summary["items"] += 1
             summary["units"] += len(pending)
             print(f"      done in {(time.time() - t0) / 60:.1f} min (estimate {estimate / 60:.1f} min)", file=out,
@@ -575,20 +591,22 @@ def refresh_pages(chapters: Iterable[str], results: str | Path = "results", book
                   out=sys.stdout) -> None:
     """Re-execute the chapters' ``<book>/full/`` pages (reading the stores back, training nothing) and
     the verdicts page. A page that fails keeps its committed version (the runner replaces a page only
-    on success) and the failure is printed."""
+    on success) and the failure is printed. Campaign processes sharing ``book`` re-execute pages one
+    at a time (the lock ``<book>/.lock``)."""
     from hmc import runner
 
     book = Path(book)
     jobs = [(CHAPTER_PAGES[c], "full", [("train", "False")], book / "full") for c in dict.fromkeys(chapters)
             if c in CHAPTER_PAGES]
     jobs.append((VERDICTS_PAGE, "quick", [], book))
-    for source, profile, overrides, out_dir in jobs:
-        t0 = time.time()
-        try:
-            runner.run_notebook(source, profile, overrides, out_dir, results, progress=False)
-            print(f"      page {source} ({profile}) re-executed in {time.time() - t0:.0f} s", file=out, flush=True)
-        except (runner.NotebookFailed, runner.ParameterError) as err:
-            print(f"      page {source} not updated: {err}", file=out, flush=True)
+    with locked(book / ".lock"):
+        for source, profile, overrides, out_dir in jobs:
+            t0 = time.time()
+            try:
+                runner.run_notebook(source, profile, overrides, out_dir, results, progress=False)
+                print(f"      page {source} ({profile}) re-executed in {time.time() - t0:.0f} s", file=out, flush=True)
+            except (runner.NotebookFailed, runner.ParameterError) as err:
+                print(f"      page {source} not updated: {err}", file=out, flush=True)
 
 
 def plan_lines(campaign: Campaign, limit: int | None = None, out=sys.stdout) -> list[str]:
