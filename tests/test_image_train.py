@@ -422,6 +422,20 @@ def _paths(tmp_path):
     return tmp_path / "results.csv", tmp_path / "history.csv"
 
 
+def test_a_unit_with_more_levels_is_stored_beside_units_with_fewer(tmp_path):
+    """A table holding a 2-level dataset's rows (acc_2 empty) and a 3-level one's takes another 3-level
+    unit (its rows must not be read as cut mid-row)."""
+    results_csv, history_csv = _paths(tmp_path)
+    kw = {"load": _sweep_data, "epochs": 1, "checkpoint_dir": tmp_path / "ckpt", "progress": False, **SWEEP}
+    run_image_sweep([("two", "flat", 0), ("three", "flat", 0)], results_csv, history_csv, **kw)
+    run_image_sweep([("three", "hcal", 0)], results_csv, history_csv, **kw)
+    stored = pd.read_csv(history_csv)
+    assert stored.groupby(["dataset", "method"]).size().to_dict() == {("three", "flat"): 2, ("three", "hcal"): 2,
+                                                                       ("two", "flat"): 2}
+    assert stored.loc[stored.dataset == "two", "acc_2"].isna().all()
+    assert stored.loc[stored.dataset == "three", "acc_2"].notna().all()
+
+
 def test_sweep_trains_writes_and_reads_back_without_training(tmp_path, monkeypatch):
     results_csv, history_csv = _paths(tmp_path)
     ckpt, emb = tmp_path / "ckpt", tmp_path / "emb"

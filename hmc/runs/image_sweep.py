@@ -27,7 +27,6 @@ from hmc.image_train import (
     backbone_label,
     checkpoint_path,
     embeddings_path,
-    history_columns,
     method_config,
     result_rows,
     save_embeddings,
@@ -41,8 +40,15 @@ def _unit_mask(table: pd.DataFrame, unit: Unit) -> pd.Series:
             & (table["seed"].astype(int) == unit.seed))
 
 
+HISTORY_KEY = (*SWEEP_KEY, "epoch", "split")
+"""The columns of a history row that identify it (filled in every row, whatever the dataset's levels)."""
+
+
 def _replace_unit_rows(path: str | os.PathLike, rows: pd.DataFrame, unit: Unit, columns: tuple[str, ...]) -> None:
     """Rewrite the CSV at ``path`` atomically with the unit's old rows (if any) replaced by ``rows``.
+
+    ``columns`` are those every row of the table must fill (:func:`hmc.runs.sweep.read_results`):
+    not the per-level columns of a history, which a dataset with fewer levels leaves empty.
 
     The read, replace and write run under an exclusive lock on ``<path>.lock``
     (:func:`hmc.fileio.locked`), so two sweeps writing one table never drop each other's units.
@@ -199,13 +205,13 @@ def run_image_sweep(
         del result
         if on_cuda:
             torch.cuda.empty_cache()
-        _replace_unit_rows(history_csv, history, unit, (*SWEEP_KEY, *history_columns(data.n_levels)))
+        _replace_unit_rows(history_csv, history, unit, HISTORY_KEY)
         _replace_unit_rows(results_csv, rows, unit, RESULT_COLUMNS)
         if not keep_checkpoints:
             checkpoint_path(checkpoint_dir, *unit).unlink(missing_ok=True)
         if on_unit_done is not None:
             on_unit_done(rows)
-    history_table = read_results(history_csv, (*SWEEP_KEY, "epoch", "split"))
+    history_table = read_results(history_csv, HISTORY_KEY)
     return (_in_unit_order(read_results(results_csv, RESULT_COLUMNS), units), _in_unit_order(history_table, units))
 
 
