@@ -1,7 +1,10 @@
 """Run a notebook: jupytext source -> checked parameters -> papermill -> executed notebook + manifest.
 
 A notebook source is a jupytext ``py:percent`` file under ``notebooks/`` with one cell tagged
-``parameters`` holding simple assignments (``name = literal  # help``). The runner
+``parameters`` holding simple assignments (``name = literal  # help``), and optionally, before it,
+cells tagged ``parameters-group`` of the same form, so that a long list of parameters reads as
+short groups (papermill injects the values after the ``parameters`` cell, so they override every
+group's defaults; a group after it would override the injected values and is refused). The runner
 
 1. reads the parameters and their defaults from that cell (the default's type is the parameter's type),
 2. merges the profile's values (:mod:`hmc.profiles`) and the user's ``-p NAME VALUE`` overrides,
@@ -77,30 +80,41 @@ class Parameter:
 
 
 def notebook_parameters(source: str | Path) -> dict[str, Parameter]:
-    """The parameters declared in the cell tagged ``parameters`` of a jupytext notebook.
+    """The parameters declared in the cells tagged ``parameters-group`` and ``parameters`` of a jupytext
+    notebook, in the order of the notebook.
 
-    Every statement of that cell must be ``name = <Python literal>``, optionally followed by a
-    ``# help`` comment; anything else is refused, so that types are known before execution.
+    Every statement of those cells must be ``name = <Python literal>``, optionally followed by a
+    ``# help`` comment; anything else is refused, so that types are known before execution. Exactly
+    one cell is tagged ``parameters``; a ``parameters-group`` cell after it, or a name declared twice,
+    is refused.
     """
     import jupytext
 
     nb = jupytext.read(source)
-    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    if len(cells) != 1:
-        raise ParameterError(f"{source}: expected exactly one cell tagged 'parameters', found {len(cells)}")
-    text = cells[0].source
-    lines = text.splitlines()
+    tagged = [(i, c) for i, c in enumerate(nb.cells)
+              if {"parameters", "parameters-group"} & set(c.metadata.get("tags", []))]
+    main = [i for i, c in tagged if "parameters" in c.metadata.get("tags", [])]
+    if len(main) != 1:
+        raise ParameterError(f"{source}: expected exactly one cell tagged 'parameters', found {len(main)}")
+    if tagged[-1][0] != main[0]:
+        raise ParameterError(f"{source}: a cell tagged 'parameters-group' must come before the 'parameters' cell "
+                             "(papermill injects the values right after it)")
     params: dict[str, Parameter] = {}
-    for stmt in ast.parse(text).body:
-        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
-            raise ParameterError(f"{source}: the parameters cell may hold only `name = literal` lines")
-        try:
-            default = ast.literal_eval(stmt.value)
-        except ValueError as err:
-            raise ParameterError(f"{source}: parameter {stmt.targets[0].id} is not a literal") from err
-        line = lines[stmt.lineno - 1]
-        help_text = line.split("#", 1)[1].strip() if "#" in line else ""
-        params[stmt.targets[0].id] = Parameter(stmt.targets[0].id, default, help_text)
+    for _, cell in tagged:
+        lines = cell.source.splitlines()
+        for stmt in ast.parse(cell.source).body:
+            if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+                raise ParameterError(f"{source}: the parameters cells may hold only `name = literal` lines")
+            name = stmt.targets[0].id
+            if name in params:
+                raise ParameterError(f"{source}: parameter {name} is declared twice")
+            try:
+                default = ast.literal_eval(stmt.value)
+            except ValueError as err:
+                raise ParameterError(f"{source}: parameter {name} is not a literal") from err
+            line = lines[stmt.lineno - 1]
+            help_text = line.split("#", 1)[1].strip() if "#" in line else ""
+            params[name] = Parameter(name, default, help_text)
     return params
 
 

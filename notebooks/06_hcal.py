@@ -14,25 +14,13 @@
 # %% [markdown]
 # # HCAL: hierarchy-consistent learning with adaptive loss balancing
 #
-# **Overview.** HCAL {cite:p}`jiang2025hcal` classifies an image at every level of a class tree
-# (character -> alphabet, fine -> coarse) with one shared network and a *bank of prototypes* per level:
-# the L2-normalised embedding f (the paper's backbone: a ResNet-18 {cite:p}`he2016resnet`) is compared
-# with every prototype by cosine similarity, and a level's most similar prototype is its prediction.
-# On top: **child-to-parent aggregation** (the coarser levels' loss on the mean feature of each class's
-# batch samples, credited for hierarchy consistency); **prototype perturbation** (uniform noise, eps =
-# 0.01, on the prototypes in training, said to widen decision boundaries and improve robustness);
-# **adaptive loss balancing** (level weights recomputed every step, a softmax over the detached level
-# losses in the authors' code, said to remove the "one-strong-many-weak" bias of fixed weights). The
-# paper claims higher accuracy at every level than multi-task baselines and fewer hierarchy violations
-# (HVR: the share of test images whose predicted labels do not form a path of the tree).
-#
-# This chapter trains HCAL, three baselines on the same backbone (a flat multi-task network with a
-# softmax head per level, MMoE {cite:p}`ma2018mmoe`, C-HMCNN's max-constraint heads
-# {cite:p}`giunchiglia2020chmcnn`) and HCAL's ablations (no aggregation, no perturbation, Gaussian
-# noise, and the balancers convergence rate, DWA {cite:p}`liu2019dwa`, uncertainty weighting
-# {cite:p}`kendall2018multitask`, equal weights) on the same data, seeds and budget, and ends with a
-# verdict on each of the paper's five claims. The formulas are in the docstrings of `hmc.losses.hcal`,
-# `hmc.models.images` and `hmc.metrics.levels`.
+# **Overview.** HCAL {cite:p}`jiang2025hcal` classifies an image at every level of a class tree with
+# one network and a bank of *prototypes* per level ({ref}`methods <methods-hcal-prototypes>`), adding
+# child-to-parent aggregation, prototype perturbation and adaptive loss balancing
+# ({ref}`§2-4 <methods-hcal-aggregation>`). It claims higher accuracy at every level than multi-task
+# baselines and fewer hierarchy violations (HVR). This chapter trains HCAL, three baselines on the same
+# backbone (flat multi-task, MMoE {cite:p}`ma2018mmoe`, C-HMCNN's heads {cite:p}`giunchiglia2020chmcnn`)
+# and seven ablations on the same data, seeds and budget, and gives a verdict on each of its five claims.
 #
 # **Prerequisites.**
 #
@@ -42,17 +30,12 @@
 # | Chapter 02 (C-HMCNN, MCM) | helpful | one of the baselines |
 # | Multi-task loss weighting | helpful | {cite:t}`liu2019dwa`, {cite:t}`kendall2018multitask` |
 #
-# *Time to run:* `smoke` about a minute (a tiny synthetic hierarchy at 8 px); `quick` (a synthetic
-# 3-level hierarchy and 3 Omniglot alphabets x 5 characters at 16 px on the ResNet-18, 2 epochs, 2
-# seeds, every method: 44 trainings of about 9 s) about 8 minutes on a busy 2-core CPU with one
-# thread. `full` is the evidence setting: all 1623 Omniglot characters at 28 px on a Conv-4 of width
-# 64 (a deviation, section 8), 30 cosine epochs evaluated every 5, 5 seeds, the robustness curve at
-# the last epoch. The evidence campaign (`python -m hmc campaign`) runs it a unit (dataset, method,
-# seed) at a time, about 20 minutes per unit at one thread; the `full` page shows the units finished
-# so far. Finished units are read back on a rerun; an interrupted one resumes from its last epoch.
+# *Time to run:* `smoke` about a minute; `quick` (a synthetic hierarchy and 15 Omniglot characters at
+# 16 px on the ResNet-18, 2 epochs, 2 seeds) about 8 minutes on a 2-core CPU. `full`, the evidence
+# setting (all 1,623 Omniglot characters at 28 px on a Conv-4, 30 epochs, 5 seeds; section 8), takes
+# about 15 minutes per unit at one thread; the evidence campaign runs it a unit at a time.
 
-# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters' defaults and what each one means", "code_prompt_hide": "Hide the defaults"}
-profile = "quick"  # run profile (set by `python -m hmc run --profile`)
+# %% tags=["parameters-group", "hide-input"] mystnb={"code_prompt_show": "Show the parameters of the data: datasets and image size", "code_prompt_hide": "Hide the defaults"}
 datasets = ["synthetic", "omniglot"]  # image hierarchies, in turn: synthetic, omniglot, cifar100, aircraft
 image_size = 16  # image side in pixels for synthetic, Omniglot and Aircraft (CIFAR-100 is 32; above 64: 224-px crops)
 synthetic_branching = [3, 2, 2]  # synthetic classes per parent, coarsest first (2 or 3 levels)
@@ -61,6 +44,8 @@ omniglot_alphabets = 3  # the first N Omniglot alphabets (0: all 50)
 omniglot_characters = 5  # the first N characters of each alphabet (0: all)
 aircraft_box_crop = "none"  # Aircraft bounding-box crop: "none", "train", or "train+test" (the authors' code)
 validation = True  # hold out a validation split (Omniglot: drawings 13-14; CIFAR-100: 5,000 of train)
+
+# %% tags=["parameters-group", "hide-input"] mystnb={"code_prompt_show": "Show the parameters of the methods and their training budget", "code_prompt_hide": "Hide the defaults"}
 methods = [  # method labels (hmc.image_train.METHOD_LABELS): HCAL, the baselines, the ablations
     "hcal", "flat", "mmoe", "chmcnn", "hcal-noagg", "hcal-noperturb", "hcal-gauss", "hcal-convergence_rate", "hcal-dwa",
     "hcal-uncertainty", "hcal-equal"]
@@ -73,6 +58,9 @@ width = 64  # channels of the conv4 backbone (ignored by resnet18)
 eval_every = 1  # evaluate on test and validation every this many epochs (and always at the last)
 robustness_sigmas = []  # input-noise strengths of the robustness curve, measured at the last epoch ([]: none)
 pretrained = "auto"  # ImageNet ResNet-18 weights: "auto" (when the file is on disk), "yes" (required) or "no"
+
+# %% tags=["parameters", "hide-input"] mystnb={"code_prompt_show": "Show the parameters of the run: profile, device, files", "code_prompt_hide": "Hide the defaults"}
+profile = "quick"  # run profile (set by `python -m hmc run --profile`)
 device = "auto"  # "auto" (cuda when available, else cpu), "cpu" or "cuda"
 num_threads = 1  # torch CPU threads (0: torch's default); ignored on a GPU
 tsne_points = 400  # test images in the t-SNE figure (at most the 500 the sweep stores per run)
@@ -82,48 +70,30 @@ keep_checkpoints = False  # keep a unit's checkpoint (~90 MB) after its results 
 train = True  # False: train nothing, show the units already in the results table (the evidence campaign's)
 
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the imports", "code_prompt_hide": "Hide the imports"}
-from pathlib import Path
-
-import pandas as pd
-import torch
-
 from hmc.book import hcal_pages as hp, hcal_plots as hplots
-from hmc.book.pages import key_first
 from hmc.book.rare_plots import set_style
 from hmc.claims.design import image_design
 from hmc.display_paths import display_path
-from hmc.hcal_evidence import HCAL_CONVENTIONS, hcal_scorecard, hcal_sensitivity, verdict_protocols
+from hmc.hcal_evidence import HCAL_CONVENTIONS, hcal_scorecard, verdict_protocols
 from hmc.image_train import embeddings_path, load_embeddings
-from hmc.metrics.levels import SELECTION_PROTOCOLS
 from hmc.runs.image_sweep import PARAMETERS, image_loader, run_image_sweep, sweep_settings
 
 # %% tags=["hide-input"] mystnb={"code_prompt_show": "Show the set-up code", "code_prompt_hide": "Hide the set-up code"}
 set_style()
 hp.check_parameters(datasets, methods, n_seeds, epochs, aircraft_box_crop)
 settings = sweep_settings({k: globals()[k] for k in PARAMETERS})  # shared with the evidence campaign
-if settings["device"] == "cpu" and num_threads > 0:
-    torch.set_num_threads(num_threads)
-results_path, history_path, embeddings_dir = hp.result_paths(profile, results_file)
-checkpoints = Path(checkpoint_dir or Path("_build") / "checkpoints" / "06_hcal" / profile)
-print(f"device: {settings['device']} (torch threads {torch.get_num_threads()}); results: "
-      f"{display_path(results_path)}, {history_path.name}, {embeddings_dir.name}/; checkpoints: {display_path(checkpoints)}/")
+paths = hp.result_paths(profile, results_file, checkpoint_dir)
+results_path, history_path, embeddings_dir, checkpoints = paths
+print(hp.use_device(settings["device"], num_threads, paths))
 hp.method_table(methods, epochs)
 
 # %% [markdown]
-# `hcal` is the authors' configuration (softmax-loss balancer with gamma = 0.5, aggregation on,
-# uniform perturbation with eps = 0.01, temperature 0.1); each `hcal-...` label changes one setting.
-# The baselines share HCAL's backbone (`backbone`: the paper's ResNet-18, under `full` a Conv-4 of
-# width 64) and optimiser; their heads learn at the backbone's rate (0.01), HCAL's prototypes at 0.05
-# / 0.1 / 0.2 from the finest level up.
+# `hcal` is the authors' configuration; each `hcal-...` label changes one setting. All methods share
+# the backbone, optimiser and augmentation ({ref}`methods §7 <methods-hcal-baselines>`).
 #
 # ## 1. The data
 #
-# The synthetic hierarchy is drawn by the library (coarse = shape and background, middle = colour,
-# fine = stripe orientation; chapter 01); Omniglot {cite:p}`lake2015omniglot` is character ->
-# alphabet, split per character by drawing (0-14 train, 15-19 test; with validation 0-12 / 13-14 /
-# 15-19); CIFAR-100 {cite:p}`krizhevsky2009cifar` is fine -> coarse; FGVC-Aircraft
-# {cite:p}`maji2013aircraft` is variant -> family -> manufacturer. A dataset not on disk stops the
-# chapter here, naming the files it needs and how to get them.
+# Chapter 01 describes each hierarchy and its split; a dataset not on disk stops the chapter here.
 
 # %%
 loaded = hp.load_hierarchies(image_loader({k: globals()[k] for k in PARAMETERS}), datasets)
@@ -136,15 +106,8 @@ for name, data in loaded.items():
 # %% [markdown]
 # ## 2. Training: every method, seed and dataset
 #
-# Each (dataset, method, seed) unit trains one network for `epochs` epochs with the paper's optimiser
-# (SGD, momentum 0.9, weight decay 1e-4, batch 32, the learning rates above) and augmentation (random
-# crop with 4 px padding, horizontal flip, rotation up to 15 degrees; 224-px crops above 64 px), and
-# evaluates on test (and validation) every `eval_every` epochs and at the last.
-# `hmc.runs.image_sweep.run_image_sweep` appends each finished unit to the results and history tables
-# and keeps HCAL's test features and prototypes for section 6. A per-epoch checkpoint (git-ignored,
-# deleted once the unit's rows are written unless `keep_checkpoints`) lets a killed run continue with
-# the same numbers on a CPU. The first table says how much of the design has results; the rest of
-# the page shows only the methods that have some.
+# Each (dataset, method, seed) unit trains one network and is stored as it finishes (a killed run
+# continues from its last epoch). The rest of the page shows the methods with finished units.
 
 # %%
 units = [(name, label, seed) for name in loaded for label in methods for seed in range(n_seeds)]
@@ -153,27 +116,20 @@ results, history = run_image_sweep(units, results_path, history_path, load=loade
                                    keep_checkpoints=keep_checkpoints, train=train, **settings)
 shown = hp.shown_methods(results, methods)  # the methods with results, in the design's order
 main_methods, ablations = hp.method_groups(shown)
-hplots.show_tables([hp.coverage_table(results, list(loaded), methods, n_seeds).style.set_caption(
-    "how much of the design has finished: seeds per method, their epochs and backbone")], "")
-cost, cost_line = hp.cost_table(results)
+tables, cost_line = hp.design_tables(results, list(loaded), methods, n_seeds)
 print(cost_line)
-(cost.style.format({"seconds": "{:.1f}", "s per epoch": "{:.2f}"}).set_caption("what the finished units cost")
- if cost is not None else None)
+hplots.show_tables(tables, "")
 
 # %% [markdown]
 # ## 3. HCAL against the baselines
 #
-# Mean +- std over seeds of the test metrics at the epoch each protocol selects: per-level accuracy,
-# full-path accuracy (every level right), HVR (lower is better) and the full-path accuracy of the
-# hierarchy-consistent decoding (the valid path with the highest summed score, an addition of this
-# study). **authors**: the best epoch *on the test set*, updated only when every level improves (the
-# authors' code), so optimistic; **last**: the last epoch; **validation**: the best mean per-level
-# accuracy on the validation split, the unbiased one, which the verdicts of section 7 use (`last`
-# without a validation split).
+# Mean +- std over seeds of the test metrics at the epoch each protocol selects
+# ({ref}`methods §6 <methods-hcal-selection>`: `authors`, the best epoch on the test set, optimistic;
+# `last`; `validation`, the unbiased one, which the verdicts use): per-level accuracy, full-path
+# accuracy, HVR (lower is better) and the full-path accuracy of the hierarchy-consistent decoding.
 
 # %%
-protocols = [p for p in SELECTION_PROTOCOLS if p in set(results.protocol)]
-verdict_protocol = "validation" if "validation" in protocols else "last"  # the ablations' protocol
+protocols, verdict_protocol = hp.protocols(results)  # all present; the one the ablations and verdicts read
 hplots.show_tables(hp.cell_tables(results, list(loaded), protocols, main_methods, "HCAL and the baselines"),
                    "No unit of HCAL or a baseline has finished yet: there is nothing to compare.")
 
@@ -184,11 +140,9 @@ for name in loaded:
 # %% [markdown]
 # ## 4. Ablations
 #
-# Each ablation changes one setting of `hcal`: `hcal-noagg` computes every level's loss per sample,
-# `hcal-noperturb` trains without prototype noise, `hcal-gauss` uses Gaussian instead of uniform
-# noise, `hcal-<balancer>` replaces the softmax-loss balancer. The table gives mean +- std over seeds,
-# the figure each ablation's difference to `hcal` of the same seed (same initial network and data
-# order): right of 0 when the ablation scored higher (for HVR: violated more often).
+# Each ablation changes one setting of `hcal`. The figure shows each ablation's difference to `hcal`
+# of the same seed (same initial network and data order): right of 0 when the ablation scored higher
+# (for HVR: violated more often).
 
 # %%
 hplots.show_tables(hp.cell_tables(results, list(loaded), [verdict_protocol], ["hcal", *ablations],
@@ -201,11 +155,9 @@ for name in loaded:
                 f"{name}: no seed has both hcal and an ablation yet.")
 
 # %% [markdown]
-# **Robustness to input noise** (claim 4: perturbation "improves robustness"). At the last epoch
-# only, each unit scores its test images with Gaussian noise of standard deviation sigma added to the
-# pixels in [0, 1] units (then clipped to [0, 1], before normalisation), the same seeded noise for
-# every method and seed (`hmc.metrics.robustness`); sigma = 0 is that epoch's clean accuracy, so these
-# numbers read the `last` protocol. The scorecard compares `hcal` with `hcal-noperturb` on them.
+# **Robustness to input noise** (claim 4: perturbation "improves robustness"): test accuracy under
+# seeded Gaussian pixel noise, the same for every method, at the last epoch
+# ({ref}`methods §8 <methods-hcal-gates>`).
 
 # %%
 hplots.show_tables(hp.robustness_tables(results, {name: data.level_names for name, data in loaded.items()}, shown),
@@ -218,28 +170,19 @@ for name, data in loaded.items():
 # %% [markdown]
 # ## 5. Level weights and per-level accuracy over training
 #
-# The "one-strong-many-weak" question: with fixed weights, does one level dominate training while the
-# others lag, and does HCAL's balancer even them out? The first figure shows each level's weight in
-# the loss (total = sum_k weight_k * loss_k). Fixed weights are flat lines, coinciding where levels
-# weigh the same: flat and `hcal-equal` 1/m, MMoE 1, C-HMCNN C_k, the number of level k's nodes (its
-# loss is the sum over all nodes, section 8). `hcal-dwa` (1 per level) and `hcal-convergence_rate` (1/m) keep equal weights
-# until two epochs are recorded; `hcal`'s softmax-loss balancer weights the largest loss most.
+# The "one-strong-many-weak" question: does one level dominate training while the others lag, and
+# does HCAL's balancer even them out? Each level's weight in the loss (total = sum_k weight_k *
+# loss_k): flat and `hcal-equal` 1/m, MMoE 1, C-HMCNN C_k (its loss sums over the nodes). The table
+# after it: each level's share at the last epoch, the largest, and `balance`, the normalised entropy
+# of the shares (1 = equal). Claim 3's verdict rests on the per-level accuracies (the last figure).
 
 # %% mystnb={"figure": {"caption": "The weight of each level in the training loss by epoch on one dataset (named in the title), a panel per method, mean over seeds."}}
 for name, data in loaded.items():
     hplots.show(hplots.level_curves(history, name, shown, data.level_names, "weight_", "weight",
                                     "level weights by epoch"), f"{name}: no training history yet.")
 
-# %% [markdown]
-# How even the weights are at the last epoch: each level's share, the largest share, and `balance`,
-# the normalised entropy of the shares (1 = equal, towards 0 when one level takes all;
-# `hmc.hcal_evidence.weight_balance`). Claim 3's verdict rests on the per-level accuracies (next
-# figure, section 7), with these weights quoted as evidence.
-
 # %%
-summary = hp.weight_summary(history, list(loaded), shown)
-hplots.show_tables([] if summary is None else [summary.style.format("{:.3f}", na_rep="-").set_caption(
-    f"level weights at the last epoch on {hp.backbone_text(results)} (shares, mean over seeds)")], "No training history yet.")
+hplots.show_tables(hp.weight_tables(history, list(loaded), shown, hp.backbone_text(results)), "No training history yet.")
 
 # %% mystnb={"figure": {"caption": "Per-level test accuracy by epoch on one dataset (named in the title), a panel per method, mean over seeds: a level far behind while its weight is small is the claim's weak level."}}
 for name, data in loaded.items():
@@ -249,10 +192,8 @@ for name, data in loaded.items():
 # %% [markdown]
 # ## 6. What HCAL's embedding looks like
 #
-# A t-SNE {cite:p}`vandermaaten2008tsne` map of the embeddings f of up to `tsne_points` test images
-# of HCAL's seed-0 run, embedded jointly with the finest and coarsest prototypes (cosine distance).
-# With aggregation, each coarse prototype should sit among its class's images, and the fine
-# prototypes in clusters inside it.
+# A t-SNE {cite:p}`vandermaaten2008tsne` map of HCAL's seed-0 test embeddings with the finest and
+# coarsest prototypes: with aggregation, each coarse prototype should sit among its class's images.
 
 # %% mystnb={"figure": {"caption": "t-SNE of HCAL's test embeddings (dots), finest-level prototypes (triangles) and coarsest-level prototypes (stars) on one dataset (named in the title), coloured by coarsest class."}}
 for name, data in loaded.items():
@@ -263,71 +204,44 @@ for name, data in loaded.items():
 # %% [markdown]
 # ## 7. The claims scorecard
 #
-# `hmc.hcal_evidence.hcal_scorecard` gives one verdict per claim (reproduced, partly, not reproduced,
-# inconclusive, not tested here) by rules fixed before any number was seen, on the protocol named
-# below, never the authors' test-set selection. A comparison counts only when its evidence can decide
-# it: both methods trained the `full` schedule (30 epochs) with 3 seeds on real data (budget), score
-# above chance by a binomial test (chance), and differ by more than one test image (resolution);
-# otherwise the claim is **inconclusive**, with the reasons. Below the table, each verdict with its
-# rule, numbers, test, evidence strength and the paper's figure (from a secondary source, as marked).
+# One verdict per claim by rules fixed before any number was seen, on the `validation` protocol; a
+# comparison that fails a gate (budget, chance, resolution: {ref}`methods §8 <methods-hcal-gates>`)
+# makes its claim **inconclusive**, with the reasons. Below the table, each verdict with its rule,
+# numbers, test, evidence strength and the paper's figure.
 
 # %%
 design = {name: image_design(data) for name, data in loaded.items()}
 card = hcal_scorecard(results, history, design=design)
 used_protocols = verdict_protocols(results)
-hplots.show_tables([card[["claim", "statement", "verdict", "reasons"]].rename(columns={"reasons": "why inconclusive"})
-                    .style.hide(axis="index").set_caption("HCAL's claims: the verdicts")
-                    .set_properties(**{"text-align": "left"})], "")
+hplots.show_tables([hp.scorecard_table(card)], "")
 print(hp.verdict_report(card, used_protocols, design, HCAL_CONVENTIONS, n_seeds, epochs, profile))
 
 # %% [markdown]
-# **Sensitivity to the study's free choices.** Each verdict under the other readings of what the paper
-# left open: the selection protocol (the authors' for comparison only), whether a difference of one
-# test image decides, and (claims 1 and 2) the share of comparisons that makes "partly". "Could be"
-# lists the verdicts the undecided comparisons still allow; the next columns drop the budget gate,
-# then every gate.
+# **Sensitivity to the study's free choices**: each verdict under the other readings of what the paper
+# left open (selection protocol, whether one test image decides, the share that makes "partly").
+# "Could be" lists the verdicts the undecided comparisons still allow.
 
 # %%
-sensitivity = pd.concat({f"claim {k}": hcal_sensitivity(results, k, history, design) for k in card.claim},
-                        names=["claim", "row"]).reset_index(level="row", drop=True).reset_index()
-key_first(sensitivity.drop(columns=["detail"]), 3).style.set_properties(**{"text-align": "left"})
+hp.sensitivity_table(results, history, card.claim, design)
 
 # %% [markdown]
 # ## 8. Deviations from the paper's protocol
 #
-# - **Backbone.** `full` trains every method on a Conv-4 of width 64 (four blocks of 3x3 convolution,
-#   batch norm, ReLU, 2x2 max-pool) instead of the paper's ResNet-18, which with its 3x3 stem costs
-#   2.74 GFLOP per image at 28 px: 7 minutes per epoch on all of Omniglot at 2 threads. The claims
-#   compare HCAL with its baselines and ablations on the same backbone; `smoke` and `quick` keep the
-#   ResNet-18, and every result row names its backbone.
-# - **Pretrained weights.** The ResNet-18 starts from ImageNet weights where they are on disk (never
-#   downloaded; the results record whether they were used); at 64 px or less its first convolution
-#   is a new 3x3 layer. The Conv-4 starts at random.
-# - **Data and image size.** Omniglot is not one of the paper's datasets (its third is not named in
-#   the material available): character -> alphabet, split per character by drawing; `quick` keeps 5
-#   characters of each of 3 alphabets. It and the synthetic hierarchy are resized to `image_size`
-#   (Omniglot's drawings are 105 px); the paper uses 32 px (CIFAR-100) and 224-px crops (Aircraft).
-# - **Epochs and schedule.** The paper trains 500 (CIFAR-100) or 1000 (Aircraft) epochs at a constant
-#   learning rate. `smoke` and `quick` train 2 epochs, a check of the pipeline, not the converged
-#   models the claims are about; `full` trains 30 cosine epochs, and its verdicts hold for that budget.
-# - **CPU runs of `full`.** The evidence setting is sized for this project's CPU, about 20 minutes per
-#   unit at one thread: the Conv-4, and evaluation every 5 epochs, so the `authors` and `validation`
-#   protocols choose among epochs 5, 10, ..., 30. Its 55 units (11 methods x 5 seeds) finish one at a
-#   time; until then the page and its verdicts rest on the units of the coverage table (section 2),
-#   and a claim whose methods lack seeds is inconclusive.
-# - **C-HMCNN's loss.** The C-HMCNN heads train on MCLoss summed over the nodes (mean over the batch),
-#   not the reference's mean over batch x nodes. The reference trains with Adam, whose steps ignore
-#   the loss's scale; under the SGD that every method here shares, the mean over Omniglot's 1,673
-#   nodes divided each gradient by 1,673 and the heads predicted every node absent (character
-#   accuracy 0.000 after 30 epochs, seed 0, since discarded).
-# - **Seeds.** The authors' code runs seed 9 once; this study asks for at least 3 seeds and mean +-
-#   std (`full`: 5); `quick`'s 2 give standard deviations of two values.
-# - **Model selection.** All three protocols are reported; the verdicts use the validation protocol
-#   (the last epoch without a validation split), not the authors' best-on-test selection.
-# - **Balancers.** `hcal-convergence_rate` is our reading of the abstract's "convergence rate"
-#   (softmax over gamma of the ratio of each level's last two epoch-mean losses). It and DWA keep equal
-#   weights until two epochs are recorded, so in 2 epochs `hcal-convergence_rate` trains exactly like
-#   `hcal-equal`, and `hcal-dwa` like equal weights of 1.
+# - **Backbone.** `full` trains every method on a Conv-4 of width 64 instead of the paper's ResNet-18
+#   (2.74 GFLOP per image at 28 px with its 3x3 stem: 7 minutes per epoch on all of Omniglot at 2
+#   threads); every result row names its backbone. `smoke` and `quick` keep the ResNet-18, from
+#   ImageNet weights where they are on disk (never downloaded; the rows record it).
+# - **Data.** Omniglot is not one of the paper's datasets, which could not be obtained here; images
+#   are resized to `image_size` (the paper: 32 px on CIFAR-100, 224-px crops on Aircraft).
+# - **Epochs.** The paper trains 500 or 1000 epochs at a constant rate; `full` trains 30 cosine epochs
+#   evaluated every 5 (its verdicts hold for that budget; until its 55 units have finished they rest
+#   on the units of section 2's coverage table), `smoke` and `quick` 2, a check of the pipeline.
+# - **C-HMCNN's loss** is summed over the nodes, not averaged: averaged, under the shared SGD, the
+#   heads predicted every node absent ({ref}`methods §7 <methods-hcal-baselines>`).
+# - **Seeds and selection.** The authors run seed 9 once and select on the test set; here 2 seeds
+#   (`quick`) or 5 (`full`), all three protocols reported, the verdicts on `validation`.
+# - **Balancers.** `hcal-convergence_rate` is our reading of the abstract's "convergence rate"; it and
+#   DWA keep equal weights until two epochs are recorded.
 #
 # The settings this run's units used, per dataset:
 
@@ -339,14 +253,8 @@ hplots.show_tables([] if used is None else [used], "No unit has finished yet.")
 # %% [markdown]
 # ## Summary
 #
-# - HCAL, three baselines on the same backbone (flat multi-task, MMoE, C-HMCNN heads) and seven
-#   ablations on the same data, seeds and budget, as tidy rows in `results/<profile>/06_hcal.csv`
-#   (per-epoch curves: `06_hcal_history.csv`; HCAL's embeddings: `06_hcal_embeddings/`).
-# - Section 3 compares per-level accuracy, full-path accuracy and HVR under three model-selection
-#   protocols; sections 4 and 5 isolate aggregation, perturbation (with robustness to input noise) and
-#   the balancers; section 7 turns it all into a verdict per claim, by rules fixed beforehand.
-#
-# **What's next:** the evidence campaign completes the `full` design (HCAL, flat and C-HMCNN first,
-# then MMoE and the ablations), and the `full` page is re-executed with `-p train False` as units
-# finish; CIFAR-100 and FGVC-Aircraft run with `-p datasets '["cifar100"]'` once their files are on
+# HCAL, three baselines and seven ablations on the same backbone, data, seeds and budget, as tidy rows
+# in `results/<profile>/06_hcal.csv`: section 3 compares them, sections 4 and 5 isolate aggregation,
+# perturbation and the balancers, section 7 gives a verdict per claim. **What's next:** the campaign
+# completes the `full` design; CIFAR-100 and FGVC-Aircraft run with `-p datasets '["cifar100"]'` once on
 # disk (`python -m hmc data status` says which are).

@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import math  # noqa: E402
+from pathlib import Path  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -80,10 +81,28 @@ def test_check_parameters_refuses_unknown_names_and_empty_budgets():
 
 def test_result_paths_put_history_and_embeddings_beside_the_results(tmp_path, monkeypatch):
     monkeypatch.setenv("HMC_RESULTS_DIR", str(tmp_path))
-    results, history, embeddings = hp.result_paths("full")
+    results, history, embeddings, checkpoints = hp.result_paths("full")
     assert (results, history, embeddings) == (tmp_path / "full" / "06_hcal.csv", tmp_path / "full" / "06_hcal_history.csv",
                                               tmp_path / "full" / "06_hcal_embeddings")
+    assert checkpoints.as_posix() == "_build/checkpoints/06_hcal/full"
     assert hp.result_paths("quick", "x/r.csv")[1].as_posix() == "x/r_history.csv"
+    assert hp.result_paths("quick", "", "ck/here")[3].as_posix() == "ck/here"
+
+
+def test_use_device_sets_the_cpu_threads_and_names_the_files(monkeypatch):
+    import torch
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    paths = (Path("results/full/06_hcal.csv"), Path("results/full/06_hcal_history.csv"),
+             Path("results/full/06_hcal_embeddings"), Path("_build/ck"))
+    line = hp.use_device("cpu", 2, paths)
+    assert calls == [2] and line == ("device: cpu (torch threads 3); results: results/full/06_hcal.csv, "
+                                     "06_hcal_history.csv, 06_hcal_embeddings/; checkpoints: _build/ck/")
+    hp.use_device("cuda", 2, paths)
+    hp.use_device("cpu", 0, paths)
+    assert calls == [2]  # not on a GPU, not for 0 (torch's default)
 
 
 def test_method_table_names_each_labels_settings():
@@ -154,6 +173,40 @@ def test_cost_table_sums_seconds_and_divides_by_seeds_and_epochs():
     assert hp.cost_table(_units().iloc[:0])[0] is None
 
 
+def test_design_tables_caption_coverage_and_add_the_cost_once_a_unit_finished():
+    tables, line = hp.design_tables(_units(), ["omniglot"], ["hcal", "flat"], n_seeds=5)
+    assert [t.caption for t in tables] == [
+        "how much of the design has finished: seeds per method, their epochs and backbone",
+        "what the finished units cost"]
+    assert tables[0].data["seeds"].tolist() == ["2 / 5", "1 / 5"] and tables[1].data["seconds"].tolist() == [30.0, 60.0]
+    assert line.startswith("3 units, 1.5 min")
+    tables, line = hp.design_tables(_units().iloc[:0], ["omniglot"], ["hcal"], n_seeds=5)
+    assert len(tables) == 1 and tables[0].data["seeds"].tolist() == ["0 / 5"] and line.startswith("no unit")
+
+
+def test_protocols_keep_the_selection_order_and_prefer_validation_for_the_verdicts():
+    assert hp.protocols(_scores()) == (["last", "validation"], "validation")
+    assert hp.protocols(_table()) == (["authors", "last"], "last")
+
+
+def test_scorecard_table_shows_the_reasons_as_why_inconclusive():
+    card = pd.DataFrame([{"claim": 1, "statement": "S1", "verdict": "inconclusive", "reasons": "budget", "rule": "R"}])
+    styler = hp.scorecard_table(card)
+    assert styler.data.columns.tolist() == ["claim", "statement", "verdict", "why inconclusive"]
+    assert styler.data.iloc[0].tolist() == [1, "S1", "inconclusive", "budget"] and styler.caption.startswith("HCAL")
+
+
+def test_sensitivity_table_stacks_the_claims_with_their_names_first(monkeypatch):
+    def fake(results, claim, history, design):
+        return pd.DataFrame({"reading": ["a", "b"], "verdict": [f"v{claim}", "x"], "detail": ["d", "d"]})
+
+    monkeypatch.setattr(hp, "hcal_sensitivity", fake)
+    t = hp.sensitivity_table(None, None, [1, 3], {}).data
+    assert t.index.names == ["claim", "reading", "verdict"] and "detail" not in t.columns
+    assert t.index.tolist() == [("claim 1", "a", "v1"), ("claim 1", "b", "x"), ("claim 3", "a", "v3"),
+                                ("claim 3", "b", "x")]
+
+
 def test_weight_summary_reads_the_last_epoch_shares_and_their_balance():
     history = pd.DataFrame({"dataset": "omniglot", "method": "hcal", "seed": [0, 0, 0, 1],
                             "epoch": [1, 2, 2, 2], "split": ["test", "test", "val", "test"],
@@ -165,6 +218,10 @@ def test_weight_summary_reads_the_last_epoch_shares_and_their_balance():
     assert row.balance == pytest.approx(balance)
     assert hp.weight_summary(history, ["omniglot"], ["flat"]) is None
     assert hp.weight_summary(history.iloc[:0][["dataset", "method", "seed", "epoch", "split"]], ["omniglot"], ["hcal"]) is None
+    tables = hp.weight_tables(history, ["omniglot"], ["hcal"], "conv4-w64")
+    assert len(tables) == 1 and tables[0].caption == "level weights at the last epoch on conv4-w64 (shares, mean over seeds)"
+    assert tables[0].data.loc[("omniglot", "hcal"), "max_share"] == pytest.approx(0.75)
+    assert hp.weight_tables(history, ["omniglot"], ["flat"], "conv4-w64") == []
 
 
 # ------------------------------------------------------------------------------- robustness

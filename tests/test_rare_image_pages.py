@@ -124,3 +124,102 @@ def test_long_tail_figure_counts(monkeypatch):
     fig = pages.long_tail_figure("toy", data)
     assert [p.get_height() for p in fig.axes[0].patches] == [3, 1, 1]  # most frequent first
     check(fig, 2)
+
+
+# ------------------------------------------------------------------------- the page's steps
+def test_check_parameters_refuses_unknown_datasets_and_empty_budgets():
+    pages.check_parameters(["omniglot", "aircraft"], 1, 1, 1)
+    for args in ((["mnist"], 1, 1, 1), ([], 1, 1, 1), (["omniglot", "svhn"], 1, 1, 1), (["omniglot"], 0, 1, 1),
+                 (["omniglot"], 1, 0, 1), (["omniglot"], 1, 1, 0)):
+        with pytest.raises(ValueError):
+            pages.check_parameters(*args)
+
+
+def test_use_device_sets_the_cpu_threads_only_when_asked():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert pages.use_device("cpu", 0) == "cpu" and torch.get_num_threads() == 2  # 0: left as it is
+        assert pages.use_device("cpu", 1) == "cpu" and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_run_sweeps_runs_each_datasets_units_and_concatenates(monkeypatch):
+    from hmc.runs.stress_sweep import StressUnit
+
+    design = [StressUnit("omniglot", 0.0, 1.0, "m", 0), StressUnit("cifar100", 0.0, 1.0, "m", 0),
+              StressUnit("omniglot", 0.5, 1.0, "m", 1)]
+    calls = []
+
+    def fake(units, path, kind, **kwargs):
+        calls.append((kind, [(u.degradation, u.seed) for u in units], path, kwargs))
+        return pd.DataFrame({"data": [kind] * len(units), "value": [float(u.seed) for u in units]})
+
+    monkeypatch.setattr(pages, "run_stress_sweep", fake)
+    t = pages.run_sweeps(design, {"omniglot": "K1", "cifar100": "K2"}, ["cifar100", "omniglot"], "r.csv", train=False)
+    assert calls == [("K2", [(0.0, 0)], "r.csv", {"train": False}), ("K1", [(0.0, 0), (0.5, 1)], "r.csv", {"train": False})]
+    assert list(t.data) == ["K2", "K1", "K1"] and list(t.value) == [0.0, 0.0, 1.0] and list(t.index) == [0, 1, 2]
+    empty = pages.run_sweeps(design, {}, [], "r.csv")
+    assert empty.empty and list(empty.columns) == list(STRESS_COLUMNS)
+
+
+def test_units_line_by_hand():
+    units = pd.DataFrame({"wall_time_s": [60.0, 90.0, 30.0], "device": ["cpu", "cuda", "cpu"]})
+    assert pages.units_line(units, 48, 12.4) == ("3 of the design's 48 units in the table; this run: 12 s; "
+                                                  "training time of all units 3.0 min (cpu, cuda)")
+    assert pages.units_line(units.iloc[:0], 240, 0.2) == "0 of the design's 240 units in the table; this run: 0 s"
+
+
+def test_show_stress_figures_displays_each_and_names_the_empty(monkeypatch, capsys):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs: shown.extend(objs))
+    t = table()
+    curves = {m: stress_curves(t, m) for m in ("macro_f1", "acc_character")}
+    pages.show_stress_figures(curves, ["omniglot", "cifar100"], method_roles(t))
+    assert len(shown) == 1 and len(shown[0].axes) == 4 and shown[0].get_suptitle() == "omniglot"
+    assert not plt.fignum_exists(shown[0].number)  # closed once displayed
+    assert capsys.readouterr().out == "cifar100: no finished unit yet\n"
+
+
+def test_silent_lines_by_hand():
+    silent = {(0.0, 1.0): [], (0.0, 0.1): ["1-5", "6-20"], (0.25, 1.0): [">100"]}
+    assert pages.silent_lines("omniglot", silent) == [
+        "omniglot, a = 0, f = 10%: no method finds any positive of the nodes in bucket(s) 1-5, 6-20 "
+        "(no such node scores above 0.5 for any test image)",
+        "omniglot, a = 0.25, f = 100%: no method finds any positive of the nodes in bucket(s) >100 "
+        "(no such node scores above 0.5 for any test image)"]
+    assert pages.silent_lines("omniglot", {}) == []
+
+
+def test_show_bucket_figures_prints_the_silent_buckets_and_displays(monkeypatch, capsys):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs: shown.extend(objs))
+    t = table()
+    pages.show_bucket_figures(t, ["omniglot", "cifar100"], method_roles(t), [(0.0, 1.0), (0.0, 0.1)])
+    assert len(shown) == 1 and len(shown[0].axes) == 2 and not plt.fignum_exists(shown[0].number)
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["omniglot, a = 0, f = 100%", "omniglot, a = 0, f = 10%"]
+    assert all(line.endswith("bucket(s) >100 (no such node scores above 0.5 for any test image)") for line in out)
+
+
+def evidence():
+    return pd.DataFrame({"claim": ["6", "5 (vision half)"], "statement": ["S6.", "S5."],
+                         "verdict": ["inconclusive", "reproduced"], "rule_verdict": ["not reproduced", "reproduced"],
+                         "evidence": ["E6", "E5"], "reason": ["too few seeds", ""], "rule": ["R6", "R5"]})
+
+
+def test_verdict_cards_by_hand():
+    cards = pages.verdict_cards(evidence())
+    assert [c.data for c in cards] == [
+        "**Claim 6**: S6.\n\n*Verdict:* **inconclusive** (the rule alone, gates ignored: not reproduced).\n\n"
+        "*Evidence:* E6\n\n*Why not decided:* too few seeds\n\n*Rule:* R6",
+        "**Claim 5 (vision half)**: S5.\n\n*Verdict:* **reproduced** (the rule alone, gates ignored: reproduced)."
+        "\n\n*Evidence:* E5\n\n*Rule:* R5"]
+
+
+def test_verdict_glues_name_each_claim_by_its_number():
+    assert pages.verdict_glues(evidence()) == {"ch07_verdict_claim6": "inconclusive",
+                                               "ch07_verdict_claim5": "reproduced"}

@@ -59,6 +59,32 @@ def test_parameters_are_read_with_types_and_help(tiny):
     assert params["scale"].help == "a float"
 
 
+GROUPED = TINY.replace('# %% tags=["parameters"]\nprofile = "quick"  # run profile\nn = 3  # an int\n',
+                       '# %% tags=["parameters-group"]\nn = 3  # an int\n\n# %% tags=["parameters"]\n'
+                       'profile = "quick"  # run profile\n')
+
+
+def test_a_group_of_parameters_before_the_parameters_cell_is_read_and_overridden(tiny, tmp_path):
+    tiny.write_text(GROUPED)
+    assert GROUPED != TINY and 'tags=["parameters-group"]' in GROUPED
+    params = runner.notebook_parameters(tiny)
+    assert list(params) == ["n", "profile", "scale", "flag", "name"] and params["n"].help == "an int"
+    out = runner.run_notebook(tiny, "full", [("scale", "2.0")], tmp_path / "out", tmp_path / "res", progress=False)
+    text = json.dumps([c.get("outputs", []) for c in nbformat.read(out, as_version=4).cells])
+    assert "total 20.0 abc" in text  # n = 10 (the full profile's) overrides the group's default 3
+
+
+@pytest.mark.parametrize("text, message", [
+    (GROUPED.replace("# %%\ntotal", '# %% tags=["parameters-group"]\nlate = 1\n\n# %%\ntotal'),
+     "must come before the 'parameters' cell"),
+    (GROUPED.replace('name = "abc"  # a string', 'name = "abc"  # a string\nn = 4'), "parameter n is declared twice"),
+])
+def test_a_misplaced_or_repeated_parameter_is_refused(tiny, text, message):
+    tiny.write_text(text)
+    with pytest.raises(runner.ParameterError, match=message):
+        runner.notebook_parameters(tiny)
+
+
 def test_values_merge_profile_then_overrides_with_conversion(tiny):
     values = runner.resolve_parameters(tiny, "full", [("scale", "2"), ("flag", "true"), ("name", "x y")])
     assert values == {"profile": "full", "n": 10, "scale": 2.0, "flag": True, "name": "x y"}

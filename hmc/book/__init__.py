@@ -13,6 +13,8 @@ or group of pages.
   conventions (:data:`~hmc.book.rare_plots.WIDTH`, :func:`~hmc.book.rare_plots.set_style`,
   :func:`~hmc.book.rare_plots.grid`, :func:`~hmc.book.rare_plots.legend_below`) that every page uses.
 - :mod:`hmc.book.rare_tables`: the tables of chapters 03 to 05, arranged from their tidy result rows.
+- :mod:`hmc.book.rare_node_pages`, :mod:`hmc.book.ensemble_pages`, :mod:`hmc.book.schedule_pages`: one step
+  of chapter 03, 04 and 05 per call (their sweeps, tables with their formatting, figures, estimates).
 - :mod:`hmc.book.hcal_pages`: the tables of the HCAL chapter 06, from its results and history tables.
 - :mod:`hmc.book.hcal_plots`: the figures of chapter 06, each naming its dataset in its title.
 - :mod:`hmc.book.rare_image_pages`: the tables and figures of chapter 07 (the rare-node loss on images),

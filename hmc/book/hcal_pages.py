@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hmc.book.pages import levels_text, mean_std_cell, results_csv
+from hmc.book.pages import key_first, levels_text, mean_std_cell, results_csv
 from hmc.claims.design import PAPER_EPOCHS
 from hmc.data.images import IMAGE_HIERARCHIES
+from hmc.display_paths import display_path
 from hmc.errors import DatasetMissingError
-from hmc.hcal_evidence import BASELINES, level_table, weight_balance
+from hmc.hcal_evidence import BASELINES, hcal_sensitivity, level_table, weight_balance
 from hmc.image_train import METHOD_LABELS, method_config
+from hmc.metrics.levels import SELECTION_PROTOCOLS
 
 _ROBUST = re.compile(r"robust_(acc_.+|full_path)@(.+)")
 KEY = ["dataset", "method", "seed"]
@@ -58,11 +60,27 @@ def check_parameters(datasets: Sequence[str], methods: Sequence[str], n_seeds: i
         raise ValueError(f"aircraft_box_crop must be 'none', 'train' or 'train+test', got {aircraft_box_crop!r}")
 
 
-def result_paths(profile: str, results_file: str = "") -> tuple[Path, Path, Path]:
+def result_paths(profile: str, results_file: str = "", checkpoint_dir: str = "") -> tuple[Path, Path, Path, Path]:
     """The chapter's results CSV (:func:`hmc.book.pages.results_csv` of ``06_hcal.csv``), its history
-    CSV ``<stem>_history.csv`` and its embeddings folder ``<stem>_embeddings`` beside it."""
+    CSV ``<stem>_history.csv`` and its embeddings folder ``<stem>_embeddings`` beside it, and the
+    checkpoints folder (``checkpoint_dir``, else ``_build/checkpoints/06_hcal/<profile>``)."""
     results = results_csv(profile, "06_hcal.csv", results_file)
-    return results, results.with_name(results.stem + "_history.csv"), results.with_name(results.stem + "_embeddings")
+    checkpoints = Path(checkpoint_dir or Path("_build") / "checkpoints" / "06_hcal" / profile)
+    return (results, results.with_name(results.stem + "_history.csv"), results.with_name(results.stem + "_embeddings"),
+            checkpoints)
+
+
+def use_device(device: str, num_threads: int, paths: Sequence[Path]) -> str:
+    """Set torch's CPU threads to ``num_threads`` when ``device`` is ``"cpu"`` and it is > 0, and say
+    where the run reads and writes: ``"device: cpu (torch threads 1); results: <results>, <history
+    name>, <embeddings name>/; checkpoints: <checkpoints>/"`` (paths as :func:`display_path` shows them)."""
+    import torch
+
+    if device == "cpu" and num_threads > 0:
+        torch.set_num_threads(num_threads)
+    results, history, embeddings, checkpoints = paths
+    return (f"device: {device} (torch threads {torch.get_num_threads()}); results: {display_path(results)}, "
+            f"{history.name}, {embeddings.name}/; checkpoints: {display_path(checkpoints)}/")
 
 
 def describe(label: str, epochs: int) -> dict:
@@ -174,6 +192,26 @@ def cell_tables(results: pd.DataFrame, datasets: Sequence[str], protocols: Seque
     return out
 
 
+def design_tables(results: pd.DataFrame, datasets: Sequence[str], methods: Sequence[str],
+                  n_seeds: int) -> tuple[list, str]:
+    """The training section's tables, as captioned Stylers: :func:`coverage_table`, then
+    :func:`cost_table` when a unit has finished; with the cost table's line."""
+    tables = [coverage_table(results, datasets, methods, n_seeds).style.set_caption(
+        "how much of the design has finished: seeds per method, their epochs and backbone")]
+    cost, line = cost_table(results)
+    if cost is not None:
+        tables.append(cost.style.format({"seconds": "{:.1f}", "s per epoch": "{:.2f}"})
+                      .set_caption("what the finished units cost"))
+    return tables, line
+
+
+def protocols(results: pd.DataFrame) -> tuple[list[str], str]:
+    """The model-selection protocols the results hold (in :data:`SELECTION_PROTOCOLS` order), and the
+    one the ablations and verdicts read: ``validation`` where it exists, else ``last``."""
+    present = [p for p in SELECTION_PROTOCOLS if p in set(results.protocol)]
+    return present, "validation" if "validation" in present else "last"
+
+
 def cost_table(results: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     """Per dataset and method: seeds, epochs, seconds of training and evaluation (all seeds), device,
     whether pretrained weights were used, and seconds per epoch (seconds / seeds / epochs); with a line
@@ -205,6 +243,16 @@ def weight_summary(history: pd.DataFrame, datasets: Sequence[str], methods: Sequ
 
 
 # ------------------------------------------------------------------------------- robustness
+def weight_tables(history: pd.DataFrame, datasets: Sequence[str], methods: Sequence[str], backbone: str) -> list:
+    """:func:`weight_summary` as a one-element list of a Styler (three decimals, captioned with the
+    backbone), or an empty list when there is no training history."""
+    summary = weight_summary(history, datasets, methods)
+    if summary is None:
+        return []
+    return [summary.style.format("{:.3f}", na_rep="-").set_caption(
+        f"level weights at the last epoch on {backbone} (shares, mean over seeds)")]
+
+
 def robustness_long(results: pd.DataFrame, dataset: str, methods: Sequence[str]) -> pd.DataFrame:
     """Per seed, the last epoch's test accuracy under noise: columns ``method, seed, sigma, metric, value``
     with ``metric`` ``acc_<level>`` or ``full_path`` and sigma 0 the clean accuracy (empty when no
@@ -275,6 +323,21 @@ def verdict_report(card: pd.DataFrame, protocols: Mapping[str, str], design: Map
         lines += [f"  rule alone (gates ignored): {row.rule_verdict}", f"  strength: {row.strength}",
                   f"  paper:    {row.paper}", f"  ours:     {row.ours}"]
     return "\n".join(lines)
+
+
+def scorecard_table(card: pd.DataFrame):
+    """The scorecard's claims, statements, verdicts and reasons as a left-aligned Styler without index."""
+    return (card[["claim", "statement", "verdict", "reasons"]].rename(columns={"reasons": "why inconclusive"})
+            .style.hide(axis="index").set_caption("HCAL's claims: the verdicts").set_properties(**{"text-align": "left"}))
+
+
+def sensitivity_table(results: pd.DataFrame, history: pd.DataFrame, claims: Sequence[int], design: Mapping):
+    """:func:`hmc.hcal_evidence.hcal_sensitivity` of every claim, one table with a ``claim`` column
+    ("claim 1", ...) and without ``detail``, its first three columns as the index
+    (:func:`hmc.book.pages.key_first`), left-aligned."""
+    frames = {f"claim {k}": hcal_sensitivity(results, k, history, design) for k in claims}
+    table = pd.concat(frames, names=["claim", "row"]).reset_index(level="row", drop=True).reset_index()
+    return key_first(table.drop(columns=["detail"]), 3).style.set_properties(**{"text-align": "left"})
 
 
 def settings_used(results: pd.DataFrame, protocols: Mapping[str, str]) -> pd.DataFrame | None:

@@ -1,10 +1,12 @@
-"""Figures and tables of chapter 07 (the rare-node loss on images), from the stress sweep's tidy rows.
+"""Figures, tables and steps of chapter 07 (the rare-node loss on images), from the stress sweep's tidy rows.
 
-Every function takes the rows of a stress table (:data:`hmc.runs.stress_sweep.STRESS_COLUMNS`) or the
-data of a dataset and returns a DataFrame or a Figure (:data:`hmc.book.rare_plots.WIDTH` wide, at most
-two panels per row, legends below the panels). An empty table (nothing of the design has run yet)
+The tables and figures take the rows of a stress table (:data:`hmc.runs.stress_sweep.STRESS_COLUMNS`)
+or the data of a dataset and return a DataFrame or a Figure (:data:`hmc.book.rare_plots.WIDTH` wide, at
+most two panels per row, legends below the panels). An empty table (nothing of the design has run yet)
 gives None in place of a table or figure, never an error, so that a page reading a campaign's partial results
-shows what exists.
+shows what exists. The page's steps are one call each: checking the parameters, choosing the device,
+running the sweep of every dataset, and the ``show_*`` functions, which display each dataset's figure (or
+print why there is none) and return nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from hmc.book.pages import levels_text, mean_std_cell
+from hmc.book.pages import levels_text, mean_std_cell, resolve_device
 from hmc.book.rare_plots import grid, legend_below
 from hmc.data.image_subsets import node_targets
 from hmc.encoders import describe as describe_encoder
@@ -24,7 +26,30 @@ from hmc.errors import DatasetMissingError
 from hmc.metrics import frequency_buckets
 from hmc.rare_images_evidence import ROLES, bucket_recall
 from hmc.rare_nodes import rare_config
-from hmc.runs.stress_sweep import EncoderNotMade
+from hmc.runs.stress_sweep import STRESS_COLUMNS, EncoderNotMade, run_stress_sweep
+
+DATASETS = ("omniglot", "cifar100", "aircraft")
+"""The datasets chapter 07 can stress: Omniglot (required), CIFAR-100 and FGVC-Aircraft."""
+
+
+def check_parameters(datasets, n_seeds: int, epochs: int, n_heads: int) -> None:
+    """Returns nothing; ValueError unless ``datasets`` is a non-empty list of :data:`DATASETS` and
+    ``n_seeds``, ``epochs`` and ``n_heads`` are at least 1."""
+    if not datasets or set(datasets) - set(DATASETS):
+        raise ValueError(f"datasets must be a non-empty list of {DATASETS}, got {datasets}")
+    if n_seeds < 1 or epochs < 1 or n_heads < 1:
+        raise ValueError(f"n_seeds, epochs and n_heads must be at least 1, got {n_seeds}, {epochs}, {n_heads}")
+
+
+def use_device(device: str, num_threads: int) -> str:
+    """The device to train on (:func:`hmc.book.pages.resolve_device` of ``device``); on the CPU, torch's
+    threads are set to ``num_threads`` first when it is above 0 (0: torch's default)."""
+    import torch
+
+    device = resolve_device(device)
+    if device == "cpu" and num_threads > 0:
+        torch.set_num_threads(num_threads)
+    return device
 
 
 def palette() -> dict[str, tuple]:
@@ -117,6 +142,27 @@ def long_tail_figure(name: str, data):
     return fig
 
 
+def run_sweeps(design, kinds: Mapping, datasets, results_path, **sweep_kwargs) -> pd.DataFrame:
+    """The stress table of the ``design``'s units (:func:`hmc.runs.stress_sweep.stress_design`) of each
+    of ``datasets``, in that order: :func:`hmc.runs.stress_sweep.run_stress_sweep` of the dataset's units
+    with its kind of ``kinds`` and ``sweep_kwargs`` (``train``, ``checkpoint_dir``, ...); an empty table
+    with :data:`~hmc.runs.stress_sweep.STRESS_COLUMNS` when ``datasets`` is empty."""
+    tables = [run_stress_sweep([u for u in design if u.dataset == name], results_path, kind=kinds[name], **sweep_kwargs)
+              for name in datasets]
+    return pd.concat(tables or [pd.DataFrame(columns=STRESS_COLUMNS)], ignore_index=True)
+
+
+def units_line(units: pd.DataFrame, n_design: int, seconds: float) -> str:
+    """One line: how many of the design's ``n_design`` units the table holds (``units``: one row per
+    unit), this run's ``seconds`` and, when there is a unit, their summed training time in minutes and
+    their devices."""
+    line = f"{len(units)} of the design's {n_design} units in the table; this run: {seconds:.0f} s"
+    if len(units):
+        line += (f"; training time of all units {units.wall_time_s.sum() / 60:.1f} min "
+                 f"({', '.join(sorted(set(units.device)))})")
+    return line
+
+
 def reference_summary(table: pd.DataFrame, found: Mapping[str, str]) -> tuple[pd.DataFrame | None, str]:
     """At a = 0, f = 1: per method, each level's top-1 accuracy, macro F1 and AU(PRC) (mean ± std over
     seeds, :func:`hmc.book.pages.mean_std_cell`), a row of chance accuracies; and one line on the baseline's finest-level accuracy vs chance."""
@@ -184,6 +230,20 @@ def stress_figure(curves: Mapping[str, pd.DataFrame], data_name: str, found: Map
     return fig
 
 
+def show_stress_figures(curves: Mapping[str, pd.DataFrame], names, found: Mapping[str, str]) -> None:
+    """Returns nothing; displays :func:`stress_figure` of each dataset of ``names`` (then closes it), or
+    prints ``<name>: no finished unit yet`` for a dataset with nothing to draw."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    for name in names:
+        if (fig := stress_figure(curves, name, found)) is None:
+            print(f"{name}: no finished unit yet")
+        else:
+            display(fig)
+            plt.close(fig)
+
+
 def stress_table(curve: pd.DataFrame, found: Mapping[str, str]):
     """Mean over seeds per (dataset, test, level) and method, with each method's difference to the baseline,
     styled (differences signed, 4 decimals); None when nothing has run."""
@@ -228,6 +288,47 @@ def bucket_figure(table: pd.DataFrame, data_name: str, found: Mapping[str, str],
     fig.suptitle(data_name)
     fig.tight_layout()
     return fig, silent
+
+
+def silent_lines(data_name: str, silent: Mapping) -> list[str]:
+    """One sentence per condition ``(a, f)`` of ``silent`` (:func:`bucket_figure`'s second value) that
+    has buckets where no method finds any positive, naming them; none for a condition without."""
+    return [f"{data_name}, a = {a:g}, f = {f:.0%}: no method finds any positive of the nodes in bucket(s) "
+            f"{', '.join(buckets)} (no such node scores above 0.5 for any test image)"
+            for (a, f), buckets in silent.items() if buckets]
+
+
+def show_bucket_figures(table: pd.DataFrame, names, found: Mapping[str, str], conditions) -> None:
+    """Returns nothing; per dataset of ``names``, prints :func:`silent_lines` and displays
+    :func:`bucket_figure` at ``conditions`` (then closes it; nothing when it has no results)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    for name in names:
+        fig, silent = bucket_figure(table, name, found, conditions)
+        for line in silent_lines(name, silent):
+            print(line)
+        if fig is not None:
+            display(fig)
+            plt.close(fig)
+
+
+def verdict_cards(evidence: pd.DataFrame) -> list:
+    """Per claim (row) of ``evidence`` (:func:`hmc.rare_images_evidence.claims_evidence_07`), its card as
+    an IPython Markdown: the statement, the verdict beside the rule's alone (gates ignored), the evidence,
+    why it is not decided (only when there is a reason) and the rule."""
+    from IPython.display import Markdown
+
+    return [Markdown(f"**Claim {row.claim}**: {row.statement}\n\n*Verdict:* **{row.verdict}** (the rule alone, "
+                     f"gates ignored: {row.rule_verdict}).\n\n*Evidence:* {row.evidence}\n\n"
+                     + (f"*Why not decided:* {row.reason}\n\n" if row.reason else "") + f"*Rule:* {row.rule}")
+            for row in evidence.itertuples()]
+
+
+def verdict_glues(evidence: pd.DataFrame) -> dict[str, str]:
+    """The verdicts the page glues, by name: ``ch07_verdict_claim<N>`` (N: the claim's number, the
+    first word of ``evidence.claim``) -> the claim's verdict."""
+    return {f"ch07_verdict_claim{claim.split()[0]}": verdict for claim, verdict in zip(evidence.claim, evidence.verdict)}
 
 
 def settings_used(units: pd.DataFrame) -> pd.DataFrame | None:
