@@ -137,8 +137,10 @@ HCAL_CONVENTIONS: tuple[str, ...] = (
     f"{MIN_EPOCHS} epochs (the study's full schedule) with at least {PAPER_SEEDS} seeds, on real data; (chance) "
     "both methods' seed-mean accuracy at every level compared (for the HVR: at every level) is above chance "
     "(1 / classes) by a one-sided exact binomial test over the test set at 0.05; (resolution) the difference is "
-    "more than one test sample (1 / n_test). An undecided comparison may go either way: the claim gets the "
-    "verdict every outcome agrees on, else **inconclusive**, with the fired gates as its reasons.",
+    "more than one test sample (1 / n_test); (coverage, claims 1 and 2) a baseline that the design trains on a "
+    "dataset but that has no results there yet leaves its comparisons undecided. An undecided comparison may "
+    "go either way: the claim gets the verdict every outcome agrees on, else **inconclusive**, with the fired "
+    "gates as its reasons.",
 )
 """Conventions every verdict rule uses (appended to this module's docstring)."""
 
@@ -505,6 +507,19 @@ def _strength(results, scores, datasets, methods, designs, effect: Effect) -> St
     return Strength(budget, min(1.0, 2.0 / 2.0**n) if n else math.nan, f"Wilcoxon over {n} {effect.unit}", effect)
 
 
+def _missing_baselines(comps: pd.DataFrame, designs: Mapping[str, ImageDesign]) -> list[Part]:
+    """The comparisons with a baseline that the design trains on a dataset (:attr:`ImageDesign.methods`)
+    but that has no results there yet: one undecided part per (dataset, metric, such baseline), its
+    ``coverage`` gate fired, so that the claim gets the verdict every outcome of them agrees on."""
+    parts = []
+    for (dataset, metric), g in comps.groupby(["dataset", "metric"], sort=False):
+        planned = [b for b in BASELINES if b in designs[dataset].methods and b not in set(g["baseline"])]
+        for base in planned:
+            gate = Gate("coverage", False, f"{dataset}: {base} has no finished unit, its comparison may go either way")
+            parts.append(Part(f"{dataset} {metric} {base}", None, "no results", (gate,)))
+    return parts
+
+
 def _claim_vs_baselines(results, protocol, kind, designs, alpha, resolution, threshold) -> _Outcome:
     test = ("difference of seed means hcal - baseline per dataset" + (" and level" if kind == "accuracy" else "")
             + f"; with >= {MIN_SEEDS_FOR_TEST} paired seeds a two-sided paired Wilcoxon test over seeds (scipy), "
@@ -530,6 +545,7 @@ def _claim_vs_baselines(results, protocol, kind, designs, alpha, resolution, thr
                  _chance(scores, design, r.dataset, ["hcal", r.baseline], levels, alpha),
                  _resolution(float(r.diff), design, f"{r.dataset} {r.metric} hcal - {r.baseline}", resolution))
         parts.append(Part(f"{r.dataset} {r.metric} {r.baseline}", bool(ok), f"{r.diff:+.4f}", gates))
+    parts += _missing_baselines(comps, designs)
     listing = []
     for (dataset, metric), g in comps.groupby(["dataset", "metric"], sort=False):
         items = [f"{r.baseline} {_fmt(r.diff)}" + (f" (p_holm {r.p_holm:.3g})" if np.isfinite(r.p_holm) else "")

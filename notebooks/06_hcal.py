@@ -210,7 +210,7 @@ for name, data in loaded.items():
 # numbers, test, evidence strength and the paper's figure.
 
 # %%
-design = {name: image_design(data) for name, data in loaded.items()}
+design = {name: image_design(data, methods) for name, data in loaded.items()}
 card = hcal_scorecard(results, history, design=design)
 used_protocols = verdict_protocols(results)
 hplots.show_tables([hp.scorecard_table(card)], "")

@@ -5,6 +5,7 @@ The tables are built to pass every gate (30 epochs, 3 seeds, real dataset names,
 images with accuracies far above chance), so the verdicts are the rules' own; the gates themselves are
 tested at their edges in ``tests/test_claims.py`` and at the end of this file."""
 
+import dataclasses
 import math
 import statistics
 
@@ -518,6 +519,21 @@ def test_claim1_several_baselines_an_undecided_comparison_that_cannot_change_the
     t = claim1_table(0.4, 0.7005)
     r = row(score(t), 1)
     assert r.rule_verdict == "not reproduced" and r.verdict == "not reproduced", r.reasons
+
+
+def test_a_baseline_the_design_trains_without_results_leaves_its_comparisons_undecided():
+    design = {d: dataclasses.replace(x, methods=("hcal", "flat", "mmoe", "chmcnn")) for d, x in DESIGN.items()}
+    # flat and mmoe: 4 of 4 differences favour hcal; chmcnn's two may go either way: 4 of 6 (partly) to 6 of 6
+    r = row(score(claim1_table(0.60, 0.80), design=design), 1)
+    assert r.verdict == "inconclusive" and r.span == "partly to reproduced", r.reasons
+    assert "coverage: 2 of 6 comparisons (d: chmcnn has no finished unit" in r.reasons
+    # claim 2: hcal's HVR 0.25 is above flat's and mmoe's; with chmcnn's at best 1 of 3 (< half): decided
+    r = row(score(claim1_table(0.6, 0.8, hvr=0.25), design=design), 2)
+    assert r.verdict == "not reproduced", r.reasons
+    # a design that does not train chmcnn, or one not known: only the baselines with results count
+    assert row(score(claim1_table(0.60, 0.80)), 1).verdict == "reproduced"
+    no_chmcnn = {d: dataclasses.replace(x, methods=("hcal", "flat", "mmoe")) for d, x in DESIGN.items()}
+    assert row(score(claim1_table(0.60, 0.80), design=no_chmcnn), 1).verdict == "reproduced"
 
 
 def test_partly_share_is_a_free_choice_with_its_sensitivity_table():

@@ -15,7 +15,7 @@ synthetic hierarchy are not the paper's datasets).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -25,18 +25,22 @@ PAPER_EPOCHS: dict[str, int] = {"cifar100": 500, "aircraft": 1000}
 """HCAL's epochs per dataset in the paper's protocol (``specs/hcal.md``, "Training")."""
 OMNIGLOT_TEST_DRAWINGS = 5
 CHAPTER06_DEFAULTS = {"synthetic_branching": [3, 2, 2], "synthetic_per_class": 16, "omniglot_alphabets": 3,
-                      "omniglot_characters": 5}
+                      "omniglot_characters": 5,
+                      "methods": ["hcal", "flat", "mmoe", "chmcnn", "hcal-noagg", "hcal-noperturb", "hcal-gauss",
+                                  "hcal-convergence_rate", "hcal-dwa", "hcal-uncertainty", "hcal-equal"]}
 """Chapter 06's parameter defaults that decide a design (used where a manifest does not list them)."""
 
 
 @dataclass(frozen=True)
 class ImageDesign:
-    """``n_test`` test images; ``classes``: ``acc_<level>`` -> number of classes of that level."""
+    """``n_test`` test images; ``classes``: ``acc_<level>`` -> number of classes of that level;
+    ``methods``: the method labels the chapter's design trains on the dataset (empty: not known)."""
 
     dataset: str
     n_test: int
     classes: Mapping[str, int] = field(default_factory=dict)
     synthetic: bool = False
+    methods: tuple[str, ...] = ()
 
     @property
     def paper_epochs(self) -> int | None:
@@ -48,10 +52,11 @@ class ImageDesign:
         return 1.0 / c if c else math.nan
 
 
-def image_design(hierarchy) -> ImageDesign:
-    """The design of a loaded :class:`hmc.data.images.ImageHierarchy`."""
+def image_design(hierarchy, methods: Sequence[str] = ()) -> ImageDesign:
+    """The design of a loaded :class:`hmc.data.images.ImageHierarchy` on which ``methods`` are trained."""
     classes = {f"acc_{name}": len(names) for name, names in zip(hierarchy.level_names, hierarchy.class_names)}
-    return ImageDesign(hierarchy.name, int(len(hierarchy.y_test)), classes, synthetic=hierarchy.name == "synthetic")
+    return ImageDesign(hierarchy.name, int(len(hierarchy.y_test)), classes, synthetic=hierarchy.name == "synthetic",
+                       methods=tuple(methods))
 
 
 def image_design_from_parameters(dataset: str, parameters: Mapping | None = None) -> ImageDesign | None:
@@ -60,16 +65,18 @@ def image_design_from_parameters(dataset: str, parameters: Mapping | None = None
     Known without data for ``synthetic`` (``synthetic_branching``, ``synthetic_per_class``; test: half
     as many per finest class), ``omniglot`` (``omniglot_alphabets``, ``omniglot_characters``; 0 = all;
     5 test drawings per character), ``cifar100`` (10,000 test images, 100 fine, 20 coarse) and
-    ``aircraft`` (3,333 test images; 100 variants, 70 families, 30 manufacturers); None otherwise.
+    ``aircraft`` (3,333 test images; 100 variants, 70 families, 30 manufacturers); None otherwise. Its
+    ``methods`` are the parameters' ``methods`` (the chapter's default: all eleven labels).
     """
     p = {**CHAPTER06_DEFAULTS, **(parameters or {})}
+    methods = tuple(p["methods"])
     if dataset == "synthetic":
         branching = [int(b) for b in p["synthetic_branching"]]
         names = ("fine", "coarse") if len(branching) == 2 else ("fine", "middle", "coarse")
         counts = [math.prod(branching[: len(branching) - k]) for k in range(len(branching))]  # finest first
         per_test = max(1, int(p["synthetic_per_class"]) // 2)
         return ImageDesign("synthetic", counts[0] * per_test, {f"acc_{n}": c for n, c in zip(names, counts)},
-                           synthetic=True)
+                           synthetic=True, methods=methods)
     if dataset == "omniglot":
         from hmc.data.images import OMNIGLOT_ALPHABETS
 
@@ -78,11 +85,13 @@ def image_design_from_parameters(dataset: str, parameters: Mapping | None = None
         chars = sum(min(per, last - first + 1) if per else last - first + 1
                     for _, first, last in OMNIGLOT_ALPHABETS[:n_alpha])
         return ImageDesign("omniglot", chars * OMNIGLOT_TEST_DRAWINGS,
-                           {"acc_character": chars, "acc_alphabet": min(n_alpha, len(OMNIGLOT_ALPHABETS))})
+                           {"acc_character": chars, "acc_alphabet": min(n_alpha, len(OMNIGLOT_ALPHABETS))},
+                           methods=methods)
     if dataset == "cifar100":
-        return ImageDesign("cifar100", 10000, {"acc_fine": 100, "acc_coarse": 20})
+        return ImageDesign("cifar100", 10000, {"acc_fine": 100, "acc_coarse": 20}, methods=methods)
     if dataset == "aircraft":
-        return ImageDesign("aircraft", 3333, {"acc_variant": 100, "acc_family": 70, "acc_manufacturer": 30})
+        return ImageDesign("aircraft", 3333, {"acc_variant": 100, "acc_family": 70, "acc_manufacturer": 30},
+                           methods=methods)
     return None
 
 
