@@ -162,6 +162,7 @@ def test_cell_tables_caption_names_dataset_backbone_and_protocol():
     tables = hp.cell_tables(_scores(), ["omniglot", "cifar100"], ["last", "validation"], ["hcal"], "HCAL")
     assert [s.caption for s in tables] == ["omniglot: HCAL on conv4-w64; last epoch (no selection)",
                                            "omniglot: HCAL on conv4-w64; epoch selected on the validation split"]
+    assert "white-space: nowrap" in tables[0].to_html()  # a cell "0.700 ± 0.141" never wraps
 
 
 def test_cost_table_sums_seconds_and_divides_by_seeds_and_epochs():

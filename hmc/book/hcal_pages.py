@@ -187,8 +187,8 @@ def cell_tables(results: pd.DataFrame, datasets: Sequence[str], protocols: Seque
         for protocol in protocols:
             t = cell_table(results, name, protocol, methods)
             if t is not None:
-                out.append(t.style.set_caption(f"{name}: {what} on {backbone_text(results, name)}; "
-                                               f"{PROTOCOL_TITLES[protocol]}"))
+                out.append(t.style.set_properties(**{"white-space": "nowrap"})  # "mean ± std" on one line
+                           .set_caption(f"{name}: {what} on {backbone_text(results, name)}; {PROTOCOL_TITLES[protocol]}"))
     return out
 
 
@@ -297,8 +297,9 @@ def robustness_tables(results: pd.DataFrame, levels: Mapping[str, Sequence[str]]
         for metric, title in ((f"acc_{level_names[0]}", f"{level_names[0]} accuracy"), ("full_path", "full-path accuracy")):
             t = robustness_table(results, name, methods, metric)
             if t is not None:
-                out.append(t.style.set_caption(f"{name}: {title} under input noise sigma on "
-                                               f"{backbone_text(results, name)}; last epoch, mean ± std over seeds"))
+                out.append(t.style.set_properties(**{"white-space": "nowrap"}).set_caption(
+                    f"{name}: {title} under input noise sigma on "
+                    f"{backbone_text(results, name)}; last epoch, mean ± std over seeds"))
     return out
 
 
