@@ -48,33 +48,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 
 
 @contextlib.contextmanager
-def locked(path: str | os.PathLike) -> Iterator[None]:
-    """An exclusive advisory lock (``fcntl.flock``) on the file ``path`` (created if absent), held
-    for the block: processes that take the same lock run their blocks one after another."""
-    import fcntl
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
-def try_locked(path: str | os.PathLike) -> Iterator[bool]:
-    """The lock of :func:`locked` if no other process holds it: yields True while held, or False at
-    once (nothing held) when another process has it. The operating system releases it when its
-    process ends, however it ends."""
+def _flock(path: str | os.PathLike, wait: bool) -> Iterator[bool]:
+    """An exclusive advisory lock (``fcntl.flock``) on the file ``path`` (created if absent): yields True
+    while held; without ``wait``, False at once (nothing held) when another process holds it."""
     import fcntl
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
@@ -82,6 +65,21 @@ def try_locked(path: str | os.PathLike) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike) -> Iterator[None]:
+    """An exclusive advisory lock (``fcntl.flock``) on the file ``path`` (created if absent), held
+    for the block: processes that take the same lock run their blocks one after another."""
+    with _flock(path, wait=True):
+        yield
+
+
+def try_locked(path: str | os.PathLike):
+    """The lock of :func:`locked` if no other process holds it: a context manager that yields True while
+    held, or False at once (nothing held) when another process has it. The operating system releases
+    it when its process ends, however it ends."""
+    return _flock(path, wait=False)
 
 
 def check_writable(folder: str | os.PathLike, what: str, advice: str = "") -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from hmc.book import rare_plots, rare_tables
+from hmc.rare_evidence import min_wilcoxon_p
 
 SCORE_LABELS = {"au_prc": "AU(PRC)", "macro_precision": "macro P", "macro_recall": "macro R",
                 "macro_f1": "macro F1"}
@@ -117,8 +118,9 @@ def wilcoxon_table(rows: pd.DataFrame, methods: Sequence[str], references: Seque
 
 
 def smallest_p_line(n_seeds: int) -> str:
-    """The smallest two-sided p the exact Wilcoxon test can give with ``n_seeds`` pairs, ``2 / 2^n`` (at most 1)."""
-    return f"smallest attainable two-sided p with {n_seeds} seeds: {min(1.0, 2 / 2 ** n_seeds):.4f}"
+    """The smallest two-sided p the exact Wilcoxon test can give with ``n_seeds`` pairs
+    (:func:`hmc.rare_evidence.min_wilcoxon_p`: ``2 / 2^n``, at most 1)."""
+    return f"smallest attainable two-sided p with {n_seeds} seeds: {min_wilcoxon_p(n_seeds):.4f}"
 
 
 def rank_figure(rows: pd.DataFrame, methods: Sequence[str], metric: str = "macro_f1"):
