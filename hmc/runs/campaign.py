@@ -26,11 +26,11 @@ The order maximises claims decided per CPU hour (:func:`build_queue`):
    the four cheapest FunCat datasets: baseline, focal-bma and focal-gmu (the measures the paper
    favours), 10 seeds (the paired Wilcoxon over seeds needs at least 6 to reach p < 0.05);
 2. HCAL's claims 1 and 2 (chapter 06 under ``full``: all of Omniglot at 28 px on the Conv-4 backbone):
-   HCAL, the flat and the C-HMCNN baselines, seed by seed (:mod:`hmc.runs.hcal_campaign`);
+   HCAL, the flat, C-HMCNN and MMoE baselines, seed by seed (:mod:`hmc.runs.hcal_campaign`);
 3. claim 6 and the vision half of claim 5 (chapter 07, the ``full`` profile's settings: 20 heads,
    20 epochs, batch 128 on Omniglot's 20 evaluation alphabets at 28 px): both stress tests for the
    four methods, seeds 0-4 of every condition first, then 5-9 (nothing else tests these claims);
-4. HCAL's claims 3-5: MMoE and the ablations (aggregation, perturbation, the balancers);
+4. HCAL's claims 3-5: the ablations (aggregation, perturbation, the balancers);
 5. the rest of claims 1 and 2: imbalance weighting alone and the other four measures, then
    imbalance-pos, on the same four datasets; then the other four FunCat datasets (the test across
    datasets needs the datasets);
