@@ -8,14 +8,16 @@ with ``epochs=2, eval_every=2`` on the first ``--share`` of the training images 
 validation splits whole): epoch 1 trains only, epoch 2 trains and evaluates, so
 
 * ``train`` = the time to the end of epoch 1, scaled by ``1 / share`` to a whole epoch;
-* ``eval`` = (epoch 2's time - epoch 1's) of the run without robustness: the evaluation of test and
-  validation (per-level accuracy, full path, HVR, consistent decoding);
+* ``eval`` = (epoch 2's time - epoch 1's) of a run without robustness: the evaluation of test and
+  validation (per-level accuracy, full path, HVR, consistent decoding), once at 512 images per
+  forward pass (the plain path, the former default) and once at
+  :data:`hmc.image_train.EVAL_BATCH_SIZE`;
 * ``robust`` = the same difference with ``robustness_sigmas`` (0.05, 0.1, 0.2) minus ``eval``: the
   robustness curve, measured once, at the last epoch.
 
-It prints the evaluation's share of a unit of ``--epochs`` epochs evaluated every epoch (the plain
-path) and every ``--eval-every`` epochs (the ``full`` profile), the ratio of the two, and the load
-average beside them (another busy process changes the times).
+It prints the ratio of the two evaluations, the evaluation's share of a unit of ``--epochs`` epochs
+evaluated every epoch and every ``--eval-every`` epochs (the ``full`` profile), and the load average
+beside them (another busy process changes the times).
 """
 
 from __future__ import annotations
@@ -28,15 +30,18 @@ import time
 import torch
 
 from hmc.data import load_image_hierarchy
-from hmc.image_train import method_config, train_image_model
+from hmc.image_train import EVAL_BATCH_SIZE, method_config, train_image_model
+
+PLAIN_EVAL_BATCH = 512
 
 
-def epoch_times(data, method: str, sigmas: tuple[float, ...]) -> tuple[float, float]:
+def epoch_times(data, method: str, sigmas: tuple[float, ...], eval_batch: int) -> tuple[float, float]:
     """(seconds to the end of epoch 1, seconds of epoch 2) of a 2-epoch run evaluated at epoch 2 only."""
     config = method_config(method, 2, schedule="cosine", backbone="conv4", width=64, device="cpu", eval_every=2,
                            robustness_sigmas=sigmas)
     marks = [time.perf_counter()]
-    train_image_model(data, config, progress=False, on_epoch_end=lambda e: marks.append(time.perf_counter()))
+    train_image_model(data, config, progress=False, eval_batch_size=eval_batch,
+                      on_epoch_end=lambda e: marks.append(time.perf_counter()))
     return marks[1] - marks[0], marks[2] - marks[1]
 
 
@@ -52,18 +57,23 @@ def main() -> None:
     sub = dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
     print(f"omniglot 28 px: {len(data.x_train)} training, {len(data.x_val)} validation, {len(data.x_test)} test "
           f"images; {args.method} on conv4-w64, batch 32, {torch.get_num_threads()} thread(s); trained on {n}")
-    first, second = epoch_times(sub, args.method, ())
-    _, second_robust = epoch_times(sub, args.method, (0.05, 0.1, 0.2))
-    train = first / args.share
+    first_plain, second_plain = epoch_times(sub, args.method, (), PLAIN_EVAL_BATCH)
+    first, second = epoch_times(sub, args.method, (), EVAL_BATCH_SIZE)
+    _, second_robust = epoch_times(sub, args.method, (0.05, 0.1, 0.2), EVAL_BATCH_SIZE)
+    train = (first + first_plain) / 2 / args.share
+    plain = max(0.0, second_plain - first_plain)
     evaluation = max(0.0, second - first)
     robust = max(0.0, second_robust - second)
     every = -(-args.epochs // args.eval_every)  # evaluations at k, 2k, ... and always the last epoch
-    plain = args.epochs * evaluation / (args.epochs * train + args.epochs * evaluation)
-    now = (every * evaluation + robust) / (args.epochs * train + every * evaluation + robust)
-    print(f"train {train:.1f} s per epoch; evaluation (test + validation) {evaluation:.2f} s "
-          f"({evaluation / train:.1%} of an epoch); robustness at 3 sigmas {robust:.2f} s, once")
-    print(f"share of a {args.epochs}-epoch unit spent evaluating: every epoch {plain:.1%}; every {args.eval_every} "
-          f"epochs {now:.1%} (with the robustness curve); ratio {now / plain:.2f}")
+    print(f"train {train:.1f} s per epoch; evaluation (test + validation) {plain:.2f} s at {PLAIN_EVAL_BATCH} images "
+          f"per pass, {evaluation:.2f} s at {EVAL_BATCH_SIZE}: ratio {plain / evaluation:.2f}; robustness at "
+          f"3 sigmas {robust:.2f} s, once")
+    for name, cost in ((str(PLAIN_EVAL_BATCH), plain), (str(EVAL_BATCH_SIZE), evaluation)):
+        per_epoch = every * cost / args.epochs
+        unit = (every * cost + robust) / (args.epochs * train + every * cost + robust)
+        print(f"at {name} per pass: one evaluation {cost / train:.1%} of an epoch; every {args.eval_every} epochs "
+              f"{per_epoch / train:.1%} of an epoch on average, {unit:.1%} of a {args.epochs}-epoch unit with the "
+              f"robustness curve")
     print(f"load average {os.getloadavg()[0]:.2f}")
 
 

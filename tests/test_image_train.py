@@ -761,3 +761,24 @@ def test_sweep_deletes_a_units_checkpoint_once_its_rows_are_written_unless_kept(
     run_image_sweep([("two", "flat", 1)], results_csv, history_csv, keep_checkpoints=True, **kw)
     assert checkpoint_path(ckpt, "two", "flat", 1).exists()
     assert set(pd.read_csv(results_csv).seed) == {0, 1}
+
+
+def test_the_evaluation_batch_changes_no_score_and_no_metric():
+    """600 test images evaluated 128 at a time (the default) and 512 at a time (the former default)
+    give the same history, and the trained Conv-4's scores in chunks of 128 equal its scores of all
+    600 images in one pass, bit for bit."""
+    data = make_synthetic_images(branching=(2, 2), n_per_class=16, n_test_per_class=150, size=8, validation=True,
+                                 seed=0)
+    config = ImageRunConfig("flat", 1, **BASE, backbone="conv4", width=8)
+    default = train_image_model(data, config, progress=False)
+    former = train_image_model(data, config, progress=False, eval_batch_size=512)
+    assert len(data.x_test) == 600 and image_train.EVAL_BATCH_SIZE == 128
+    pd.testing.assert_frame_equal(default.history, former.history, check_exact=True)
+    model = default.model.eval()
+    x = (data.x_test.float() / 255 - torch.tensor(data.mean).view(1, -1, 1, 1)) / torch.tensor(data.std).view(1, -1, 1, 1)
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        whole = model.level_scores(model(x))
+        chunks = [model.level_scores(model(x[i : i + 128])) for i in range(0, 600, 128)]
+    for k, s in enumerate(whole):
+        assert torch.equal(torch.cat([c[k] for c in chunks]), s)
