@@ -565,7 +565,7 @@ def mc_loss_and_grad(
     mcm: MaxConstraint,
     eval_nodes: Tensor | None,
     weight: Tensor | None = None,
-    grad_scale: float = 1.0,
+    grad_scale: float | Tensor = 1.0,
     dtype: torch.dtype = torch.float64,
 ) -> tuple[Tensor, Tensor]:
     """MCLoss terms and their gradient with respect to ``h``, by hand, for training loops.
@@ -591,7 +591,8 @@ def mc_loss_and_grad(
         eval_nodes: int64 index tensor of the evaluated nodes, or None (all C).
         weight: per-term weights as for :func:`mc_loss`, or None.
         grad_scale: the gradient of the objective with respect to every term (e.g. ``1 / numel``
-            for a mean).
+            for a mean), or a tensor of them broadcastable to the terms (e.g. ``(S, 1, 1, 1)``: one per
+            stacked run, :mod:`hmc.stacked_methods`).
         dtype: computation dtype (float64, as :func:`mc_loss`).
 
     Returns:
@@ -625,7 +626,10 @@ def mc_loss_and_grad(
     w = None if weight is None else _term_weight(weight, idx, n, terms.shape[-1], h.device, dtype, validate=False)
     if w is not None:
         terms = terms * w
-    g = torch.full_like(terms, grad_scale)
+    if isinstance(grad_scale, Tensor):
+        g = grad_scale.to(terms.dtype).expand(terms.shape)
+    else:
+        g = torch.full_like(terms, grad_scale)
     if w is not None:
         g = (g * w).sum_to_size(o.shape)
     g = torch.ops.aten.binary_cross_entropy_backward(g, o, ye, None, 0)  # 0: no reduction

@@ -456,6 +456,12 @@ class _Run:
         self.opt = _make_optimizer(self.model.parameters(), settings["lr"], settings["weight_decay"], optimizer, device)
         self.data_gens = [torch.Generator().manual_seed(derive_seed(s, DATA_STREAM)) for s in seeds]
 
+    def identity(self) -> dict:
+        """What a checkpoint of this run must match to be resumed (configuration, settings, seeds, rows)."""
+        return {"trainer": "rare_nodes", "config": dataclasses.asdict(self.config), "settings": dict(self.settings),
+                "seeds": list(self.seeds), "n_rows": int(self.n_rows), "n_nodes": int(self.n_nodes),
+                "device": self.device.type}
+
     def permutations(self) -> Tensor:
         """Each seed's order of its rows for one epoch, ``(S, n_rows)``, drawn on the CPU as hmc.train does."""
         return torch.stack([torch.randperm(self.n_rows, generator=g) for g in self.data_gens]).to(self.device)
@@ -586,6 +592,17 @@ def train_rare_nodes(
             mc_dropout=mc, device=device, batch_size=eval_batch_size,
         )
     predicted = time.perf_counter()
+    timing = {"wall_time_s": previous_s + time.perf_counter() - started, "fit_s": previous_s + fitted - started,
+              "predict_s": predicted - fitted, "threads": threads if tuner is None else "auto",
+              "steps_per_thread_count": tuner.steps if tuner is not None else {threads: n_steps}}
+    return _result(benchmark, run, config, seeds, predictions, epoch_loss, n_steps, timing)
+
+
+def _result(benchmark, run: _Run, config: RareNodeConfig, seeds: list[int], predictions: np.ndarray,
+            epoch_loss: np.ndarray, n_steps: int, timing: dict) -> TrainResult:
+    """The :class:`~hmc.train.TrainResult` of ``config``'s seeds: AU(PRC) and :func:`rare_node_metrics`
+    of its ``predictions`` (S, N_test, C) on test, its ``epoch_loss`` (S, E); ``timing``: ``wall_time_s``,
+    then ``fit_s``, ``predict_s``, ``threads`` and ``steps_per_thread_count`` for ``extra``."""
     scores = np.array([au_prc(benchmark.y_test, predictions[s], benchmark.eval_nodes) for s in range(len(seeds))])
     metrics = rare_node_metrics(
         benchmark.y_test, predictions, benchmark.eval_nodes, run.y_fit.sum(axis=0), benchmark.hierarchy.depth
@@ -594,19 +611,17 @@ def train_rare_nodes(
         name = method_name(config)
     except ValueError:
         name = None
+    extra = {k: v for k, v in timing.items() if k != "wall_time_s"}
     return TrainResult(
         seeds=seeds,
         predictions=predictions,
         au_prc=scores,
         epoch_loss=epoch_loss,
-        settings={**settings, "device": device.type},
-        wall_time_s=previous_s + time.perf_counter() - started,
+        settings={**run.settings, "device": run.device.type},
+        wall_time_s=timing["wall_time_s"],
         n_steps=n_steps,
         extra={
-            "fit_s": previous_s + fitted - started,
-            "predict_s": predicted - fitted,
-            "threads": threads if tuner is None else "auto",
-            "steps_per_thread_count": tuner.steps if tuner is not None else {threads: n_steps},
+            **extra,
             "config": dataclasses.asdict(config),
             "method": name,
             "n_fit_rows": run.n_rows,
@@ -614,13 +629,6 @@ def train_rare_nodes(
         },
         metrics=metrics,
     )
-
-
-def _checkpoint_identity(run: _Run) -> dict:
-    """What a checkpoint of this run must match to be resumed (configuration, settings, seeds, rows)."""
-    return {"trainer": "rare_nodes", "config": dataclasses.asdict(run.config), "settings": dict(run.settings),
-            "seeds": list(run.seeds), "n_rows": int(run.n_rows), "n_nodes": int(run.n_nodes),
-            "device": run.device.type}
 
 
 def _fit(run: _Run, name: str, progress: bool, step_callback, tuner, checkpoint=None,
@@ -642,7 +650,7 @@ def _fit(run: _Run, name: str, progress: bool, step_callback, tuner, checkpoint=
     steps_per_epoch = math.ceil(n / bs) if n else 0
     n_steps = epochs * steps_per_epoch
     epoch_loss = torch.zeros(run.n_seeds, epochs, dtype=torch.float64, device=run.device)
-    identity = _checkpoint_identity(run) if checkpoint is not None else {}
+    identity = run.identity() if checkpoint is not None else {}
     state = load_checkpoint(checkpoint, identity, map_location=run.device)
     start_epoch, step, previous_s = 0, 0, 0.0
     if state is not None:

@@ -401,6 +401,28 @@ def test_loss_and_grad_by_hand_equal_autograd_bitwise(form, monkeypatch):
         assert torch.equal(got[0], ref[0]) and torch.equal(got[1], ref[1])
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_gradient_scale_per_run_equals_autograd_with_that_scale(weighted):
+    """grad_scale as an (S, 1, 1, 1) tensor (the stacked-methods path): autograd of sum_s scale_s terms_s."""
+    hier = HIERARCHIES[4]
+    C = len(hier)
+    mcm = MaxConstraint(hier)
+    gen = torch.Generator().manual_seed(3)
+    h = torch.rand(3, 2, 4, C, generator=gen)
+    y = torch.as_tensor(hier.propagate((np.random.default_rng(3).random((12, C)) < 0.3).astype(np.uint8))).view(3, 1, 4, C)
+    weight = torch.rand(3, 1, 4, C, generator=gen, dtype=torch.float64) if weighted else None
+    scale = torch.tensor([1.0, 0.125, 1 / 3], dtype=torch.float64).view(3, 1, 1, 1)
+    x = h.detach().clone().requires_grad_(True)
+    terms = mc_loss(x, y, mcm, None, weight=weight, reduction="none", validate=False)
+    terms.backward(scale.expand(terms.shape))
+    got = mc_loss_and_grad(h, y, mcm, None, weight, grad_scale=scale)
+    assert torch.equal(got[0], terms.detach()) and torch.equal(got[1], x.grad)
+    for s in range(3):  # and run s's gradient is the one of its own call with its float scale
+        alone = mc_loss_and_grad(h[s : s + 1], y[s : s + 1], mcm, None, None if weight is None else weight[s : s + 1],
+                                 grad_scale=float(scale[s]))
+        assert torch.equal(alone[1], got[1][s : s + 1])
+
+
 def test_loss_and_grad_by_hand_on_go_picks_the_level_form(go):
     """GO (43,000 pairs): the level form is used, and it equals autograd bit for bit."""
     C = len(go)
