@@ -365,3 +365,15 @@ def test_bench_seeds_compares_the_thread_policy_with_fixed_counts(capsys):
                              "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "auto / best fixed (1 thread(s)):" in out and "ms/step" in out
+
+
+def test_bench_gpu_runs_on_the_cpu_and_prints_both_paths_against_the_floor(capsys):
+    """benchmarks/bench_gpu.py with --device cpu on a few steps: the plain and stacked lines, the ratio,
+    and the floor of 40 bytes per parameter (2 methods x 1 seed x H = 2: 4 networks of 0.57 M)."""
+    require_files("cellcycle_FUN")
+    bench_gpu = _benchmark_script("bench_gpu")
+    assert bench_gpu.main(["--device", "cpu", "--seeds", "1", "--steps", "2", "--methods",
+                           "baseline-H2,focal-bma-H2", "--copy-mb", "8", "--no-projection"]) == 0
+    out = capsys.readouterr().out
+    assert "plain (one model per method" in out and "ratio plain / stacked" in out
+    assert "of 4 networks" in out and "(90 MB per step" in out

@@ -360,7 +360,8 @@ class Campaign:
 
         return StressKind.encoder_spec(dataset, stress_values())
 
-    def _size(self, dataset: str) -> float:
+    def network_size(self, dataset: str) -> float:
+        """Weights of one C-HMCNN network of the dataset (its spec's hidden width), the scale of its step's cost."""
         b = self.benchmark(dataset)
         h, f, c = b.spec.hidden_dim, b.x_train.shape[1], b.y_train.shape[1]  # .spec: the dataset's settings
         return f * h + 2 * h * h + h * c
@@ -407,11 +408,11 @@ class Campaign:
         elif item.chapter == STRESS_CHAPTER:
             rate, how = PRIOR_S_PER_IMAGE_STEP, f"the prior of {PRIOR_S_PER_IMAGE_STEP * 1000:.0f} ms per step"
         else:
-            scaled = [r * self._size(item.dataset) / self._size(d) for d, f, r in measured if f == family]
+            scaled = [r * self.network_size(item.dataset) / self.network_size(d) for d, f, r in measured if f == family]
             if scaled:
                 rate, how = statistics.median(scaled), f"{len(scaled)} {family} units elsewhere, scaled by size"
             else:
-                rate = PRIOR_MS_PER_NETWORK_STEP / 1000 * self._size(item.dataset) / _CELLCYCLE_SIZE
+                rate = PRIOR_MS_PER_NETWORK_STEP / 1000 * self.network_size(item.dataset) / _CELLCYCLE_SIZE
                 how = "the prior of 2.2 ms per network-step, scaled by size"
         pretrain = self.pretraining_s(item)
         if pretrain:
