@@ -51,6 +51,7 @@ from hmc.train import (
     DEFAULT_DROPOUT,
     DEFAULT_WEIGHT_DECAY,
     TrainResult,
+    _IdleCoreThreads,
     _torch_state,
     chmcnn_settings,
 )
@@ -128,7 +129,8 @@ def train_stacked_methods(
     dropout: float = DEFAULT_DROPOUT,
     device: str | torch.device = "cpu",
     progress: bool = True,
-    num_threads: int | None = None,
+    num_threads: int | str | None = "auto",
+    deterministic: bool | None = None,
     optimizer: str = "fused",
     eval_batch_size: int = 2048,
     step_callback: Callable[[int], None] | None = None,
@@ -138,15 +140,15 @@ def train_stacked_methods(
     """Train every configuration of ``configs`` for every seed of ``seeds`` in one stacked model.
 
     Parameters are those of :func:`hmc.rare_nodes.train_rare_nodes`, with ``configs`` (configurations
-    or method names, :func:`check_stackable`) for its ``config``; ``num_threads``: a fixed count or
-    None (torch's). Deterministic on a CPU.
+    or method names, :func:`check_stackable`) for its ``config``.
 
     Returns
     -------
     list of TrainResult
         One per configuration, in order, each what ``train_rare_nodes(benchmark, seeds, config, ...)``
-        returns (bit for bit on a CPU), except the times: ``wall_time_s`` and ``extra["fit_s"]`` are
-        the stacked run's (shared by the K configurations), and ``extra["stacked_methods"]`` = K.
+        returns (bit for bit on a CPU), except the times: ``wall_time_s`` is the configuration's share
+        of the stacked run's (its wall time / K), ``extra["fit_s"]`` and ``extra["predict_s"]`` are the
+        stacked run's, and ``extra["stacked_methods"]`` = K.
     """
     configs = [rare_config(c) if isinstance(c, str) else c for c in configs]
     check_stackable(configs)
@@ -155,18 +157,25 @@ def train_stacked_methods(
         raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
     settings = chmcnn_settings(benchmark, epochs, lr, hidden_dim, batch_size, weight_decay, dropout)
     device = torch.device(device)
+    if deterministic is None:
+        deterministic = device.type == "cpu"
     started = time.perf_counter()
-    with _torch_state(num_threads, device.type == "cpu"):
+    with _torch_state(num_threads, deterministic):
+        tuner = None
+        if num_threads == "auto" and device.type == "cpu" and torch.get_num_threads() > 1:
+            tuner = _IdleCoreThreads(torch.get_num_threads())
         threads = torch.get_num_threads()
         run = _StackedRun(benchmark, seeds, configs, settings, device, optimizer)
         name = f"{getattr(benchmark, 'name', 'data')} x {len(configs)} methods"
-        epoch_loss, n_steps, previous_s = _fit(run, name, progress, step_callback, None, checkpoint, stop_at)
+        epoch_loss, n_steps, previous_s = _fit(run, name, progress, step_callback, tuner, checkpoint, stop_at)
         fitted = time.perf_counter()
         predictions = predict_rare_nodes(run.model, benchmark.x_test, benchmark.hierarchy, len(configs) * len(seeds),
                                          run.n_members, device=device, batch_size=eval_batch_size)
     predicted = time.perf_counter()
-    timing = {"wall_time_s": previous_s + predicted - started, "fit_s": previous_s + fitted - started,
-              "predict_s": predicted - fitted, "threads": threads, "steps_per_thread_count": {threads: n_steps},
-              "stacked_methods": len(configs)}
-    s = len(seeds)
-    return [_result(benchmark, run, config, seeds, predictions[k * s : (k + 1) * s], epoch_loss[k * s : (k + 1) * s], n_steps, timing) for k, config in enumerate(configs)]
+    k, s = len(configs), len(seeds)
+    timing = {"wall_time_s": (previous_s + predicted - started) / k, "fit_s": previous_s + fitted - started,
+              "predict_s": predicted - fitted, "threads": threads if tuner is None else "auto",
+              "steps_per_thread_count": tuner.steps if tuner is not None else {threads: n_steps},
+              "stacked_methods": k}
+    return [_result(benchmark, run, config, seeds, predictions[i * s : (i + 1) * s], epoch_loss[i * s : (i + 1) * s],
+                    n_steps, timing) for i, config in enumerate(configs)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hmc.rare_nodes import RareNodeConfig, train_rare_nodes
@@ -59,3 +60,36 @@ def test_stacked_methods_equal_the_separate_runs_bit_for_bit(bench):
 def test_configurations_that_cannot_share_a_model_are_refused(configs, message):
     with pytest.raises(ValueError, match=message):
         check_stackable(configs)
+
+
+def test_a_sweep_stacks_the_methods_it_can_and_stores_what_separate_tasks_store(tmp_path, bench):
+    """run_sweep groups seed batches of stackable methods into one task each; the rows equal those of
+    the unstacked sweep; chmcnn, MC-dropout, LPROS and another H train alone; a tight memory bound
+    splits a stack."""
+    from hmc.runs import sweep as S
+
+    methods = ["baseline-H2", "chmcnn", "imbalance-neg-H2", "mcdropout-gmu-H2", "lpros-H2",
+               "focal-bma-H3", "focal-gmu-H2"]
+    units = [S.Unit("syn", m, s) for m in methods for s in (0, 1)]
+    load = {"syn": bench}.__getitem__
+    kw = {k: v for k, v in FAST.items() if k != "progress"}
+    tasks = []
+    stacked = S.run_sweep(units, tmp_path / "stacked.csv", load=load, seeds_per_batch=1, progress=False,
+                          on_batch_done=lambda rows: tasks.append(sorted(set(zip(rows.method, rows.seed)))),
+                          checkpoint_dir=tmp_path / "ckpt", **kw)
+    separate = S.run_sweep(units, tmp_path / "separate.csv", load=load, seeds_per_batch=1, progress=False,
+                           stack_methods=False, **kw)
+    cols = [c for c in S.RESULT_COLUMNS if c != "wall_time_s"]
+    key = ["dataset", "method", "seed", "metric"]
+    pd.testing.assert_frame_equal(stacked[cols].sort_values(key).reset_index(drop=True),
+                                  separate[cols].sort_values(key).reset_index(drop=True), check_exact=True)
+    stacks = [sorted((m, s) for m in ("baseline-H2", "imbalance-neg-H2", "focal-gmu-H2")) for s in (0, 1)]
+    assert [t for t in tasks if len(t) > 1] == stacks
+    assert sum(len(t) == 1 for t in tasks) == 8 and len(tasks) == 10  # 4 methods x 2 seeds alone, 2 stacks
+    assert not any((tmp_path / "ckpt").rglob("*.pt"))  # every task's checkpoint removed once stored
+
+    data = {(0, "baseline-H2"), (0, "imbalance-neg-H2"), (0, "focal-gmu-H2")}
+    batches = [("syn", m, (s,)) for s, m in sorted(data)]
+    assert S._stacks(batches, lambda ms: True, {"syn": 4}) == [
+        ("syn", ("baseline-H2", "focal-gmu-H2"), (0,)), ("syn", ("imbalance-neg-H2",), (0,))]  # 2 x 1 x H2 = 4
+    assert S._stacks(batches, None, {}) == [("syn", (m,), (0,)) for _, m, _ in batches]

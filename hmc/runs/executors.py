@@ -32,15 +32,20 @@ EXECUTORS = ("local", "ray")
 
 @dataclass(frozen=True)
 class Task:
-    """One batch of seeds of one (dataset, method), with the keyword arguments of its training function."""
+    """One batch of seeds of one (dataset, method), with the keyword arguments of its training function;
+    ``method`` a tuple: several methods of the dataset stacked in one model (:mod:`hmc.stacked_methods`)."""
 
     dataset: str
-    method: str
+    method: str | tuple[str, ...]
     seeds: tuple[int, ...]
     kwargs: dict = field(default_factory=dict, hash=False)
 
+    def methods(self) -> tuple[str, ...]:
+        """The methods the task trains: its one, or the stacked ones."""
+        return self.method if isinstance(self.method, tuple) else (self.method,)
+
     def label(self) -> str:
-        return f"{self.dataset} {self.method} seeds {', '.join(map(str, self.seeds))}"
+        return f"{self.dataset} {' + '.join(self.methods())} seeds {', '.join(map(str, self.seeds))}"
 
 
 def run_task(task: Task, kind, data=None) -> pd.DataFrame:
