@@ -27,7 +27,7 @@ BENCH = dataclasses.replace(make_benchmark(n_samples=160, depth=3, branching=2, 
                                            epochs=2, hidden_dim=8, seed=0), name="syn")
 LOAD = {"syn": BENCH}.__getitem__
 UNITS = [Unit("syn", m, s) for m in ("baseline-H2", "imbalance-neg-H2") for s in range(20)]  # 40 units
-KW = dict(load=LOAD, seeds_per_batch=1, progress=False, num_threads=1)
+KW = dict(load=LOAD, seeds_per_batch=1, progress=False, num_threads=1, stack_methods=True)  # 2 methods per task
 
 
 @pytest.fixture(scope="module")

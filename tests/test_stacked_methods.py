@@ -75,10 +75,9 @@ def test_a_sweep_stacks_the_methods_it_can_and_stores_what_separate_tasks_store(
     kw = {k: v for k, v in FAST.items() if k != "progress"}
     tasks = []
     stacked = S.run_sweep(units, tmp_path / "stacked.csv", load=load, seeds_per_batch=1, progress=False,
-                          on_batch_done=lambda rows: tasks.append(sorted(set(zip(rows.method, rows.seed)))),
+                          stack_methods=True, on_batch_done=lambda rows: tasks.append(sorted(set(zip(rows.method, rows.seed)))),
                           checkpoint_dir=tmp_path / "ckpt", **kw)
-    separate = S.run_sweep(units, tmp_path / "separate.csv", load=load, seeds_per_batch=1, progress=False,
-                           stack_methods=False, **kw)
+    separate = S.run_sweep(units, tmp_path / "separate.csv", load=load, seeds_per_batch=1, progress=False, **kw)
     cols = [c for c in S.RESULT_COLUMNS if c != "wall_time_s"]
     key = ["dataset", "method", "seed", "metric"]
     pd.testing.assert_frame_equal(stacked[cols].sort_values(key).reset_index(drop=True),

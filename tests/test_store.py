@@ -311,7 +311,9 @@ def test_the_campaign_stops_within_5_percent_of_its_budget_and_resumes(tmp_path)
     text = log.read_text()
     assert "about" in text and "min" in text  # each item's estimate is printed before it starts
     assert summary["units"] == 0 and "budget" in summary["stopped"]
-    assert campaign.checkpoint_share(campaign.queue[0], [0, 1]) > 0  # the progress is kept for the next call
+    # the two items trained stacked: the progress is kept for the next call, and each item sees it
+    assert [len(campaign.stacked_checkpoints(item, [0, 1])) for item in campaign.queue] == [1, 1]
+    assert campaign.checkpoint_share(campaign.queue[0], [0, 1]) > 0
 
 
 def test_the_campaign_stores_finished_items_and_skips_them_next_time(tmp_path):
@@ -322,6 +324,7 @@ def test_the_campaign_stores_finished_items_and_skips_them_next_time(tmp_path):
         first = run_campaign(campaign, 600, threads=1, pages=False, out=out)
         again = run_campaign(campaign, 600, threads=1, pages=False, out=out)
     assert first["items"] == 2 and first["units"] == 4
+    assert "these 2 items train together" in (tmp_path / "log.txt").read_text()  # one sweep: their methods stack
     assert again["items"] == 0 and again["stopped"] == "queue finished"
     assert [campaign.done_seeds(item) for item in campaign.queue] == [[0, 1], [0, 1]]
     rows = campaign.status_rows()

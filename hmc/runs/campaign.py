@@ -50,6 +50,7 @@ and printed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
@@ -76,6 +77,11 @@ batching still buys most of its speed (10 seeds batched cost 1.8x less than 10 s
 PRIOR_MS_PER_NETWORK_STEP = 2.2
 """One C-HMCNN network at cellcycle_FUN's size, batch 4, batched with 9 others, one thread (ms)."""
 _CELLCYCLE_SIZE = 77 * 500 + 500 * 500 + 500 * 500 + 500 * 500  # rough weights of its network
+
+STACKED_CHAPTERS = ("03_rare_node_loss", "05_schedules_and_resampling")
+"""Chapters whose items of one dataset and seed batch train as one sweep with stacked methods
+(:func:`_item_groups`, :mod:`hmc.stacked_methods`). Not chapter 04: its claim 4 compares the wall
+times of deep ensembles and MC-dropout, and a stacked unit's wall time is its share of the stack's."""
 
 STRESS_CHAPTER = "07_rare_nodes_images"
 PRIOR_S_PER_IMAGE_STEP = 0.26
@@ -290,8 +296,20 @@ class Campaign:
         return done
 
     def checkpoint_path(self, item: WorkItem, seeds: list[int]) -> Path:
-        """Where :func:`hmc.runs.sweep.run_sweep` keeps the per-epoch checkpoint of these seeds of the item."""
-        return self.checkpoints / item.chapter / item.dataset / item.method / f"seeds{'-'.join(map(str, seeds))}.pt"
+        """Where :func:`hmc.runs.sweep.run_sweep` keeps the per-epoch checkpoint of these seeds of the item
+        trained alone (:func:`hmc.runs.sweep.task_checkpoint`)."""
+        from hmc.runs.sweep import task_checkpoint
+
+        return task_checkpoint(self.checkpoints / item.chapter, item.dataset, (item.method,), seeds)
+
+    def stacked_checkpoints(self, item: WorkItem, seeds: list[int]) -> list[Path]:
+        """Checkpoints of these seeds of the item trained stacked with other methods (a tabular sweep
+        stacks the methods of an item group, :func:`_item_groups`)."""
+        from hmc.runs.sweep import STACK_PREFIX
+
+        own = self.checkpoint_path(item, seeds)
+        return [p for p in own.parent.parent.glob(f"{STACK_PREFIX}*/{own.name}")
+                if item.method in p.parent.name.removeprefix(STACK_PREFIX).split("+")]
 
     def claim_path(self, item: WorkItem) -> Path:
         """The lock file that a local run holds while it trains ``item`` (:func:`hmc.fileio.try_locked`):
@@ -302,12 +320,14 @@ class Campaign:
 
     def checkpoint_share(self, item: WorkItem, seeds: list[int]) -> float:
         """The share of the item's epochs already in its checkpoints (0 when there is none or it is
-        unreadable); chapter 07 trains one seed per task, so its seeds' checkpoints are averaged."""
+        unreadable; of a tabular item trained alone or stacked, the larger); chapter 07 trains one seed
+        per task, so its seeds' checkpoints are averaged."""
         if item.chapter == HCAL_CHAPTER:
             return sum(self._share(self.hcal().checkpoint_path(item, s), item) for s in seeds) / len(seeds)
         if item.chapter == STRESS_CHAPTER:
             return sum(self._share(self.checkpoint_path(item, [s]), item) for s in seeds) / len(seeds)
-        return self._share(self.checkpoint_path(item, seeds), item)
+        paths = [self.checkpoint_path(item, seeds), *self.stacked_checkpoints(item, seeds)]
+        return max(self._share(path, item) for path in paths)
 
     def _share(self, path: Path, item: WorkItem) -> float:
         import torch
@@ -498,13 +518,37 @@ def _pending_items(campaign: Campaign, out, refresh: bool) -> Iterator[tuple[Wor
         yield item, pending, estimate, how
 
 
+def _item_groups(pending: Iterator[tuple[WorkItem, list[int], float, str]], deadline: float) -> Iterator[list]:
+    """The pending items (:func:`_pending_items`) in groups that one tabular sweep trains: consecutive
+    items of one chapter of :data:`STACKED_CHAPTERS` and dataset with the same pending seeds (their
+    methods then stack where they can, :func:`hmc.runs.sweep.run_sweep`), while the group's summed
+    estimate fits before ``deadline`` (summed, so a stacked group's estimate errs long); other items
+    alone."""
+    group: list = []
+    for entry in pending:
+        item, seeds, estimate = entry[0], entry[1], entry[2]
+        if group:
+            first = group[0]
+            joins = (item.chapter in STACKED_CHAPTERS and item.chapter == first[0].chapter
+                     and item.dataset == first[0].dataset and seeds == first[1]
+                     and sum(e[2] for e in group) + estimate <= deadline - time.time())
+            if joins:
+                group.append(entry)
+                continue
+            yield group
+        group = [entry]
+    if group:
+        yield group
+
+
 def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: bool = True,
                  out=sys.stdout, executor=None) -> dict:
     """Run unfinished items in queue order until the budget would be exceeded; return a summary.
 
     Here (``executor`` None or local), one item after another: an item starts only if its estimate
     fits in what is left of the budget; the first that does not ends the run (the queue's order is
-    kept). On a cluster (:class:`hmc.runs.executors.RayExecutor`), the items in queue order whose
+    kept). Consecutive tabular items of one dataset and seeds train as one group (:func:`_item_groups`),
+    so that their methods stack. On a cluster (:class:`hmc.runs.executors.RayExecutor`), the items in queue order whose
     estimates fit in the budget times the cluster's parallel slots run at once, each chapter's
     through one :func:`~hmc.runs.sweep.run_sweep`. Training also pauses at an epoch boundary if the
     budget would end during the next epoch (the checkpoint keeps it for the next call).
@@ -528,7 +572,8 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
         kwargs = {} if item.chapter == STRESS_CHAPTER else {"device": "cpu"}
         run_sweep(units, campaign.csv(item.chapter), kind=campaign.kind(item), num_threads=threads,
                   progress=sys.stderr.isatty(), checkpoint_dir=campaign.checkpoints / item.chapter,
-                  stop_at=deadline, seeds_per_batch=SEED_BATCH, executor=executor, **kwargs)
+                  stop_at=deadline, seeds_per_batch=SEED_BATCH, executor=executor,
+                  stack_methods=item.chapter in STACKED_CHAPTERS, **kwargs)
 
     if executor.name != "local":
         slots, chosen, total = executor.slots(), [], 0.0
@@ -555,30 +600,41 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
         if pages and by_kind:
             refresh_pages([chapter for chapter, _ in by_kind], campaign.results, campaign.book, out=out)
     else:
-        for item, pending, estimate, how in _pending_items(campaign, out, refresh=True):
+        for group in _item_groups(_pending_items(campaign, out, refresh=True), deadline):
+            item, pending, estimate, how = group[0]
             left = deadline - time.time()
             if estimate > left:
                 summary["stopped"] = (f"next item {item.label()} needs about {estimate / 60:.0f} min, "
                                       f"{left / 60:.0f} min of the budget left")
                 break
-            with try_locked(campaign.claim_path(item)) as claimed:
-                if not claimed:
-                    print(f"[{time.strftime('%H:%M:%S')}] {item.label()}: another campaign process is running it; "
-                          f"next item", file=out, flush=True)
+            with contextlib.ExitStack() as claims:
+                mine = []
+                for entry in group:
+                    if claims.enter_context(try_locked(campaign.claim_path(entry[0]))):
+                        mine.append(entry)
+                    else:
+                        print(f"[{time.strftime('%H:%M:%S')}] {entry[0].label()}: another campaign process is "
+                              f"running it; next item", file=out, flush=True)
+                if not mine:
                     continue
-                print(f"[{time.strftime('%H:%M:%S')}] {item.label()} ({_seeds(len(pending))}; {item.claims}): about "
-                      f"{estimate / 60:.1f} min (from {how}); {left / 60:.0f} min of the budget left", file=out,
-                      flush=True)
+                for entry_item, entry_pending, entry_estimate, entry_how in mine:
+                    print(f"[{time.strftime('%H:%M:%S')}] {entry_item.label()} ({_seeds(len(entry_pending))}; "
+                          f"{entry_item.claims}): about {entry_estimate / 60:.1f} min (from {entry_how}); "
+                          f"{(deadline - time.time()) / 60:.0f} min of the budget left", file=out, flush=True)
+                if len(mine) > 1:
+                    print(f"      these {len(mine)} items train together (one sweep: its methods stack where they "
+                          f"can, hmc.stacked_methods)", file=out, flush=True)
                 t0 = time.time()
                 try:
-                    sweep([Unit(item.dataset, item.method, s) for s in pending], item)
+                    sweep([Unit(i.dataset, i.method, s) for i, p, _, _ in mine for s in p], mine[0][0])
                 except TrainingPaused as paused:
                     summary["stopped"] = f"budget reached during {item.label()} ({paused})"
                     print(summary["stopped"], file=out, flush=True)
                     break
-            summary["items"] += 1
-            summary["units"] += len(pending)
-            print(f"      done in {(time.time() - t0) / 60:.1f} min (estimate {estimate / 60:.1f} min)", file=out,
+            summary["items"] += len(mine)
+            summary["units"] += sum(len(p) for _, p, _, _ in mine)
+            total = sum(e for _, _, e, _ in mine)
+            print(f"      done in {(time.time() - t0) / 60:.1f} min (estimate {total / 60:.1f} min)", file=out,
                   flush=True)
             if pages:
                 refresh_pages([item.chapter], campaign.results, campaign.book, out=out)

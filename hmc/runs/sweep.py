@@ -203,7 +203,7 @@ def run_sweep(
     kind=None,
     load: Callable[[str], Any] | None = None,
     seeds_per_batch: int | None = None,
-    stack_methods: bool = True,
+    stack_methods: bool = False,
     force: bool = False,
     progress: bool = True,
     on_batch_done: Callable[[pd.DataFrame], None] | None = None,
@@ -238,7 +238,9 @@ def run_sweep(
     stack_methods
         Where the kind can (:meth:`TabularKind.stackable`), train the same seeds of several methods of
         a dataset as one stacked model (:mod:`hmc.stacked_methods`: the same results bit for bit on a
-        CPU, 1.28x faster for 3 methods there), within :data:`STACK_MAX_STATE_BYTES` per task.
+        CPU, 1.28x faster for 3 methods there), within :data:`STACK_MAX_STATE_BYTES` per task. A
+        stacked unit's ``wall_time_s`` is its share of the stacked task's, so leave it off where wall
+        times are evidence (chapter 04 compares the training time of ensembles and MC-dropout).
     force
         Recompute the given units even when finished; their files are replaced.
     progress
@@ -247,7 +249,7 @@ def run_sweep(
         Called after each task's units are safely stored, with their rows.
     checkpoint_dir
         Where a task keeps its per-epoch checkpoint (methods that take ``checkpoint``):
-        ``<dir>/<dataset>/<method>/seeds<s0>-<s1>...pt``; a killed sweep continues from it (on a
+        :func:`task_checkpoint`; a killed sweep continues from it (on a
         cluster, a folder every worker sees). None: none.
     stop_at
         ``time.time()`` at which to pause (at an epoch boundary, with a checkpoint;
@@ -320,9 +322,7 @@ def run_sweep(
         method = methods[0] if len(methods) == 1 else methods
         kwargs = dict(train_kwargs, progress=progress)
         if checkpoint_dir is not None and all(kind.checkpoints(m) for m in methods):
-            folder = methods[0] if len(methods) == 1 else "stack-" + "+".join(methods)
-            path = Path(checkpoint_dir) / dataset / folder / f"seeds{'-'.join(map(str, batch))}.pt"
-            kwargs.update(checkpoint=str(path), stop_at=stop_at)
+            kwargs.update(checkpoint=str(task_checkpoint(checkpoint_dir, dataset, methods, batch)), stop_at=stop_at)
         tasks.append(Task(dataset, method, batch, kwargs))
     provenance.note_read_back(results_csv, read_back_units, read_back_s)
     if not train:
@@ -335,6 +335,17 @@ def run_sweep(
             if on_batch_done is not None:
                 on_batch_done(rows)
     return store.export_csv(results_csv, kind.params, kind.columns)  # the table always the store's view
+
+
+STACK_PREFIX = "stack-"
+
+
+def task_checkpoint(checkpoint_dir: str | os.PathLike, dataset: str, methods: Sequence[str],
+                    seeds: Sequence[int]) -> Path:
+    """A task's checkpoint file: ``<dir>/<dataset>/<method>/seeds<s0>-<s1>...pt``, the method folder
+    ``stack-<m1>+<m2>...`` for stacked methods."""
+    folder = methods[0] if len(methods) == 1 else STACK_PREFIX + "+".join(methods)
+    return Path(checkpoint_dir) / dataset / folder / f"seeds{'-'.join(map(str, seeds))}.pt"
 
 
 STACK_MAX_STATE_BYTES = 2 * 2**30
