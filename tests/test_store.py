@@ -331,6 +331,22 @@ def test_the_campaign_stores_finished_items_and_skips_them_next_time(tmp_path):
     assert rows[0]["done"] == 4 and rows[0]["total"] == 4 and rows[0]["left_h"] == 0
 
 
+def test_items_of_one_dataset_and_seed_batch_group_while_their_estimates_fit():
+    """_item_groups: consecutive items of a stacking chapter with one dataset and the same pending seeds
+    form a group while the summed estimate fits before the deadline; chapter 04 and others stay alone."""
+    from hmc.runs.campaign import WorkItem, _item_groups
+
+    def entry(chapter, dataset, method, seeds=(0, 1), estimate=60.0):
+        return WorkItem(5, "", chapter, dataset, method, tuple(seeds)), list(seeds), estimate, "test"
+
+    c3, c4 = "03_rare_node_loss", "04_ensembles_and_dropout"
+    entries = [entry(c3, "a", "m1"), entry(c3, "a", "m2"), entry(c3, "a", "m3", estimate=500.0),  # m3: over budget
+               entry(c3, "a", "m4"), entry(c3, "b", "m1"), entry(c3, "b", "m2", seeds=(2,)),
+               entry(c4, "a", "m1"), entry(c4, "a", "m2")]
+    groups = [[e[0].method + e[0].dataset for e in g] for g in _item_groups(iter(entries), time.time() + 300)]
+    assert groups == [["m1a", "m2a"], ["m3a"], ["m4a"], ["m1b"], ["m2b"], ["m1a"], ["m2a"]]
+
+
 def test_an_item_another_process_trains_is_skipped_and_the_next_one_runs(tmp_path):
     from hmc.fileio import try_locked
     from hmc.runs.campaign import run_campaign
