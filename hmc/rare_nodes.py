@@ -592,17 +592,19 @@ def train_rare_nodes(
             mc_dropout=mc, device=device, batch_size=eval_batch_size,
         )
     predicted = time.perf_counter()
-    timing = {"wall_time_s": previous_s + time.perf_counter() - started, "fit_s": previous_s + fitted - started,
-              "predict_s": predicted - fitted, "threads": threads if tuner is None else "auto",
+    timing = {"fit_s": previous_s + fitted - started, "predict_s": predicted - fitted,
+              "threads": threads if tuner is None else "auto",
               "steps_per_thread_count": tuner.steps if tuner is not None else {threads: n_steps}}
-    return _result(benchmark, run, config, seeds, predictions, epoch_loss, n_steps, timing)
+    result = _result(benchmark, run, config, seeds, predictions, epoch_loss, n_steps, timing)
+    result.wall_time_s = previous_s + time.perf_counter() - started  # training, prediction and scoring
+    return result
 
 
 def _result(benchmark, run: _Run, config: RareNodeConfig, seeds: list[int], predictions: np.ndarray,
             epoch_loss: np.ndarray, n_steps: int, timing: dict) -> TrainResult:
     """The :class:`~hmc.train.TrainResult` of ``config``'s seeds: AU(PRC) and :func:`rare_node_metrics`
-    of its ``predictions`` (S, N_test, C) on test, its ``epoch_loss`` (S, E); ``timing``: ``wall_time_s``,
-    then ``fit_s``, ``predict_s``, ``threads`` and ``steps_per_thread_count`` for ``extra``."""
+    of its ``predictions`` (S, N_test, C) on test, its ``epoch_loss`` (S, E), ``timing`` (``fit_s``,
+    ``predict_s``, ...) in ``extra``; ``wall_time_s`` is left 0 for the caller to set once it has scored."""
     scores = np.array([au_prc(benchmark.y_test, predictions[s], benchmark.eval_nodes) for s in range(len(seeds))])
     metrics = rare_node_metrics(
         benchmark.y_test, predictions, benchmark.eval_nodes, run.y_fit.sum(axis=0), benchmark.hierarchy.depth
@@ -611,17 +613,16 @@ def _result(benchmark, run: _Run, config: RareNodeConfig, seeds: list[int], pred
         name = method_name(config)
     except ValueError:
         name = None
-    extra = {k: v for k, v in timing.items() if k != "wall_time_s"}
     return TrainResult(
         seeds=seeds,
         predictions=predictions,
         au_prc=scores,
         epoch_loss=epoch_loss,
         settings={**run.settings, "device": run.device.type},
-        wall_time_s=timing["wall_time_s"],
+        wall_time_s=0.0,
         n_steps=n_steps,
         extra={
-            **extra,
+            **timing,
             "config": dataclasses.asdict(config),
             "method": name,
             "n_fit_rows": run.n_rows,
