@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import os
 import tempfile
 import time
@@ -391,6 +392,8 @@ def run_notebook(
     os.close(fd)
     os.environ[provenance.READ_BACK_LOG] = read_back_log  # the kernel inherits it
     failure, status = None, "ok"
+    papermill_log = logging.getLogger("papermill")
+    papermill_log.addFilter(_checked_parameters)
     try:
         papermill.execute_notebook(nb, running, parameters=values, progress_bar=progress, kernel_name="python3")
     except PapermillExecutionError as err:
@@ -406,6 +409,7 @@ def run_notebook(
         Path(running).unlink(missing_ok=True)
         raise
     finally:
+        papermill_log.removeFilter(_checked_parameters)
         del os.environ[provenance.READ_BACK_LOG]
         with open(read_back_log) as fh:
             read_back = provenance.summarise_read_back([json.loads(line) for line in fh if line.strip()])
@@ -426,6 +430,14 @@ def run_notebook(
     if status == "missing data":
         raise DataMissing(failure)
     raise NotebookFailed(failure)
+
+
+def _checked_parameters(record: logging.LogRecord) -> bool:
+    """A filter for papermill's log: drop its "Passed unknown parameter" warnings. papermill looks for
+    the defaults in the cell tagged ``parameters`` alone, so it warns about every value whose default
+    sits in a ``parameters-group`` cell; :func:`resolve_parameters` has already matched every name
+    against all the parameter cells and refused unknown names."""
+    return not record.getMessage().startswith("Passed unknown parameter")
 
 
 def _write_manifest(source, profile, values, started_at, status, failure, output, folder, read_back,

@@ -1,6 +1,7 @@
 """The notebook runner: parameter checks before execution, failing cells, provenance, manifests."""
 
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -64,7 +65,7 @@ GROUPED = TINY.replace('# %% tags=["parameters"]\nprofile = "quick"  # run profi
                        'profile = "quick"  # run profile\n')
 
 
-def test_a_group_of_parameters_before_the_parameters_cell_is_read_and_overridden(tiny, tmp_path):
+def test_a_group_of_parameters_before_the_parameters_cell_is_read_and_overridden(tiny, tmp_path, caplog):
     tiny.write_text(GROUPED)
     assert GROUPED != TINY and 'tags=["parameters-group"]' in GROUPED
     params = runner.notebook_parameters(tiny)
@@ -72,6 +73,9 @@ def test_a_group_of_parameters_before_the_parameters_cell_is_read_and_overridden
     out = runner.run_notebook(tiny, "full", [("scale", "2.0")], tmp_path / "out", tmp_path / "res", progress=False)
     text = json.dumps([c.get("outputs", []) for c in nbformat.read(out, as_version=4).cells])
     assert "total 20.0 abc" in text  # n = 10 (the full profile's) overrides the group's default 3
+    # papermill, which reads defaults from the parameters cell alone, would call n unknown: not logged
+    assert "Passed unknown parameter" not in caplog.text
+    assert not logging.getLogger("papermill").filters  # the filter went with the run
 
 
 @pytest.mark.parametrize("text, message", [
