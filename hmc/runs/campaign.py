@@ -628,7 +628,7 @@ def run_campaign(campaign: Campaign, budget_s: float, threads: int = 1, pages: b
                 try:
                     sweep([Unit(i.dataset, i.method, s) for i, p, _, _ in mine for s in p], mine[0][0])
                 except TrainingPaused as paused:
-                    summary["stopped"] = f"budget reached during {item.label()} ({paused})"
+                    summary["stopped"] = f"budget reached during {mine[0][0].label()} ({paused})"
                     print(summary["stopped"], file=out, flush=True)
                     break
             summary["items"] += len(mine)
