@@ -377,3 +377,14 @@ def test_bench_gpu_runs_on_the_cpu_and_prints_both_paths_against_the_floor(capsy
     out = capsys.readouterr().out
     assert "plain (one model per method" in out and "ratio plain / stacked" in out
     assert "of 4 networks" in out and "(90 MB per step" in out
+
+
+def test_bench_seeds_times_groups_of_seeds(capsys):
+    require_files("cellcycle_FUN")
+    bench_seeds = _benchmark_script("bench_seeds")
+    assert bench_seeds.main(["--group-sizes", "1,2", "--seeds", "4", "--epochs", "1", "--threads", "1"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("group of")]
+    assert [r[2] for r in rows] == ["1:", "2:"]
+    for r in rows:  # per network-step = per step / G; the 4 networks in groups of G = per step x 4 / G
+        g, step, per_network, all_four = int(r[2][:-1]), float(r[3]), float(r[7]), float(r[-6])
+        assert per_network == pytest.approx(step / g, abs=0.006) and all_four == pytest.approx(step * 4 / g, abs=0.06)
