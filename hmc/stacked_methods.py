@@ -5,8 +5,9 @@ the same S seeds as **one** :class:`~hmc.models.BatchedCHMCNN` of K x S x H memb
 fused Adam step, and returns the K results that K calls of :func:`hmc.rare_nodes.train_rare_nodes`
 would return. It pays most where a step is bound by per-operation overhead (a GPU, where K x S x H
 small networks cost about what one does). On this project's CPU at one thread, 3 methods x 5 seeds x
-H = 2 on cellcycle_FUN step in 50.6 ms stacked against 64.6 ms as three runs (1.28x,
-``benchmarks/bench_stacked_methods.py``): the per-step work outside the GEMMs and Adam is paid once.
+H = 2 on cellcycle_FUN step in 46.75 ms stacked against 54.53 ms as three runs (1.17x, medians of 3
+alternating rounds, ``benchmarks/bench_stacked_methods.py``): the per-step work outside the GEMMs and
+Adam is paid once.
 
 Why the runs can share a model. Run slot ``(k, s)`` (configuration k, seed s; slot ``k * S + s``)
 is, member by member, the run of seed s alone: its H members are initialised from and draw dropout

@@ -238,7 +238,7 @@ def run_sweep(
     stack_methods
         Where the kind can (:meth:`TabularKind.stackable`), train the same seeds of several methods of
         a dataset as one stacked model (:mod:`hmc.stacked_methods`: the same results bit for bit on a
-        CPU, 1.28x faster for 3 methods there), within :data:`STACK_MAX_STATE_BYTES` per task. A
+        CPU, 1.17x faster for 3 methods there), within :data:`STACK_MAX_STATE_BYTES` per task. A
         stacked unit's ``wall_time_s`` is its share of the stacked task's, so leave it off where wall
         times are evidence (chapter 04 compares the training time of ensembles and MC-dropout).
     force
