@@ -388,3 +388,12 @@ def test_bench_seeds_times_groups_of_seeds(capsys):
     for r in rows:  # per network-step = per step / G; the 4 networks in groups of G = per step x 4 / G
         g, step, per_network, all_four = int(r[2][:-1]), float(r[3]), float(r[7]), float(r[-6])
         assert per_network == pytest.approx(step / g, abs=0.006) and all_four == pytest.approx(step * 4 / g, abs=0.06)
+
+
+def test_bench_stacked_methods_prints_both_sides_and_their_equality(capsys):
+    require_files("cellcycle_FUN")
+    bench = _benchmark_script("bench_stacked_methods")
+    assert bench.main(["--seeds", "1", "--rounds", "1", "--methods", "baseline-H2,imbalance-neg-H2"]) == 0
+    out = capsys.readouterr().out
+    assert "of all 4 networks" in out and "ratio separate / stacked" in out
+    assert out.count("predictions bitwise equal True") == 2
