@@ -1,7 +1,7 @@
 """Executors: where the tasks of a sweep run. Here, one after another, or on a Ray cluster.
 
 A *task* (:class:`Task`) is one (dataset, method) and a batch of seeds, trained as one batched
-model; :func:`run_task` trains it with the sweep's *kind* (:class:`hmc.runs.sweep.TabularKind`, or
+model (or several methods of the dataset stacked in that model, :mod:`hmc.stacked_methods`); :func:`run_task` trains it with the sweep's *kind* (:class:`hmc.runs.sweep.TabularKind`, or
 the image stress tests' :class:`hmc.runs.stress_sweep.StressKind`) and returns its tidy rows. An
 executor's ``map(tasks, kind, loaded)`` yields ``(task, rows)`` as tasks finish; the driver
 (:func:`hmc.runs.sweep.run_sweep`) writes each to the results store. Workers never write the store or the tables.
