@@ -20,7 +20,9 @@ A kind has ``params`` and ``columns`` (the settings its rows carry; the table's 
 method, train_kwargs)`` (everything that changes a unit's results, stored with it),
 ``checkpoints(method)`` (whether its training takes ``checkpoint`` and ``stop_at``),
 ``train(data, task) -> rows`` (with ``metric, value, device, wall_time_s``) and ``read(path)`` (its
-table, validated). On a cluster it is pickled to the workers.
+table, validated). On a cluster it is pickled to the workers. A kind that also has
+``stackable(methods)`` (the tabular one) can train the same seed batch of several methods of a
+dataset as one task (``stack_methods=True``, :mod:`hmc.stacked_methods`).
 """
 
 from __future__ import annotations
